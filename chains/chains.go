@@ -1,0 +1,183 @@
+// Package chains is the catalogue of networks and payment methods settle
+// can watch, and the contract every watcher reports through. The watchers
+// themselves live in subpackages (EVM, Solana, fiat rails, the devnet chain);
+// this package holds no RPC code.
+package chains
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+// Sink takes what a watcher saw. invoice.Service satisfies it through a small
+// adapter; watchers are at-least-once, the sink is exactly-once.
+type Sink interface {
+	Observe(ctx context.Context, obs invoice.Observation) error
+}
+
+// Watcher follows one network until ctx ends.
+type Watcher interface {
+	Run(ctx context.Context, sink Sink) error
+}
+
+// Kind is the family of a network, which decides its watcher.
+type Kind string
+
+// Kinds.
+const (
+	KindSandbox Kind = "sandbox"
+	KindEVM     Kind = "evm"
+	KindSolana  Kind = "solana"
+)
+
+// Network is a chain (or the sandbox) with its settings.
+type Network struct {
+	ID            string
+	Name          string
+	Kind          Kind
+	Mode          invoice.Mode
+	ChainID       int64  // EVM only
+	Confirmations int    // depth at which a payment is confirmed
+	Explorer      string // transaction URL prefix, "" if none
+}
+
+// Method is a way to pay: one asset on one network.
+type Method struct {
+	ID       string // <asset>_<network>, or "sandbox"
+	Network  string
+	Asset    string // USDC, USDT, or the invoice currency for the sandbox
+	Token    string // contract address or mint; "" for the sandbox
+	Decimals int    // of the asset; 0 for the sandbox (the invoice's own)
+	Mode     invoice.Mode
+	Label    string
+	// Currencies are the invoice currencies the method can settle at par.
+	// Nil means every currency (the sandbox).
+	Currencies []invoice.Currency
+}
+
+// Accepts reports whether the method can pay an invoice in currency c.
+func (m Method) Accepts(c invoice.Currency) bool {
+	return m.Currencies == nil || slices.Contains(m.Currencies, c)
+}
+
+// Sandbox is the test-mode method that needs no chain: payments are
+// simulated through the API.
+const Sandbox = "sandbox"
+
+var usd = []invoice.Currency{"USD"}
+
+// networks are the presets (DESIGN.md, "Payment detection").
+var networks = []Network{
+	{ID: "sandbox", Name: "Sandbox", Kind: KindSandbox, Mode: invoice.ModeTest},
+	{ID: "ethereum", Name: "Ethereum", Kind: KindEVM, Mode: invoice.ModeLive, ChainID: 1, Confirmations: 12, Explorer: "https://etherscan.io/tx/"},
+	{ID: "base", Name: "Base", Kind: KindEVM, Mode: invoice.ModeLive, ChainID: 8453, Confirmations: 10, Explorer: "https://basescan.org/tx/"},
+	{ID: "polygon", Name: "Polygon", Kind: KindEVM, Mode: invoice.ModeLive, ChainID: 137, Confirmations: 64, Explorer: "https://polygonscan.com/tx/"},
+	{ID: "arbitrum", Name: "Arbitrum One", Kind: KindEVM, Mode: invoice.ModeLive, ChainID: 42161, Confirmations: 20, Explorer: "https://arbiscan.io/tx/"},
+	{ID: "sepolia", Name: "Sepolia", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 11155111, Confirmations: 3, Explorer: "https://sepolia.etherscan.io/tx/"},
+	{ID: "base_sepolia", Name: "Base Sepolia", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 84532, Confirmations: 3, Explorer: "https://sepolia.basescan.org/tx/"},
+	{ID: "polygon_amoy", Name: "Polygon Amoy", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 80002, Confirmations: 3, Explorer: "https://amoy.polygonscan.com/tx/"},
+	{ID: "arbitrum_sepolia", Name: "Arbitrum Sepolia", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 421614, Confirmations: 3, Explorer: "https://sepolia.arbiscan.io/tx/"},
+	{ID: "devnet", Name: "settle devnet", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 1337, Confirmations: 1},
+	{ID: "solana", Name: "Solana", Kind: KindSolana, Mode: invoice.ModeLive, Confirmations: 1, Explorer: "https://explorer.solana.com/tx/"},
+	{ID: "solana_devnet", Name: "Solana devnet", Kind: KindSolana, Mode: invoice.ModeTest, Confirmations: 1, Explorer: "https://explorer.solana.com/tx/?cluster=devnet"},
+}
+
+// methods are the presets' stablecoins. The devnet token's address is only
+// known once `settle devnet` deploys it, so it is left empty here.
+var methods = []Method{
+	{ID: Sandbox, Network: "sandbox", Mode: invoice.ModeTest, Label: "Sandbox (simulated payment)"},
+	stable("usdc", "ethereum", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"),
+	stable("usdt", "ethereum", "0xdAC17F958D2ee523a2206206994597C13D831ec7"),
+	stable("usdc", "base", "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"),
+	stable("usdc", "polygon", "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359"),
+	stable("usdt", "polygon", "0xc2132D05D31c914a87C6611C10748AEb04B58e8F"),
+	stable("usdc", "arbitrum", "0xaf88d065e77c8cC2239327C5EDb3A432268e5831"),
+	stable("usdt", "arbitrum", "0xFd086bC7CD5C481DCC9C85ebE478A1C0b69FCbb9"),
+	stable("usdc", "sepolia", "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"),
+	stable("usdc", "base_sepolia", "0x036CbD53842c5426634e7929541eC2318f3dCF7e"),
+	stable("usdc", "polygon_amoy", "0x41E94Eb019C0762f9Bfcf9Fb1E58725BfB0e7582"),
+	stable("usdc", "arbitrum_sepolia", "0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d"),
+	stable("usdc", "devnet", ""),
+	stable("usdc", "solana", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
+	stable("usdc", "solana_devnet", "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"),
+}
+
+func stable(asset, network, token string) Method {
+	n, _ := NetworkByID(network)
+	upper := map[string]string{"usdc": "USDC", "usdt": "USDT"}[asset]
+	return Method{
+		ID: asset + "_" + network, Network: network, Asset: upper, Token: token, Decimals: 6,
+		Mode: n.Mode, Label: upper + " on " + n.Name, Currencies: usd,
+	}
+}
+
+// NetworkByID returns the preset network with id.
+func NetworkByID(id string) (Network, bool) {
+	for _, n := range networks {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Network{}, false
+}
+
+// MethodByID returns the method with id.
+func MethodByID(id string) (Method, bool) {
+	for _, m := range methods {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Method{}, false
+}
+
+// Methods lists every method in catalogue order.
+func Methods() []Method { return slices.Clone(methods) }
+
+// Choose returns the payment methods for a new invoice of mode and currency:
+// the requested ones, each checked to exist, to be of the invoice's mode and
+// to settle its currency; or, when none are requested, every such method.
+// The sandbox is always offered in test mode.
+func Choose(mode invoice.Mode, currency invoice.Currency, requested []string) ([]string, error) {
+	fail := func(format string, args ...any) error {
+		return &invoice.ValidationError{Fields: []*invoice.FieldError{{
+			Field: "payment_methods", Code: "invalid_payment_method", Rule: fmt.Sprintf(format, args...),
+		}}}
+	}
+	if len(requested) == 0 {
+		var out []string
+		for _, m := range methods {
+			if m.Mode == mode && m.Accepts(currency) {
+				out = append(out, m.ID)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fail("no %s payment method settles %s", mode, currency)
+		}
+		return out, nil
+	}
+	seen := map[string]bool{}
+	out := make([]string, 0, len(requested))
+	for _, id := range requested {
+		m, ok := MethodByID(id)
+		switch {
+		case !ok:
+			return nil, fail("unknown payment method %q", id)
+		case m.Mode != mode:
+			return nil, fail("payment method %q is for %s mode, this key is %s mode", id, m.Mode, mode)
+		case !m.Accepts(currency):
+			return nil, fail("payment method %q cannot settle %s", id, currency)
+		case seen[id]:
+			return nil, fail("payment method %q is listed twice", id)
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	if mode == invoice.ModeTest && !seen[Sandbox] {
+		out = append([]string{Sandbox}, out...)
+	}
+	return out, nil
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/migrations"
+	"github.com/settlepay/settle/openapi"
+	"github.com/settlepay/settle/payor"
+)
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	var c Config
+	fs := newFlagSet("serve", m.Stderr)
+	m.flags(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	log, err := newLogger(m.Stderr, c.LogLevel)
+	if err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, c.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc, err := newService(ctx, db, c, log)
+	if err != nil {
+		return err
+	}
+	handler := openapi.New(openapi.Deps{Invoices: svc, Log: log, Metrics: openapi.NewMetrics(svc)})
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.RunExpirer(work, c.ExpireInterval) })
+	wg.Go(func() { purgeLoop(work, db, log) })
+
+	log.Info("settle serving", "addr", ln.Addr().String(), "public_url", c.PublicURL, "database", redactURL(c.DatabaseURL))
+	if m.Ready != nil {
+		m.Ready(ln.Addr().String())
+	}
+	select {
+	case err := <-served:
+		stopWork()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", c.ShutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopWork()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openMigrated opens the database and applies pending migrations.
+func openMigrated(ctx context.Context, url string, log *slog.Logger) (*bun.DB, error) {
+	db, err := invoice.OpenDB(url)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := migrations.Up(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", redactURL(url), err)
+	}
+	if len(applied) > 0 {
+		log.Info("migrations applied", "migrations", applied)
+	}
+	return db, nil
+}
+
+// newService wires the invoice service with the checkout signer, whose key
+// is SETTLE_SECRET_KEY or else one generated once and kept in the database
+// (so every instance on one database signs alike).
+func newService(ctx context.Context, db *bun.DB, c Config, log *slog.Logger) (*invoice.Service, error) {
+	secret := c.SecretKey
+	if secret == "" {
+		var err error
+		secret, err = invoice.Setting(ctx, db, "secret_key", func() string {
+			b := make([]byte, 32)
+			rand.Read(b)
+			return hex.EncodeToString(b)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return invoice.NewService(db, nil, payor.NewSigner([]byte(secret), c.PublicURL), log), nil
+}
+
+// purgeLoop deletes idempotency records past their 24 hours, hourly.
+func purgeLoop(ctx context.Context, db *bun.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := openapi.PurgeIdempotency(ctx, db, time.Now()); err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("purge idempotency keys", "err", err)
+		} else if n > 0 {
+			log.Info("purged idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

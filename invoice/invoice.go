@@ -1,0 +1,191 @@
+package invoice
+
+import "time"
+
+// Invoice is a request for an amount of a currency, as stored.
+type Invoice struct {
+	ID              string            `bun:"id,pk"`
+	MerchantID      string            `bun:"merchant_id"`
+	Mode            Mode              `bun:"mode"`
+	Status          Status            `bun:"status"`
+	Exception       Exception         `bun:"exception"`
+	Currency        Currency          `bun:"currency"`
+	Decimals        int               `bun:"decimals"`
+	Amount          Units             `bun:"amount,type:text"`
+	AmountPaid      Units             `bun:"amount_paid,type:text"`
+	PaymentMethods  []string          `bun:"payment_methods,type:text"`
+	MerchantOrderID string            `bun:"merchant_order_id"`
+	Description     string            `bun:"description"`
+	Metadata        map[string]string `bun:"metadata,type:text"`
+	RedirectURL     string            `bun:"redirect_url"`
+	SessionToken    string            `bun:"session_token"`
+	ExpiresAt       time.Time         `bun:"expires_at"`
+	CreatedAt       time.Time         `bun:"created_at"`
+	UpdatedAt       time.Time         `bun:"updated_at"`
+	PaidAt          *time.Time        `bun:"paid_at"`
+}
+
+// AmountDue is what is still to be paid: the amount less confirmed payments,
+// never below zero.
+func (inv *Invoice) AmountDue() Units {
+	due := inv.Amount.Sub(inv.AmountPaid)
+	if due.Sign() < 0 {
+		return Units{}
+	}
+	return due
+}
+
+// Payment is one transfer toward an invoice, identified on its network by
+// transaction id and index (log index, instruction index, rail line).
+type Payment struct {
+	ID          string        `bun:"id,pk"`
+	InvoiceID   string        `bun:"invoice_id"`
+	MerchantID  string        `bun:"merchant_id"`
+	Mode        Mode          `bun:"mode"`
+	Method      string        `bun:"method"`
+	Network     string        `bun:"network"`
+	TxID        string        `bun:"tx_id"`
+	Index       int64         `bun:"log_index"`
+	Asset       string        `bun:"asset"`
+	Decimals    int           `bun:"decimals"`
+	Amount      Units         `bun:"amount,type:text"`
+	Status      PaymentStatus `bun:"status"`
+	From        string        `bun:"from_address"`
+	To          string        `bun:"to_address"`
+	ObservedAt  time.Time     `bun:"observed_at"`
+	CreatedAt   time.Time     `bun:"created_at"`
+	UpdatedAt   time.Time     `bun:"updated_at"`
+}
+
+// Observation is what a watcher, a rail or the sandbox saw of one payment.
+// Observations are delivered at least once and applied exactly once: the key
+// is (Network, TxID, Index).
+type Observation struct {
+	InvoiceID  string
+	Method     string
+	Network    string
+	TxID       string
+	Index      int64
+	Asset      string
+	Decimals   int
+	Amount     Units // in the asset's base units
+	Status     PaymentStatus
+	From, To   string
+	ObservedAt time.Time
+}
+
+// SessionHeaders authorise a payor's embedded checkout for one invoice.
+type SessionHeaders struct {
+	SessionToken string `json:"x-session-token" example:"3q2x8m1c4v7b9n0k5j6h2g4f8d1s3a7p"`
+	Signature    string `json:"x-signature" example:"d6f1c0b4e2a9..."`
+}
+
+// Checkout turns an invoice's session token into the payor's handles. The
+// payor package implements it; the invoice package only needs the result.
+type Checkout interface {
+	Links(sessionToken string) (paymentURL string, headers SessionHeaders)
+}
+
+// InvoiceObject is the public form of an invoice, in the API and in events.
+type InvoiceObject struct {
+	ID                    string            `json:"id" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs"`
+	Object                string            `json:"object" enum:"invoice"`
+	Mode                  Mode              `json:"mode" enum:"test,live"`
+	Status                Status            `json:"status" enum:"open,processing,paid,expired,cancelled"`
+	Exception             Exception         `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
+	Amount                string            `json:"amount" example:"25.00" doc:"Decimal string in the currency's units."`
+	Currency              Currency          `json:"currency" example:"USD"`
+	AmountPaid            string            `json:"amount_paid" example:"0.00"`
+	AmountDue             string            `json:"amount_due" example:"25.00"`
+	PaymentMethods        []string          `json:"payment_methods" example:"[\"sandbox\",\"usdc_base_sepolia\"]"`
+	MerchantOrderID       string            `json:"merchant_order_id" example:"order-1042"`
+	Description           string            `json:"description" example:"2 × espresso"`
+	Metadata              map[string]string `json:"metadata"`
+	RedirectURL           string            `json:"redirect_url" example:"https://shop.example/thanks"`
+	ExpiresAt             time.Time         `json:"expires_at"`
+	CreatedAt             time.Time         `json:"created_at"`
+	UpdatedAt             time.Time         `json:"updated_at"`
+	PaidAt                *time.Time        `json:"paid_at"`
+	PaymentURL            string            `json:"payment_url" example:"http://localhost:8080/pay/3q2x8m1c?sig=d6f1c0b4"`
+	PaymentSessionHeaders SessionHeaders    `json:"payment_session_headers"`
+}
+
+// Object returns the public form of inv, with checkout handles from c.
+func (inv *Invoice) Object(c Checkout) InvoiceObject {
+	metadata := inv.Metadata
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	methods := inv.PaymentMethods
+	if methods == nil {
+		methods = []string{}
+	}
+	url, headers := c.Links(inv.SessionToken)
+	return InvoiceObject{
+		ID: inv.ID, Object: "invoice", Mode: inv.Mode, Status: inv.Status, Exception: inv.Exception,
+		Amount: inv.Amount.Format(inv.Decimals), Currency: inv.Currency,
+		AmountPaid: inv.AmountPaid.Format(inv.Decimals), AmountDue: inv.AmountDue().Format(inv.Decimals),
+		PaymentMethods: methods, MerchantOrderID: inv.MerchantOrderID, Description: inv.Description,
+		Metadata: metadata, RedirectURL: inv.RedirectURL,
+		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
+		PaymentURL: url, PaymentSessionHeaders: headers,
+	}
+}
+
+// PaymentObject is the public form of a payment, in the API and in events.
+type PaymentObject struct {
+	ID          string        `json:"id" example:"pay_06f0r5v3q8k2d1b4n7m9c0x2zs"`
+	Object      string        `json:"object" enum:"payment"`
+	Mode        Mode          `json:"mode" enum:"test,live"`
+	InvoiceID   string        `json:"invoice_id"`
+	Method      string        `json:"method" example:"usdc_base"`
+	Network     string        `json:"network" example:"base"`
+	TxID        string        `json:"tx_id"`
+	Index       int64         `json:"index"`
+	Asset       string        `json:"asset" example:"USDC"`
+	Amount      string        `json:"amount" example:"25.000000" doc:"Decimal string in the asset's units."`
+	AmountUnits string        `json:"amount_units" example:"25000000" doc:"Integer base units of the asset."`
+	Status      PaymentStatus `json:"status" enum:"pending,confirmed,reversed"`
+	From        string        `json:"from"`
+	To          string        `json:"to"`
+	ObservedAt  time.Time     `json:"observed_at"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+}
+
+// Object returns the public form of p.
+func (p *Payment) Object() PaymentObject {
+	return PaymentObject{
+		ID: p.ID, Object: "payment", Mode: p.Mode, InvoiceID: p.InvoiceID, Method: p.Method,
+		Network: p.Network, TxID: p.TxID, Index: p.Index, Asset: p.Asset,
+		Amount: p.Amount.Format(p.Decimals), AmountUnits: p.Amount.String(), Status: p.Status,
+		From: p.From, To: p.To, ObservedAt: p.ObservedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+}
+
+// Event types written by this package.
+const (
+	EventInvoiceCreated        = "invoice.created"
+	EventInvoiceUpdated        = "invoice.updated"
+	EventInvoicePaymentUpdated = "invoice_payment.updated"
+)
+
+// Change is one thing that happened to an invoice, returned by [Next] and
+// written to the outbox as one event.
+type Change struct {
+	Type           string
+	PreviousStatus Status   // invoice.updated only
+	Payment        *Payment // invoice_payment.updated only
+}
+
+// Event is a stored event: one row of the outbox, in sequence order.
+type Event struct {
+	Sequence   int64           `bun:"sequence,pk,autoincrement"`
+	ID         string          `bun:"id"`
+	MerchantID string          `bun:"merchant_id"`
+	Mode       Mode            `bun:"mode"`
+	Type       string          `bun:"type"`
+	InvoiceID  string          `bun:"invoice_id,nullzero"`
+	CreatedAt  time.Time       `bun:"created_at"`
+	Data       string    `bun:"data"` // JSON: {"object":{…}, …}
+}

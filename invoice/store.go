@@ -1,0 +1,442 @@
+package invoice
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+)
+
+// This file is the only one of the package that speaks SQL.
+
+type txKey struct{}
+
+// WithTx returns a context whose service calls run inside tx, so that a
+// caller (the API's idempotency layer) can commit a response record in the
+// same transaction as the work it records.
+func WithTx(ctx context.Context, tx bun.Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// idb is the transaction in ctx, else the database.
+func (s *Service) idb(ctx context.Context) bun.IDB {
+	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		return tx
+	}
+	return s.db
+}
+
+// inTx runs fn in the caller's transaction, or in a new one.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.IDB) error) error {
+	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		return fn(ctx, tx)
+	}
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// --- merchants and keys ---
+
+// CreateMerchant stores a merchant with live mode gated off and returns it
+// with a fresh test key of scope merchant (the only time it is shown).
+func (s *Service) CreateMerchant(ctx context.Context, name string) (Merchant, string, error) {
+	if name == "" || len(name) > 200 {
+		return Merchant{}, "", &ValidationError{Fields: []*FieldError{{Field: "name", Code: "invalid_name", Rule: "1 to 200 characters"}}}
+	}
+	now := s.now()
+	m := Merchant{ID: NewID("mer_", now), Name: name, CreatedAt: now}
+	secret, key := newAPIKey(m.ID, ModeTest, ScopeMerchant, now)
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+		if _, err := tx.NewInsert().Model(&m).Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.NewInsert().Model(&key).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return Merchant{}, "", fmt.Errorf("create merchant: %w", err)
+	}
+	return m, secret, nil
+}
+
+// Merchant returns the merchant with id.
+func (s *Service) Merchant(ctx context.Context, id string) (Merchant, error) {
+	var m Merchant
+	err := s.idb(ctx).NewSelect().Model(&m).Where("id = ?", id).Scan(ctx)
+	return m, notFound(err)
+}
+
+// EnableLive lifts the merchant's live gate.
+func (s *Service) EnableLive(ctx context.Context, merchantID string) error {
+	res, err := s.idb(ctx).NewUpdate().Model((*Merchant)(nil)).Set("live_enabled = ?", true).Where("id = ?", merchantID).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CreateKey stores a new key for the merchant and returns its secret, shown
+// only this once.
+func (s *Service) CreateKey(ctx context.Context, merchantID string, mode Mode, scope Scope) (string, APIKey, error) {
+	if !mode.Valid() || !scope.Valid() {
+		return "", APIKey{}, &ValidationError{Fields: []*FieldError{{Field: "mode", Code: "invalid_key", Rule: "mode is test or live, scope merchant or read"}}}
+	}
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return "", APIKey{}, err
+	}
+	secret, key := newAPIKey(merchantID, mode, scope, s.now())
+	if _, err := s.idb(ctx).NewInsert().Model(&key).Exec(ctx); err != nil {
+		return "", APIKey{}, fmt.Errorf("create key: %w", err)
+	}
+	return secret, key, nil
+}
+
+// RevokeKey revokes the key whose prefix (as shown by `settle keys`) is
+// given. Revoking twice is not an error.
+func (s *Service) RevokeKey(ctx context.Context, prefix string) error {
+	res, err := s.idb(ctx).NewUpdate().Model((*APIKey)(nil)).
+		Set("revoked_at = COALESCE(revoked_at, ?)", s.now()).Where("prefix = ?", prefix).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Authenticate resolves a secret key to the principal it acts for.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	if !looksLikeKey(secret) {
+		return Principal{}, ErrUnauthenticated
+	}
+	var row struct {
+		APIKey
+		LiveEnabled bool `bun:"live_enabled"`
+	}
+	err := s.idb(ctx).NewSelect().
+		ColumnExpr("k.prefix, k.merchant_id, k.mode, k.scope, k.revoked_at, m.live_enabled").
+		TableExpr("api_keys AS k").Join("JOIN merchants AS m ON m.id = k.merchant_id").
+		Where("k.hash = ?", hashKey(secret)).Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && row.RevokedAt != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return Principal{MerchantID: row.MerchantID, Mode: row.Mode, Scope: row.Scope, KeyPrefix: row.Prefix, LiveEnabled: row.LiveEnabled}, nil
+}
+
+// Setting returns the stored value of name, storing generate() first if
+// there is none. Concurrent first calls agree on one value.
+func Setting(ctx context.Context, db bun.IDB, name string, generate func() string) (string, error) {
+	row := struct {
+		bun.BaseModel `bun:"table:settings"`
+		Name          string `bun:"name,pk"`
+		Value         string `bun:"value"`
+	}{Name: name, Value: generate()}
+	if _, err := db.NewInsert().Model(&row).On("CONFLICT (name) DO NOTHING").Exec(ctx); err != nil {
+		return "", fmt.Errorf("store setting %s: %w", name, err)
+	}
+	err := db.NewSelect().Model(&row).Where("name = ?", name).Scan(ctx)
+	return row.Value, err
+}
+
+// --- invoices ---
+
+// Create validates p and stores the invoice with its invoice.created event.
+func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
+	inv, err := p.build(s.now())
+	if err != nil {
+		return Invoice{}, err
+	}
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+		if _, err := tx.NewInsert().Model(&inv).Exec(ctx); err != nil {
+			return err
+		}
+		return s.writeEvents(ctx, tx, &inv, []Change{{Type: EventInvoiceCreated}})
+	})
+	if err != nil {
+		return Invoice{}, fmt.Errorf("create invoice: %w", err)
+	}
+	return inv, nil
+}
+
+// Get returns the merchant's invoice id in mode.
+func (s *Service) Get(ctx context.Context, merchantID string, mode Mode, id string) (Invoice, error) {
+	var inv Invoice
+	err := s.idb(ctx).NewSelect().Model(&inv).
+		Where("id = ? AND merchant_id = ? AND mode = ?", id, merchantID, mode).Scan(ctx)
+	return inv, notFound(err)
+}
+
+// ListParams filters and pages a merchant's invoices, newest first.
+type ListParams struct {
+	MerchantID      string
+	Mode            Mode
+	Status          Status
+	MerchantOrderID string
+	CreatedGTE      *time.Time
+	CreatedLTE      *time.Time
+	After           string // the last id of the previous page
+	Limit           int
+}
+
+// List returns one page of invoices and whether more follow.
+func (s *Service) List(ctx context.Context, p ListParams) ([]Invoice, bool, error) {
+	var out []Invoice
+	q := s.idb(ctx).NewSelect().Model(&out).
+		Where("merchant_id = ? AND mode = ?", p.MerchantID, p.Mode).
+		OrderExpr("id DESC").Limit(int64(p.Limit) + 1)
+	if p.Status != "" {
+		q = q.Where("status = ?", p.Status)
+	}
+	if p.MerchantOrderID != "" {
+		q = q.Where("merchant_order_id = ?", p.MerchantOrderID)
+	}
+	if p.CreatedGTE != nil {
+		q = q.Where("created_at >= ?", p.CreatedGTE.UTC())
+	}
+	if p.CreatedLTE != nil {
+		q = q.Where("created_at <= ?", p.CreatedLTE.UTC())
+	}
+	if p.After != "" {
+		q = q.Where("id < ?", p.After)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, false, fmt.Errorf("list invoices: %w", err)
+	}
+	more := len(out) > p.Limit
+	if more {
+		out = out[:p.Limit]
+	}
+	return out, more, nil
+}
+
+// Payments returns the payments recorded for an invoice, oldest first.
+func (s *Service) Payments(ctx context.Context, invoiceID string) ([]Payment, error) {
+	var out []Payment
+	err := s.idb(ctx).NewSelect().Model(&out).Where("invoice_id = ?", invoiceID).OrderExpr("id").Scan(ctx)
+	return out, err
+}
+
+// lock reads an invoice for update: a row lock on Postgres; on SQLite the
+// write transaction (taken immediately) already excludes other writers.
+func lock(ctx context.Context, tx bun.IDB, id string) (Invoice, error) {
+	var inv Invoice
+	q := tx.NewSelect().Model(&inv).Where("id = ?", id)
+	if tx.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	err := q.Scan(ctx)
+	return inv, notFound(err)
+}
+
+// transition moves one invoice by in, under lock, and writes its events.
+func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, id string, kind InputKind) (Invoice, error) {
+	var out Invoice
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+		inv, err := lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if merchantID != "" && (inv.MerchantID != merchantID || inv.Mode != mode) {
+			return ErrNotFound
+		}
+		var payments []Payment
+		if err := tx.NewSelect().Model(&payments).Where("invoice_id = ?", id).Scan(ctx); err != nil {
+			return err
+		}
+		next, changes, err := Next(inv, payments, Input{Kind: kind, Now: s.now()})
+		if err != nil {
+			return err
+		}
+		out = next
+		return s.save(ctx, tx, &next, changes)
+	})
+	return out, err
+}
+
+// Cancel cancels an open invoice that has nothing paid or pending.
+func (s *Service) Cancel(ctx context.Context, merchantID string, mode Mode, id string) (Invoice, error) {
+	return s.transition(ctx, merchantID, mode, id, InputCancel)
+}
+
+// ExpireDue moves up to limit open or processing invoices whose expires_at
+// has passed to expired, each in its own transaction, and says how many.
+func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
+	var ids []string
+	err := s.db.NewSelect().Model((*Invoice)(nil)).Column("id").
+		Where("status IN (?, ?) AND expires_at <= ?", StatusOpen, StatusProcessing, s.now()).
+		OrderExpr("expires_at").Limit(int64(limit)).Scan(ctx, &ids)
+	if err != nil {
+		return 0, fmt.Errorf("find due invoices: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		inv, err := s.transition(ctx, "", "", id, InputExpire)
+		if err != nil {
+			return n, fmt.Errorf("expire %s: %w", id, err)
+		}
+		if inv.Status == StatusExpired {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Apply records a payment observation and moves its invoice accordingly, in
+// one transaction with the events. It is idempotent: an observation whose
+// payment already has that status changes nothing. A confirmed payment is not
+// moved back to pending by a late, stale observation.
+func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment, error) {
+	if !obs.Status.Valid() || obs.Network == "" || obs.TxID == "" || obs.Amount.Sign() < 0 {
+		return Invoice{}, Payment{}, fmt.Errorf("apply: invalid observation %+v", obs)
+	}
+	var inv Invoice
+	var pay Payment
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+		var err error
+		if inv, err = lock(ctx, tx, obs.InvoiceID); err != nil {
+			return err
+		}
+		var payments []Payment
+		if err := tx.NewSelect().Model(&payments).Where("invoice_id = ?", inv.ID).OrderExpr("id").Scan(ctx); err != nil {
+			return err
+		}
+		now := s.now()
+		i := -1
+		for j := range payments {
+			if payments[j].Network == obs.Network && payments[j].TxID == obs.TxID && payments[j].Index == obs.Index {
+				i = j
+			}
+		}
+		switch {
+		case i < 0:
+			pay = Payment{
+				ID: NewID("pay_", now), InvoiceID: inv.ID, MerchantID: inv.MerchantID, Mode: inv.Mode,
+				Method: obs.Method, Network: obs.Network, TxID: obs.TxID, Index: obs.Index,
+				Asset: obs.Asset, Decimals: obs.Decimals, Amount: obs.Amount, Status: obs.Status,
+				From: obs.From, To: obs.To, ObservedAt: obs.ObservedAt.UTC().Truncate(time.Microsecond),
+				CreatedAt: now, UpdatedAt: now,
+			}
+			if _, err := tx.NewInsert().Model(&pay).Exec(ctx); err != nil {
+				return fmt.Errorf("%w: payment %s/%s/%d: %v", ErrConflict, obs.Network, obs.TxID, obs.Index, err)
+			}
+			payments = append(payments, pay)
+		case payments[i].Status == obs.Status ||
+			payments[i].Status == PaymentConfirmed && obs.Status == PaymentPending:
+			pay = payments[i]
+			return nil // already applied, or stale
+		default:
+			if payments[i].Amount.Cmp(obs.Amount) != 0 || payments[i].Asset != obs.Asset {
+				return fmt.Errorf("%w: payment %s changed amount or asset", ErrConflict, payments[i].ID)
+			}
+			payments[i].Status = obs.Status
+			payments[i].UpdatedAt = now
+			pay = payments[i]
+			if _, err := tx.NewUpdate().Model(&pay).Column("status", "updated_at").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+		}
+		next, changes, err := Next(inv, payments, Input{Kind: InputPayment, Payment: &pay, Now: now})
+		if err != nil {
+			return err
+		}
+		inv = next
+		return s.save(ctx, tx, &inv, changes)
+	})
+	if err != nil {
+		return Invoice{}, Payment{}, fmt.Errorf("apply %s/%s: %w", obs.Network, obs.TxID, err)
+	}
+	return inv, pay, nil
+}
+
+// save writes a moved invoice and its events.
+func (s *Service) save(ctx context.Context, tx bun.IDB, inv *Invoice, changes []Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	if _, err := tx.NewUpdate().Model(inv).
+		Column("status", "exception", "amount_paid", "paid_at", "updated_at").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	return s.writeEvents(ctx, tx, inv, changes)
+}
+
+// writeEvents inserts one event per change, in the caller's transaction.
+func (s *Service) writeEvents(ctx context.Context, tx bun.IDB, inv *Invoice, changes []Change) error {
+	events := make([]Event, 0, len(changes))
+	for _, c := range changes {
+		var data any
+		switch c.Type {
+		case EventInvoicePaymentUpdated:
+			data = struct {
+				Object PaymentObject `json:"object"`
+			}{c.Payment.Object()}
+		case EventInvoiceUpdated:
+			data = struct {
+				Object         InvoiceObject `json:"object"`
+				PreviousStatus Status        `json:"previous_status"`
+			}{inv.Object(s.checkout), c.PreviousStatus}
+		default:
+			data = struct {
+				Object InvoiceObject `json:"object"`
+			}{inv.Object(s.checkout)}
+		}
+		b, err := json.Marshal(data)
+		if err != nil {
+			return err
+		}
+		events = append(events, Event{
+			ID: NewID("evt_", inv.UpdatedAt), MerchantID: inv.MerchantID, Mode: inv.Mode, Type: c.Type,
+			InvoiceID: inv.ID, CreatedAt: inv.UpdatedAt, Data: string(b),
+		})
+	}
+	_, err := tx.NewInsert().Model(&events).Exec(ctx)
+	return err
+}
+
+// Events returns a merchant's events in sequence order after a sequence
+// number; the events package builds delivery and recovery on it.
+func (s *Service) Events(ctx context.Context, merchantID string, mode Mode, afterSeq int64, limit int) ([]Event, error) {
+	var out []Event
+	err := s.idb(ctx).NewSelect().Model(&out).
+		Where("merchant_id = ? AND mode = ? AND sequence > ?", merchantID, mode, afterSeq).
+		OrderExpr("sequence").Limit(int64(limit)).Scan(ctx)
+	return out, err
+}
+
+// CountByStatus counts invoices by status across merchants, for metrics.
+func (s *Service) CountByStatus(ctx context.Context) (map[Status]int, error) {
+	var rows []struct {
+		Status Status `bun:"status"`
+		N      int    `bun:"n"`
+	}
+	err := s.db.NewSelect().Model((*Invoice)(nil)).ColumnExpr("status, count(*) AS n").Group("status").Scan(ctx, &rows)
+	out := make(map[Status]int, len(Statuses))
+	for _, st := range Statuses {
+		out[st] = 0
+	}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, err
+}
+
+// Ping checks that the database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -1,0 +1,107 @@
+// Package storetest gives tests a fresh, migrated database on every dialect
+// settle supports: SQLite always, and Postgres (a new schema per test) when
+// SETTLE_TEST_POSTGRES_URL is set. On CI the variable is required, so that
+// no storage test silently skips Postgres.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/migrations"
+)
+
+// PostgresEnv names the variable that holds a Postgres URL for tests.
+const PostgresEnv = "SETTLE_TEST_POSTGRES_URL"
+
+// DB is one test database.
+type DB struct {
+	Name string // "sqlite" or "postgres"
+	URL  string // a URL OpenDB accepts, for tests that start a server process
+	*bun.DB
+}
+
+// ForEachDB runs fn as a subtest on each dialect with a fresh database.
+func ForEachDB(t *testing.T, fn func(t *testing.T, db DB)) {
+	t.Helper()
+	for _, name := range Dialects(t) {
+		t.Run(name, func(t *testing.T) {
+			fn(t, Open(t, name))
+		})
+	}
+}
+
+// Dialects lists the dialects this run tests.
+func Dialects(t testing.TB) []string {
+	t.Helper()
+	if os.Getenv(PostgresEnv) != "" {
+		return []string{"sqlite", "postgres"}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s must be set on CI so that storage tests run on Postgres too", PostgresEnv)
+	}
+	return []string{"sqlite"}
+}
+
+// Open returns a fresh migrated database of the dialect, removed at cleanup.
+func Open(t testing.TB, dialect string) DB {
+	t.Helper()
+	var dbURL string
+	switch dialect {
+	case "sqlite":
+		dbURL = "sqlite://" + filepath.Join(t.TempDir(), "settle.db")
+	case "postgres":
+		dbURL = schemaURL(t)
+	default:
+		t.Fatalf("unknown dialect %q", dialect)
+	}
+	db, err := invoice.OpenDB(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := migrations.Up(context.Background(), db); err != nil {
+		t.Fatalf("migrate %s: %v", dialect, err)
+	}
+	return DB{Name: dialect, URL: dbURL, DB: db}
+}
+
+// schemaURL creates a schema of its own for the test and returns a URL whose
+// connections use it; the schema is dropped at cleanup.
+func schemaURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(PostgresEnv)
+	admin, err := invoice.OpenDB(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		t.Fatalf("create schema (is %s reachable?): %v", PostgresEnv, err)
+	}
+	t.Cleanup(func() {
+		admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return fmt.Sprint(u)
+}

@@ -1,0 +1,149 @@
+package invoice
+
+import (
+	"errors"
+	"time"
+)
+
+// Input is what can happen to an invoice.
+type Input struct {
+	Kind InputKind
+	// Payment is the payment as it stands after an observation (InputPayment).
+	Payment *Payment
+	// Now is when the input is applied.
+	Now time.Time
+}
+
+// InputKind names an input.
+type InputKind int
+
+// Inputs.
+const (
+	InputPayment InputKind = iota + 1 // a payment appeared or changed status
+	InputExpire                       // the expirer found the invoice due
+	InputCancel                       // the merchant cancels
+)
+
+// ErrNotCancellable is returned by [Next] (and [Service.Cancel]) when the
+// invoice is not open or already has money on it.
+var ErrNotCancellable = errors.New("invoice cannot be cancelled")
+
+// Next is the state machine: from an invoice, the payments recorded for it
+// (payments already holds in.Payment at its new status) and one input, it
+// returns the invoice as it must become and the changes to write as events.
+// It does no I/O and reads no clock.
+//
+// The rules (DESIGN.md, "Invoice"):
+//   - confirmed payments ≥ amount → paid (overpaid above it; paid_late when
+//     reached after expires_at);
+//   - otherwise, while before expires_at, processing if a payment is pending,
+//     else open; after expires_at, expired;
+//   - 0 < confirmed < amount carries the exception underpaid;
+//   - a cancelled invoice stays cancelled and anything paid to it is flagged
+//     overpaid, for the merchant to refund;
+//   - a marked invoice keeps its status and exception; payments still count.
+func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) {
+	prev := inv
+	var changes []Change
+	switch in.Kind {
+	case InputCancel:
+		if inv.Status != StatusOpen || inv.AmountPaid.Sign() > 0 || hasPending(payments) {
+			return inv, nil, ErrNotCancellable
+		}
+		inv.Status = StatusCancelled
+	case InputExpire:
+		if inv.Status != StatusOpen && inv.Status != StatusProcessing || in.Now.Before(inv.ExpiresAt) {
+			return inv, nil, nil
+		}
+		inv.Status = StatusExpired
+	case InputPayment:
+		changes = append(changes, Change{Type: EventInvoicePaymentUpdated, Payment: in.Payment})
+		inv.AmountPaid = confirmedTotal(inv, payments)
+		if inv.Exception != ExceptionMarked && inv.Status != StatusCancelled {
+			inv.Status = settledStatus(inv, payments, in.Now)
+		}
+	default:
+		return inv, nil, errors.New("unknown input")
+	}
+	inv.Exception = exception(prev, inv, in.Now)
+	switch {
+	case inv.Status == StatusPaid && prev.Status != StatusPaid:
+		t := in.Now
+		inv.PaidAt = &t
+	case inv.Status != StatusPaid:
+		inv.PaidAt = nil
+	}
+	if inv.Status != prev.Status || inv.Exception != prev.Exception {
+		changes = append(changes, Change{Type: EventInvoiceUpdated, PreviousStatus: prev.Status})
+	}
+	if len(changes) > 0 {
+		inv.UpdatedAt = in.Now
+	}
+	return inv, changes, nil
+}
+
+// settledStatus is the status the payments call for.
+func settledStatus(inv Invoice, payments []Payment, now time.Time) Status {
+	switch {
+	case inv.AmountPaid.Cmp(inv.Amount) >= 0:
+		return StatusPaid
+	case inv.Status == StatusExpired || !now.Before(inv.ExpiresAt):
+		return StatusExpired
+	case hasPending(payments):
+		return StatusProcessing
+	default:
+		return StatusOpen
+	}
+}
+
+// exception is the exception for inv after a move from prev at now.
+func exception(prev, inv Invoice, now time.Time) Exception {
+	paid := inv.AmountPaid.Sign() > 0
+	switch {
+	case inv.Exception == ExceptionMarked:
+		return ExceptionMarked
+	case inv.Status == StatusCancelled:
+		if paid {
+			return ExceptionOverpaid
+		}
+		return ExceptionNone
+	case inv.Status == StatusPaid:
+		// Late once means late for good: a later top-up does not hide it.
+		late := prev.Status == StatusPaid && prev.Exception == ExceptionPaidLate ||
+			prev.Status != StatusPaid && !now.Before(inv.ExpiresAt)
+		if late {
+			return ExceptionPaidLate
+		}
+		if inv.AmountPaid.Cmp(inv.Amount) > 0 {
+			return ExceptionOverpaid
+		}
+		return ExceptionNone
+	case paid:
+		return ExceptionUnderpaid
+	default:
+		return ExceptionNone
+	}
+}
+
+// confirmedTotal sums confirmed payments in the invoice's currency units.
+// It adds at a fine scale and rounds toward zero once, so ten payments of
+// 0.009 USDC make 0.09 USD, not 0.00.
+func confirmedTotal(inv Invoice, payments []Payment) Units {
+	const scale = 18
+	var sum Units
+	for _, p := range payments {
+		if p.Status == PaymentConfirmed {
+			sum = sum.Add(p.Amount.Rescale(p.Decimals, scale))
+		}
+	}
+	return sum.Rescale(scale, inv.Decimals)
+}
+
+func hasPending(payments []Payment) bool {
+	for _, p := range payments {
+		if p.Status == PaymentPending {
+			return true
+		}
+	}
+	return false
+}

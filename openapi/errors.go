@@ -1,0 +1,156 @@
+package openapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+// Problem is an RFC 9457 problem details body with a stable machine code.
+// Every error the API returns has this shape.
+type Problem struct {
+	Type     string              `json:"type,omitempty" format:"uri" default:"about:blank" doc:"A URI reference identifying the problem type."`
+	Title    string              `json:"title" example:"Unprocessable Entity" doc:"Short summary of the problem type."`
+	Status   int                 `json:"status" example:"422" doc:"HTTP status code."`
+	Code     string              `json:"code" example:"invalid_amount" doc:"Stable machine-readable code; branch on this, not on the text."`
+	Detail   string              `json:"detail,omitempty" example:"amount: at most 2 decimals for USD" doc:"What went wrong in this occurrence."`
+	Instance string              `json:"instance,omitempty" format:"uri" doc:"The request path."`
+	Errors   []*huma.ErrorDetail `json:"errors,omitempty" doc:"Field errors: location (body.amount), message and the offending value."`
+}
+
+func (p *Problem) Error() string  { return p.Detail }
+func (p *Problem) GetStatus() int { return p.Status }
+
+// ContentType implements huma.ContentTypeFilter.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+func problem(status int, code, detail string, errs ...*huma.ErrorDetail) *Problem {
+	return &Problem{Title: http.StatusText(status), Status: status, Code: code, Detail: detail, Errors: errs}
+}
+
+// The one replacement of huma's error constructor: huma's own errors (bad
+// JSON, schema validation, body size) get a code from their status.
+func init() {
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		details := make([]*huma.ErrorDetail, 0, len(errs))
+		for _, err := range errs {
+			if err == nil {
+				continue
+			}
+			var d *huma.ErrorDetail
+			if !errors.As(err, &d) {
+				d = &huma.ErrorDetail{Message: err.Error()}
+			}
+			if s, ok := d.Value.(string); ok && len(s) > 200 {
+				d.Value = s[:200] + "…"
+			}
+			details = append(details, d)
+		}
+		if status >= 500 {
+			// Never show a wrapped driver or RPC error.
+			return problem(status, codeFor(status, nil), "Internal error.")
+		}
+		if len(details) > 0 && (msg == "validation failed" || msg == "") {
+			msg = details[0].Location + ": " + details[0].Message
+		}
+		return problem(status, codeFor(status, details), msg, details...)
+	}
+}
+
+func codeFor(status int, details []*huma.ErrorDetail) string {
+	switch status {
+	case http.StatusBadRequest:
+		for _, d := range details {
+			if d.Location == "body" {
+				return "malformed_json"
+			}
+		}
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthenticated"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusRequestEntityTooLarge:
+		return "body_too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusUnprocessableEntity:
+		for _, d := range details {
+			if strings.Contains(d.Message, "unexpected property") {
+				return "unknown_field"
+			}
+		}
+		for _, d := range details {
+			if code, ok := fieldCodes[strings.SplitN(strings.TrimPrefix(d.Location, "body."), ".", 2)[0]]; ok {
+				return code
+			}
+		}
+		return "validation_failed"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	default:
+		if status >= 500 {
+			return "internal_error"
+		}
+		return "bad_request"
+	}
+}
+
+// fieldCodes gives schema violations of a field the code the domain uses
+// for that field, so a client sees one code per field whichever layer
+// caught the mistake.
+var fieldCodes = map[string]string{
+	"amount":          "invalid_amount",
+	"currency":        "invalid_currency",
+	"expires_in":      "invalid_expiry",
+	"expires_at":      "invalid_expiry",
+	"metadata":        "invalid_metadata",
+	"payment_methods": "invalid_payment_method",
+	"redirect_url":    "invalid_url",
+	"query.limit":     "invalid_limit",
+	"status":          "invalid_status",
+}
+
+// fail maps a domain error to its problem. This table is the one place
+// where domain errors meet HTTP; anything unknown is logged and answered as
+// a bare 500.
+func (s *server) fail(ctx context.Context, err error) error {
+	var v *invoice.ValidationError
+	switch {
+	case errors.As(err, &v):
+		details := make([]*huma.ErrorDetail, len(v.Fields))
+		for i, f := range v.Fields {
+			details[i] = &huma.ErrorDetail{Location: "body." + f.Field, Message: f.Rule}
+		}
+		return problem(http.StatusUnprocessableEntity, v.Fields[0].Code, v.Error(), details...)
+	case errors.Is(err, invoice.ErrNotFound):
+		return problem(http.StatusNotFound, "not_found", "No such object.")
+	case errors.Is(err, invoice.ErrNotCancellable):
+		return problem(http.StatusConflict, "invoice_not_cancellable", "Only an open invoice with nothing paid or pending can be cancelled.")
+	case errors.Is(err, invoice.ErrConflict):
+		return problem(http.StatusConflict, "conflict", "The request conflicts with a recorded payment.")
+	case errors.Is(err, context.Canceled):
+		return problem(http.StatusServiceUnavailable, "unavailable", "The request was cancelled.")
+	default:
+		s.log.ErrorContext(ctx, "request failed", "err", err, "request_id", requestID(ctx))
+		return problem(http.StatusInternalServerError, "internal_error", "Internal error.")
+	}
+}

@@ -1,0 +1,185 @@
+package openapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/invoice"
+)
+
+// IdempotencyHeader documents the header on every POST.
+type IdempotencyHeader struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Makes the request safe to retry: the same key and body within 24 hours return the first response again (with Idempotent-Replayed: true); the same key with another body is refused with 409 idempotency_conflict." example:"order-1042-create"`
+}
+
+// CreateInvoiceBody is a new invoice.
+type CreateInvoiceBody struct {
+	Amount          string            `json:"amount" example:"25.00" doc:"Decimal string in the currency's units, > 0 and at most 1e12, with no more decimals than the currency has (2 for USD); no sign or exponent."`
+	Currency        string            `json:"currency" enum:"EUR,GBP,IDR,JPY,SGD,USD" example:"USD" doc:"ISO 4217 currency of the amount."`
+	PaymentMethods  []string          `json:"payment_methods,omitempty" maxItems:"32" example:"[\"sandbox\"]" doc:"Method ids (usdc_base, usdc_base_sepolia, sandbox, …) of the key's mode. Default: every method of the key's mode that settles the currency; test mode always includes sandbox."`
+	MerchantOrderID string            `json:"merchant_order_id,omitempty" maxLength:"200" example:"order-1042" doc:"Your own reference, searchable with the list filter."`
+	Description     string            `json:"description,omitempty" maxLength:"1000" example:"2 × espresso" doc:"Shown to the payor."`
+	Metadata        map[string]string `json:"metadata,omitempty" maxProperties:"50" example:"{\"customer\":\"c_81\"}" doc:"Up to 50 string keys (≤ 40 characters) and string values (≤ 500), 8 KiB in all."`
+	RedirectURL     string            `json:"redirect_url,omitempty" format:"uri" maxLength:"2048" example:"https://shop.example/thanks" doc:"Where the hosted page sends the payor afterwards."`
+	ExpiresIn       int64             `json:"expires_in,omitempty" minimum:"60" maximum:"604800" example:"900" doc:"Seconds from now until the invoice stops taking new payors (default 900). Give this or expires_at."`
+	ExpiresAt       *time.Time        `json:"expires_at,omitempty" doc:"Alternative to expires_in: an RFC 3339 time 60 s to 7 days ahead."`
+}
+
+type createInvoiceInput struct {
+	IdempotencyHeader
+	Body CreateInvoiceBody
+}
+
+type invoiceOutput struct {
+	Body invoice.InvoiceObject
+}
+
+// InvoiceStatus is the small, cheap-to-poll view of an invoice.
+type InvoiceStatus struct {
+	ID         string            `json:"id" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs"`
+	Object     string            `json:"object" enum:"invoice_status"`
+	Status     invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled"`
+	Exception  invoice.Exception `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
+	AmountPaid string            `json:"amount_paid" example:"0.00"`
+	AmountDue  string            `json:"amount_due" example:"25.00"`
+	UpdatedAt  time.Time         `json:"updated_at"`
+}
+
+// InvoiceIDParam is the {id} of an invoice path.
+type InvoiceIDParam struct {
+	ID string `path:"id" maxLength:"64" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"Invoice id."`
+}
+
+type cancelInput struct {
+	IdempotencyHeader
+	InvoiceIDParam
+}
+
+type listInvoicesInput struct {
+	Status          string    `query:"status" enum:"open,processing,paid,expired,cancelled" doc:"Only invoices in this status."`
+	MerchantOrderID string    `query:"merchant_order_id" maxLength:"200" doc:"Only invoices with this merchant_order_id."`
+	CreatedGTE      time.Time `query:"created_gte" doc:"Only invoices created at or after this RFC 3339 time."`
+	CreatedLTE      time.Time `query:"created_lte" doc:"Only invoices created at or before this RFC 3339 time."`
+	After           string    `query:"after" maxLength:"64" doc:"Cursor: the last id of the previous page."`
+	Limit           int       `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size."`
+}
+
+// InvoiceList is one page of invoices, newest first.
+type InvoiceList struct {
+	Object  string                  `json:"object" enum:"list"`
+	Data    []invoice.InvoiceObject `json:"data"`
+	HasMore bool                    `json:"has_more" doc:"Whether another page follows; fetch it with after = the last id of data."`
+}
+
+type listInvoicesOutput struct{ Body InvoiceList }
+
+var (
+	errsRead  = []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity}
+	errsWrite = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity}
+)
+
+func (s *server) register(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "create-invoice", Method: http.MethodPost, Path: "/api/v1/invoices",
+		Summary: "Create an invoice", Tags: []string{"Invoices"}, DefaultStatus: http.StatusCreated,
+		Description: "Creates an invoice in the key's mode and returns it with its hosted payment_url and the payment_session_headers for an embedded checkout.",
+		Errors:      errsWrite, MaxBodyBytes: maxBodyBytes,
+	}, s.createInvoice)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-invoice", Method: http.MethodGet, Path: "/api/v1/invoices/{id}",
+		Summary: "Retrieve an invoice", Tags: []string{"Invoices"}, Errors: errsRead,
+	}, s.getInvoice)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-invoice-status", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/status",
+		Summary: "Retrieve an invoice's status", Tags: []string{"Invoices"}, Errors: errsRead,
+		Description: "The fields a poller needs: status, exception, amounts paid and due.",
+	}, s.getInvoiceStatus)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-invoices", Method: http.MethodGet, Path: "/api/v1/invoices",
+		Summary: "List invoices", Tags: []string{"Invoices"}, Errors: errsRead,
+		Description: "Newest first, filtered, and paged by cursor: pass the last id you saw as after.",
+	}, s.listInvoices)
+	huma.Register(api, huma.Operation{
+		OperationID: "cancel-invoice", Method: http.MethodPost, Path: "/api/v1/invoices/{id}/cancel",
+		Summary: "Cancel an invoice", Tags: []string{"Invoices"}, Errors: errsWrite,
+		Description: "Cancels an open invoice with nothing paid or pending; anything else is refused with 409 invoice_not_cancellable. A payment that still arrives is recorded and flagged for refund.",
+	}, s.cancelInvoice)
+	s.registerSandbox(api)
+}
+
+func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {
+	p := principal(ctx)
+	b := in.Body
+	methods, err := chains.Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	inv, err := s.invoices.Create(ctx, invoice.CreateParams{
+		MerchantID: p.MerchantID, Mode: p.Mode,
+		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
+		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
+		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
+}
+
+func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOutput, error) {
+	p := principal(ctx)
+	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
+}
+
+func (s *server) getInvoiceStatus(ctx context.Context, in *InvoiceIDParam) (*struct{ Body InvoiceStatus }, error) {
+	p := principal(ctx)
+	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &struct{ Body InvoiceStatus }{InvoiceStatus{
+		ID: inv.ID, Object: "invoice_status", Status: inv.Status, Exception: inv.Exception,
+		AmountPaid: inv.AmountPaid.Format(inv.Decimals), AmountDue: inv.AmountDue().Format(inv.Decimals),
+		UpdatedAt: inv.UpdatedAt,
+	}}, nil
+}
+
+func (s *server) listInvoices(ctx context.Context, in *listInvoicesInput) (*listInvoicesOutput, error) {
+	p := principal(ctx)
+	lp := invoice.ListParams{
+		MerchantID: p.MerchantID, Mode: p.Mode, Status: invoice.Status(in.Status),
+		MerchantOrderID: in.MerchantOrderID, After: in.After, Limit: in.Limit,
+	}
+	if !in.CreatedGTE.IsZero() {
+		lp.CreatedGTE = &in.CreatedGTE
+	}
+	if !in.CreatedLTE.IsZero() {
+		lp.CreatedLTE = &in.CreatedLTE
+	}
+	list, more, err := s.invoices.List(ctx, lp)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out := InvoiceList{Object: "list", Data: make([]invoice.InvoiceObject, len(list)), HasMore: more}
+	for i := range list {
+		out.Data[i] = list[i].Object(s.invoices.Checkout())
+	}
+	return &listInvoicesOutput{Body: out}, nil
+}
+
+func (s *server) cancelInvoice(ctx context.Context, in *cancelInput) (*invoiceOutput, error) {
+	p := principal(ctx)
+	inv, err := s.invoices.Cancel(ctx, p.MerchantID, p.Mode, in.ID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
+}

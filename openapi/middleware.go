@@ -1,0 +1,145 @@
+package openapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+type ctxKey int
+
+const (
+	keyPrincipal ctxKey = iota
+	keyRequestID
+	keyRoute
+)
+
+func principal(ctx context.Context) invoice.Principal {
+	p, _ := ctx.Value(keyPrincipal).(invoice.Principal)
+	return p
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// route is what inner layers learn about a request for the outer one's
+// metrics and log line: the operation's path template (set by a huma
+// middleware) and the merchant (set by authenticate).
+type route struct{ pattern, merchantID string }
+
+// writeProblem writes p as problem+json from outside huma.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	p.Instance = r.URL.Path
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// recorder keeps the status and, when asked, a copy of the body.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   *bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	if r.body == nil {
+		r.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.WriteHeader(http.StatusOK)
+	}
+	if r.body != nil {
+		return r.body.Write(b)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// observe gives each request an id, logs it and counts it.
+func (s *server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = "req_" + hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		rt := &route{pattern: "other"}
+		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyRoute, rt)
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(r.Method, rt.pattern, rec.status, elapsed)
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(ctx, level, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", rt.pattern),
+			slog.Int("status", rec.status), slog.Int64("duration_us", elapsed.Microseconds()),
+			slog.String("merchant_id", rt.merchantID))
+	})
+}
+
+// authenticate resolves the bearer key of every /api/v1 request and applies
+// the scope and live-gate rules; it leaves other paths alone.
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := r.Header.Get("Authorization")
+		secret, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || secret == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="settle"`)
+			writeProblem(w, r, problem(http.StatusUnauthorized, "unauthenticated", "Send an API key as Authorization: Bearer sk_…"))
+			return
+		}
+		p, err := s.invoices.Authenticate(r.Context(), strings.TrimSpace(secret))
+		switch {
+		case errors.Is(err, invoice.ErrUnauthenticated):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="settle", error="invalid_token"`)
+			writeProblem(w, r, problem(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or revoked."))
+			return
+		case err != nil:
+			s.log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", requestID(r.Context()))
+			writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Try again shortly."))
+			return
+		case p.Mode == invoice.ModeLive && !p.LiveEnabled:
+			writeProblem(w, r, problem(http.StatusForbidden, "live_mode_disabled", "Live mode is not enabled for this merchant yet; an operator enables it with `settle merchants enable-live`."))
+			return
+		case p.Scope == invoice.ScopeRead && r.Method != http.MethodGet && r.Method != http.MethodHead:
+			writeProblem(w, r, problem(http.StatusForbidden, "insufficient_scope", "This key has the read scope; writing needs a key of scope merchant."))
+			return
+		}
+		if rt, ok := r.Context().Value(keyRoute).(*route); ok {
+			rt.merchantID = p.MerchantID
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
+	})
+}

@@ -1,0 +1,89 @@
+package openapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/invoice"
+)
+
+// SimulatePaymentBody is a payment to pretend happened.
+type SimulatePaymentBody struct {
+	Method string                `json:"method,omitempty" default:"sandbox" example:"sandbox" doc:"One of the invoice's payment methods."`
+	Amount string                `json:"amount" example:"25.00" doc:"Decimal string in the method's asset (the invoice currency for sandbox)."`
+	Status invoice.PaymentStatus `json:"status,omitempty" enum:"pending,confirmed,reversed" default:"confirmed" doc:"What the simulated network reports."`
+	TxID   string                `json:"tx_id,omitempty" maxLength:"100" example:"sim_4f7c2a9d0e1b" doc:"Id of an earlier simulated payment to move on (confirm or reverse it); omit for a new payment."`
+}
+
+type simulateInput struct {
+	IdempotencyHeader
+	InvoiceIDParam
+	Body SimulatePaymentBody
+}
+
+// SimulatedPayment is the invoice and payment after a simulation.
+type SimulatedPayment struct {
+	Invoice invoice.InvoiceObject `json:"invoice"`
+	Payment invoice.PaymentObject `json:"payment"`
+}
+
+func (s *server) registerSandbox(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "simulate-payment", Method: http.MethodPost, Path: "/api/v1/test/invoices/{id}/simulate-payment",
+		Summary: "Simulate a payment (test mode)", Tags: []string{"Test mode"}, Errors: errsWrite,
+		Description: "Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it.",
+	}, s.simulatePayment)
+}
+
+func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struct{ Body SimulatedPayment }, error) {
+	p := principal(ctx)
+	if p.Mode != invoice.ModeTest {
+		return nil, problem(http.StatusForbidden, "test_mode_only", "Payments can only be simulated with a test key.")
+	}
+	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	b := in.Body
+	if b.Method == "" {
+		b.Method = chains.Sandbox
+	}
+	if b.Status == "" {
+		b.Status = invoice.PaymentConfirmed
+	}
+	m, ok := chains.MethodByID(b.Method)
+	if !ok || !slices.Contains(inv.PaymentMethods, b.Method) {
+		return nil, problem(http.StatusUnprocessableEntity, "invalid_payment_method", "method: not one of this invoice's payment methods",
+			&huma.ErrorDetail{Location: "body.method", Message: "not one of this invoice's payment methods", Value: b.Method})
+	}
+	asset, decimals := m.Asset, m.Decimals
+	if m.ID == chains.Sandbox {
+		asset, decimals = string(inv.Currency), inv.Decimals
+	}
+	amount, err := invoice.ParseAmount(b.Amount, decimals)
+	if err != nil {
+		return nil, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+err.Error(),
+			&huma.ErrorDetail{Location: "body.amount", Message: err.Error(), Value: b.Amount})
+	}
+	if b.TxID == "" {
+		if b.Status == invoice.PaymentReversed {
+			return nil, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: give the tx_id of the simulated payment to reverse",
+				&huma.ErrorDetail{Location: "body.tx_id", Message: "required to reverse a payment"})
+		}
+		b.TxID = invoice.NewID("sim_", time.Now())
+	}
+	inv, pay, err := s.invoices.Apply(ctx, invoice.Observation{
+		InvoiceID: inv.ID, Method: m.ID, Network: chains.Sandbox, TxID: b.TxID,
+		Asset: asset, Decimals: decimals, Amount: amount, Status: b.Status,
+		From: "sandbox-payor", To: "sandbox", ObservedAt: time.Now(),
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &struct{ Body SimulatedPayment }{SimulatedPayment{Invoice: inv.Object(s.invoices.Checkout()), Payment: pay.Object()}}, nil
+}

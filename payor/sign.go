@@ -1,0 +1,49 @@
+// Package payor is everything the payor touches: checkout sessions and their
+// signed handles, and (in later work) the hosted page, the embeddable widget
+// and the payor WebSocket. It shows a payor only what a payor may see.
+package payor
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"strings"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+// Signer makes and checks the handles of checkout sessions: the hosted
+// page's URL and the headers of an embedded checkout. Both carry the
+// session token and its HMAC-SHA256 under the server's secret key.
+type Signer struct {
+	secret    []byte
+	publicURL string
+}
+
+// NewSigner returns a signer for secret whose pages live under publicURL
+// (such as "https://pay.example.com").
+func NewSigner(secret []byte, publicURL string) *Signer {
+	return &Signer{secret: secret, publicURL: strings.TrimRight(publicURL, "/")}
+}
+
+// Sign returns the signature of a session token.
+func (s *Signer) Sign(token string) string {
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte("settle/session/v1:"))
+	mac.Write([]byte(token))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify reports, in constant time, whether sig is token's signature.
+func (s *Signer) Verify(token, sig string) bool {
+	want := s.Sign(token)
+	return hmac.Equal([]byte(want), []byte(sig))
+}
+
+// Links implements invoice.Checkout.
+func (s *Signer) Links(token string) (string, invoice.SessionHeaders) {
+	sig := s.Sign(token)
+	return s.publicURL + "/pay/" + url.PathEscape(token) + "?sig=" + sig,
+		invoice.SessionHeaders{SessionToken: token, Signature: sig}
+}
