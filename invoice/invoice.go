@@ -38,23 +38,23 @@ func (inv *Invoice) AmountDue() Units {
 // Payment is one transfer toward an invoice, identified on its network by
 // transaction id and index (log index, instruction index, rail line).
 type Payment struct {
-	ID          string        `bun:"id,pk"`
-	InvoiceID   string        `bun:"invoice_id"`
-	MerchantID  string        `bun:"merchant_id"`
-	Mode        Mode          `bun:"mode"`
-	Method      string        `bun:"method"`
-	Network     string        `bun:"network"`
-	TxID        string        `bun:"tx_id"`
-	Index       int64         `bun:"log_index"`
-	Asset       string        `bun:"asset"`
-	Decimals    int           `bun:"decimals"`
-	Amount      Units         `bun:"amount,type:text"`
-	Status      PaymentStatus `bun:"status"`
-	From        string        `bun:"from_address"`
-	To          string        `bun:"to_address"`
-	ObservedAt  time.Time     `bun:"observed_at"`
-	CreatedAt   time.Time     `bun:"created_at"`
-	UpdatedAt   time.Time     `bun:"updated_at"`
+	ID         string        `bun:"id,pk"`
+	InvoiceID  string        `bun:"invoice_id"`
+	MerchantID string        `bun:"merchant_id"`
+	Mode       Mode          `bun:"mode"`
+	Method     string        `bun:"method"`
+	Network    string        `bun:"network"`
+	TxID       string        `bun:"tx_id"`
+	Index      int64         `bun:"log_index"`
+	Asset      string        `bun:"asset"`
+	Decimals   int           `bun:"decimals"`
+	Amount     Units         `bun:"amount,type:text"`
+	Status     PaymentStatus `bun:"status"`
+	From       string        `bun:"from_address"`
+	To         string        `bun:"to_address"`
+	ObservedAt time.Time     `bun:"observed_at"`
+	CreatedAt  time.Time     `bun:"created_at"`
+	UpdatedAt  time.Time     `bun:"updated_at"`
 }
 
 // Observation is what a watcher, a rail or the sandbox saw of one payment.
@@ -180,12 +180,12 @@ type Change struct {
 
 // Event is a stored event: one row of the outbox, in sequence order.
 type Event struct {
-	Sequence   int64           `bun:"sequence,pk,autoincrement"`
-	ID         string          `bun:"id"`
-	MerchantID string          `bun:"merchant_id"`
-	Mode       Mode            `bun:"mode"`
-	Type       string          `bun:"type"`
-	InvoiceID  string          `bun:"invoice_id,nullzero"`
-	CreatedAt  time.Time       `bun:"created_at"`
+	Sequence   int64     `bun:"sequence,pk,autoincrement"`
+	ID         string    `bun:"id"`
+	MerchantID string    `bun:"merchant_id"`
+	Mode       Mode      `bun:"mode"`
+	Type       string    `bun:"type"`
+	InvoiceID  string    `bun:"invoice_id,nullzero"`
+	CreatedAt  time.Time `bun:"created_at"`
 	Data       string    `bun:"data"` // JSON: {"object":{…}, …}
 }

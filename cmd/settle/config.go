@@ -27,7 +27,7 @@ type Config struct {
 // envVar is one row of the README's configuration table.
 type envVar struct {
 	flag, env, def, doc string
-	secret             bool
+	secret              bool
 }
 
 var envVars = []envVar{
