@@ -35,14 +35,15 @@ func (m *Main) admin(ctx context.Context, name string, args []string, define fun
 	if define != nil {
 		define(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return nil, nil, errUsage
 	}
 	db, err := openMigrated(ctx, c.DatabaseURL, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, nil, err
 	}
-	return invoice.NewService(db, nil, nil, nil), fs.Args(), nil
+	return invoice.NewService(db, nil, nil, nil), rest, nil
 }
 
 func (m *Main) printJSON(v any) error {

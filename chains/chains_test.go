@@ -1,0 +1,88 @@
+package chains_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/invoice"
+)
+
+func TestCatalogueIsConsistent(t *testing.T) {
+	t.Parallel()
+	want := []string{"ethereum", "base", "polygon", "arbitrum", "sepolia", "base_sepolia", "polygon_amoy",
+		"arbitrum_sepolia", "devnet", "solana", "solana_devnet"}
+	for _, id := range want {
+		if _, ok := chains.NetworkByID(id); !ok {
+			t.Errorf("network %s missing from the catalogue", id)
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range chains.Methods() {
+		if seen[m.ID] {
+			t.Errorf("method %s listed twice", m.ID)
+		}
+		seen[m.ID] = true
+		n, ok := chains.NetworkByID(m.Network)
+		if !ok {
+			t.Errorf("method %s: unknown network %s", m.ID, m.Network)
+			continue
+		}
+		if m.Mode != n.Mode {
+			t.Errorf("method %s is %s mode on a %s network", m.ID, m.Mode, n.Mode)
+		}
+		if m.ID != chains.Sandbox && m.ID != strings.ToLower(m.Asset)+"_"+m.Network {
+			t.Errorf("method id %s is not <asset>_<network>", m.ID)
+		}
+	}
+	for _, id := range []string{"usdc_base", "usdc_base_sepolia", "usdc_solana", "usdc_solana_devnet", "usdc_devnet", "sandbox"} {
+		if !seen[id] {
+			t.Errorf("method %s missing", id)
+		}
+	}
+}
+
+func TestChoose(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		mode      invoice.Mode
+		currency  invoice.Currency
+		requested []string
+		want      []string // nil: check wantErr
+		wantErr   string
+	}{
+		{name: "test default has sandbox and testnets only", mode: invoice.ModeTest, currency: "USD",
+			want: []string{"sandbox", "usdc_sepolia", "usdc_base_sepolia", "usdc_polygon_amoy", "usdc_arbitrum_sepolia", "usdc_devnet", "usdc_solana_devnet"}},
+		{name: "live default has mainnets only", mode: invoice.ModeLive, currency: "USD",
+			want: []string{"usdc_ethereum", "usdt_ethereum", "usdc_base", "usdc_polygon", "usdt_polygon", "usdc_arbitrum", "usdt_arbitrum", "usdc_solana"}},
+		{name: "test EUR offers the sandbox", mode: invoice.ModeTest, currency: "EUR", want: []string{"sandbox"}},
+		{name: "live EUR has no method", mode: invoice.ModeLive, currency: "EUR", wantErr: "no live payment method settles EUR"},
+		{name: "requested test method gets the sandbox too", mode: invoice.ModeTest, currency: "USD",
+			requested: []string{"usdc_base_sepolia"}, want: []string{"sandbox", "usdc_base_sepolia"}},
+		{name: "live method on a test invoice", mode: invoice.ModeTest, currency: "USD", requested: []string{"usdc_base"}, wantErr: "is for live mode"},
+		{name: "test method on a live invoice", mode: invoice.ModeLive, currency: "USD", requested: []string{"usdc_base_sepolia"}, wantErr: "is for test mode"},
+		{name: "sandbox on a live invoice", mode: invoice.ModeLive, currency: "USD", requested: []string{"sandbox"}, wantErr: "is for test mode"},
+		{name: "unknown method", mode: invoice.ModeTest, currency: "USD", requested: []string{"btc_lightning"}, wantErr: "unknown payment method"},
+		{name: "stablecoin cannot settle JPY", mode: invoice.ModeTest, currency: "JPY", requested: []string{"usdc_sepolia"}, wantErr: "cannot settle JPY"},
+		{name: "duplicate", mode: invoice.ModeTest, currency: "USD", requested: []string{"sandbox", "sandbox"}, wantErr: "listed twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := chains.Choose(tc.mode, tc.currency, tc.requested)
+			if tc.wantErr != "" {
+				var v *invoice.ValidationError
+				if !errors.As(err, &v) || !strings.Contains(err.Error(), tc.wantErr) || v.Fields[0].Code != "invalid_payment_method" {
+					t.Fatalf("err = %v, want a payment_methods validation error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("Choose = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/settlepay/settle/invoice/storetest"
+	"github.com/settlepay/settle/openapi"
+)
+
+// e2eRun runs one settle command as the binary would and returns stdout.
+func e2eRun(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	m := &Main{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	err := m.Run(context.Background(), args)
+	if err != nil {
+		t.Logf("settle %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), err
+}
+
+func e2eJSON(t *testing.T, args ...string) map[string]any {
+	t.Helper()
+	out, err := e2eRun(t, args...)
+	if err != nil {
+		t.Fatalf("settle %s: %v", strings.Join(args, " "), err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("settle %s printed %q, not one JSON object", strings.Join(args, " "), out)
+	}
+	return v
+}
+
+// e2eServe starts `settle serve` on a free loopback port and returns its base
+// URL and a function that stops it with SIGTERM's path (context cancel) and
+// reports how serve returned.
+func e2eServe(t *testing.T, dbURL string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	m := &Main{Stdout: io.Discard, Stderr: &logs, Getenv: func(string) string { return "" },
+		Ready: func(addr string) { ready <- addr }}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", dbURL,
+			"--public-url", "https://pay.example.test", "--expire-interval", "50ms"})
+	}()
+	select {
+	case addr := <-ready:
+		return "http://" + addr, func() error { cancel(); return <-done }
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v\n%s", err, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return "", nil
+}
+
+func e2eDo(t *testing.T, method, url, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v map[string]any
+	json.NewDecoder(res.Body).Decode(&v)
+	return res.StatusCode, v
+}
+
+// TestWalkthrough follows the README: create a merchant, serve, create an
+// invoice, read its status, pay it in the sandbox; then the key rules that
+// the CLI controls (live gate, read scope, revocation) and a clean shutdown.
+func TestWalkthrough(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			db := storetest.Open(t, dialect)
+			mer := e2eJSON(t, "merchants", "create", "--name", "Corner Café", "--database-url", db.URL)
+			merchantID, _ := mer["merchant_id"].(string)
+			testKey, _ := mer["test_api_key"].(string)
+			if !strings.HasPrefix(merchantID, "mer_") || !strings.HasPrefix(testKey, "sk_test_") || len(mer) != 2 {
+				t.Fatalf("merchants create printed %v", mer)
+			}
+			base, stop := e2eServe(t, db.URL)
+
+			status, inv := e2eDo(t, "POST", base+"/api/v1/invoices", testKey, `{"amount":"25.00","currency":"USD","description":"Flat white"}`)
+			if status != 201 || inv["status"] != "open" || !strings.HasPrefix(inv["payment_url"].(string), "https://pay.example.test/pay/") {
+				t.Fatalf("create invoice: %d %v", status, inv)
+			}
+			id := inv["id"].(string)
+			status, st := e2eDo(t, "GET", base+"/api/v1/invoices/"+id+"/status", testKey, "")
+			if status != 200 || st["status"] != "open" || st["amount_due"] != "25.00" {
+				t.Fatalf("status: %d %v", status, st)
+			}
+			status, _ = e2eDo(t, "POST", base+"/api/v1/test/invoices/"+id+"/simulate-payment", testKey, `{"amount":"25.00"}`)
+			if status != 200 {
+				t.Fatalf("simulate-payment: %d", status)
+			}
+			_, st = e2eDo(t, "GET", base+"/api/v1/invoices/"+id+"/status", testKey, "")
+			if st["status"] != "paid" || st["amount_due"] != "0.00" {
+				t.Fatalf("after payment: %v", st)
+			}
+
+			live := e2eJSON(t, "keys", "create", "--merchant", merchantID, "--mode", "live", "--scope", "merchant", "--database-url", db.URL)
+			liveKey := live["api_key"].(string)
+			if !strings.HasPrefix(liveKey, "sk_live_") || live["mode"] != "live" || live["scope"] != "merchant" {
+				t.Fatalf("keys create printed %v", live)
+			}
+			status, p := e2eDo(t, "POST", base+"/api/v1/invoices", liveKey, `{"amount":"5.00","currency":"USD"}`)
+			if status != 403 || p["code"] != "live_mode_disabled" {
+				t.Fatalf("live key before enable-live: %d %v", status, p)
+			}
+			e2eJSON(t, "merchants", "enable-live", merchantID, "--database-url", db.URL)
+			status, p = e2eDo(t, "POST", base+"/api/v1/invoices", liveKey, `{"amount":"5.00","currency":"USD"}`)
+			if status != 201 || p["mode"] != "live" {
+				t.Fatalf("live key after enable-live: %d %v", status, p)
+			}
+			status, _ = e2eDo(t, "GET", base+"/api/v1/invoices/"+p["id"].(string), testKey, "")
+			if status != 404 {
+				t.Fatalf("test key read a live invoice: %d", status)
+			}
+
+			read := e2eJSON(t, "keys", "create", "--merchant", merchantID, "--mode", "test", "--scope", "read", "--database-url", db.URL)
+			readKey := read["api_key"].(string)
+			if status, p = e2eDo(t, "POST", base+"/api/v1/invoices", readKey, `{"amount":"5.00","currency":"USD"}`); status != 403 || p["code"] != "insufficient_scope" {
+				t.Fatalf("read key wrote: %d %v", status, p)
+			}
+			if status, _ = e2eDo(t, "GET", base+"/api/v1/invoices/"+id, readKey, ""); status != 200 {
+				t.Fatalf("read key could not read: %d", status)
+			}
+			e2eJSON(t, "keys", "revoke", read["prefix"].(string), "--database-url", db.URL)
+			if status, p = e2eDo(t, "GET", base+"/api/v1/invoices/"+id, readKey, ""); status != 401 {
+				t.Fatalf("revoked key: %d %v", status, p)
+			}
+			if _, err := e2eRun(t, "keys", "revoke", "sk_test_nosuchkey", "--database-url", db.URL); err == nil {
+				t.Fatal("revoking an unknown prefix succeeded")
+			}
+
+			if err := stop(); err != nil {
+				t.Fatalf("serve did not shut down cleanly: %v", err)
+			}
+			if _, err := http.Get(base + "/healthz"); err == nil {
+				t.Fatal("server still answers after shutdown")
+			}
+		})
+	}
+}
+
+func TestExpiryRunsInServe(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, "sqlite")
+	mer := e2eJSON(t, "merchants", "create", "--name", "Shop", "--database-url", db.URL)
+	key := mer["test_api_key"].(string)
+	base, stop := e2eServe(t, db.URL)
+	defer stop()
+	at := time.Now().Add(61 * time.Second).UTC().Format(time.RFC3339Nano)
+	status, inv := e2eDo(t, "POST", base+"/api/v1/invoices", key, `{"amount":"1.00","currency":"USD","expires_at":"`+at+`"}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, inv)
+	}
+	// The expirer runs every 50 ms; move the invoice's expiry into the past
+	// in the store rather than waiting a minute.
+	if _, err := db.NewUpdate().TableExpr("invoices").Set("expires_at = ?", time.Now().Add(-time.Second).UTC()).
+		Where("id = ?", inv["id"]).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, st := e2eDo(t, "GET", base+"/api/v1/invoices/"+inv["id"].(string)+"/status", key, "")
+		if st["status"] == "expired" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("invoice not expired by the serve loop: %v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestMigrateAndOpenAPICommands(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "new.db")
+	if _, err := e2eRun(t, "migrate", "--database-url", "sqlite://"+path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e2eRun(t, "migrate", "--database-url", "sqlite://"+path); err != nil {
+		t.Fatalf("second migrate is not a no-op: %v", err)
+	}
+	out, err := e2eRun(t, "openapi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := openapi.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(spec) {
+		t.Fatal("settle openapi differs from openapi.Spec()")
+	}
+	if _, err := e2eRun(t, "frobnicate"); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	if _, err := e2eRun(t, "migrate", "--database-url", "mysql://x"); err == nil {
+		t.Fatal("unsupported database URL accepted")
+	}
+}
