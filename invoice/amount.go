@@ -71,7 +71,7 @@ func (u Units) Format(decimals int) string {
 	if u.Sign() < 0 {
 		sign = "-"
 	}
-	if decimals == 0 {
+	if decimals <= 0 {
 		return sign + s
 	}
 	if len(s) <= decimals {
@@ -107,6 +107,10 @@ func (u Units) Value() (driver.Value, error) { return u.String(), nil }
 
 func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
 
+// MaxAssetDecimals is the most decimals an asset's base unit may have
+// (ERC-20 tokens use up to 18; Solana SPL tokens up to 9).
+const MaxAssetDecimals = 36
+
 // MaxAmount is the largest invoice amount in whole currency units (1e12).
 const MaxAmount = 1_000_000_000_000
 
@@ -127,6 +131,11 @@ func ParseAmount(s string, decimals int) (Units, error) {
 	}
 	if len(frac) > decimals {
 		return Units{}, fmt.Errorf("at most %d decimals", decimals)
+	}
+	// A whole part longer than MaxAmount's is too large whatever it says;
+	// refuse it before big.Int spends time on a megabyte of digits.
+	if len(strings.TrimLeft(whole, "0")) > len(fmt.Sprint(int64(MaxAmount))) {
+		return Units{}, fmt.Errorf("at most %d", int64(MaxAmount))
 	}
 	v, _ := new(big.Int).SetString(whole+frac+strings.Repeat("0", decimals-len(frac)), 10)
 	u := Units{v}

@@ -193,11 +193,21 @@ type ListParams struct {
 	CreatedGTE      *time.Time
 	CreatedLTE      *time.Time
 	After           string // the last id of the previous page
-	Limit           int
+	Limit           int    // 1 to MaxListLimit; 0 means DefaultListLimit
 }
+
+// Page sizes of [Service.List].
+const (
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+)
 
 // List returns one page of invoices and whether more follow.
 func (s *Service) List(ctx context.Context, p ListParams) ([]Invoice, bool, error) {
+	if p.Limit <= 0 {
+		p.Limit = DefaultListLimit
+	}
+	p.Limit = min(p.Limit, MaxListLimit)
 	var out []Invoice
 	q := s.idb(ctx).NewSelect().Model(&out).
 		Where("merchant_id = ? AND mode = ?", p.MerchantID, p.Mode).
@@ -230,7 +240,7 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]Invoice, bool, erro
 // Payments returns the payments recorded for an invoice, oldest first.
 func (s *Service) Payments(ctx context.Context, invoiceID string) ([]Payment, error) {
 	var out []Payment
-	err := s.idb(ctx).NewSelect().Model(&out).Where("invoice_id = ?", invoiceID).OrderExpr("id").Scan(ctx)
+	err := s.idb(ctx).NewSelect().Model(&out).Where("invoice_id = ?", invoiceID).OrderExpr("created_at, id").Scan(ctx)
 	return out, err
 }
 
@@ -246,9 +256,11 @@ func lock(ctx context.Context, tx bun.IDB, id string) (Invoice, error) {
 	return inv, notFound(err)
 }
 
-// transition moves one invoice by in, under lock, and writes its events.
-func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, id string, kind InputKind) (Invoice, error) {
+// transition moves one invoice by in, under lock, and writes its events. It
+// reports whether the invoice changed.
+func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, id string, kind InputKind) (Invoice, bool, error) {
 	var out Invoice
+	var changed bool
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
 		inv, err := lock(ctx, tx, id)
 		if err != nil {
@@ -265,22 +277,24 @@ func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, 
 		if err != nil {
 			return err
 		}
-		out = next
+		out, changed = next, len(changes) > 0
 		return s.save(ctx, tx, &next, changes)
 	})
-	return out, err
+	return out, changed, err
 }
 
 // Cancel cancels an open invoice that has nothing paid or pending.
 func (s *Service) Cancel(ctx context.Context, merchantID string, mode Mode, id string) (Invoice, error) {
-	return s.transition(ctx, merchantID, mode, id, InputCancel)
+	inv, _, err := s.transition(ctx, merchantID, mode, id, InputCancel)
+	return inv, err
 }
 
 // ExpireDue moves up to limit open or processing invoices whose expires_at
-// has passed to expired, each in its own transaction, and says how many.
+// has passed to expired, each in its own transaction, and says how many it
+// moved (an invoice another process moved first is not counted).
 func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	var ids []string
-	err := s.db.NewSelect().Model((*Invoice)(nil)).Column("id").
+	err := s.idb(ctx).NewSelect().Model((*Invoice)(nil)).Column("id").
 		Where("status IN (?, ?) AND expires_at <= ?", StatusOpen, StatusProcessing, s.now()).
 		OrderExpr("expires_at").Limit(int64(limit)).Scan(ctx, &ids)
 	if err != nil {
@@ -288,11 +302,11 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	}
 	n := 0
 	for _, id := range ids {
-		inv, err := s.transition(ctx, "", "", id, InputExpire)
+		inv, changed, err := s.transition(ctx, "", "", id, InputExpire)
 		if err != nil {
 			return n, fmt.Errorf("expire %s: %w", id, err)
 		}
-		if inv.Status == StatusExpired {
+		if changed && inv.Status == StatusExpired {
 			n++
 		}
 	}
@@ -304,7 +318,8 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 // payment already has that status changes nothing. A confirmed payment is not
 // moved back to pending by a late, stale observation.
 func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment, error) {
-	if !obs.Status.Valid() || obs.Network == "" || obs.TxID == "" || obs.Amount.Sign() < 0 {
+	if !obs.Status.Valid() || obs.Network == "" || obs.TxID == "" || obs.Amount.Sign() < 0 ||
+		obs.Decimals < 0 || obs.Decimals > MaxAssetDecimals {
 		return Invoice{}, Payment{}, fmt.Errorf("apply: invalid observation %+v", obs)
 	}
 	var inv Invoice
@@ -334,18 +349,25 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 				From: obs.From, To: obs.To, ObservedAt: obs.ObservedAt.UTC().Truncate(time.Microsecond),
 				CreatedAt: now, UpdatedAt: now,
 			}
-			if _, err := tx.NewInsert().Model(&pay).Exec(ctx); err != nil {
-				return fmt.Errorf("%w: payment %s/%s/%d: %v", ErrConflict, obs.Network, obs.TxID, obs.Index, err)
+			// The key is unique across invoices. DO NOTHING (rather than
+			// failing) tells a conflict apart from any other error, and
+			// waits for a concurrent insert of the same key to commit.
+			res, err := tx.NewInsert().Model(&pay).On("CONFLICT (network, tx_id, log_index) DO NOTHING").Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("insert payment: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return fmt.Errorf("%w: payment %s/%s/%d is recorded for another invoice", ErrConflict, obs.Network, obs.TxID, obs.Index)
 			}
 			payments = append(payments, pay)
+		case payments[i].Amount.Cmp(obs.Amount) != 0 || payments[i].Asset != obs.Asset || payments[i].Decimals != obs.Decimals:
+			return fmt.Errorf("%w: payment %s was observed as %s %s, now as %s %s", ErrConflict, payments[i].ID,
+				payments[i].Amount.Format(payments[i].Decimals), payments[i].Asset, obs.Amount.Format(obs.Decimals), obs.Asset)
 		case payments[i].Status == obs.Status ||
 			payments[i].Status == PaymentConfirmed && obs.Status == PaymentPending:
 			pay = payments[i]
 			return nil // already applied, or stale
 		default:
-			if payments[i].Amount.Cmp(obs.Amount) != 0 || payments[i].Asset != obs.Asset {
-				return fmt.Errorf("%w: payment %s changed amount or asset", ErrConflict, payments[i].ID)
-			}
 			payments[i].Status = obs.Status
 			payments[i].UpdatedAt = now
 			pay = payments[i]

@@ -47,7 +47,9 @@ func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) 
 	var changes []Change
 	switch in.Kind {
 	case InputCancel:
-		if inv.Status != StatusOpen || inv.AmountPaid.Sign() > 0 || hasPending(payments) {
+		// Any confirmed payment, even below a cent, is money to refund.
+		if inv.Status != StatusOpen || inv.AmountPaid.Sign() > 0 ||
+			hasStatus(payments, PaymentPending) || hasStatus(payments, PaymentConfirmed) {
 			return inv, nil, ErrNotCancellable
 		}
 		inv.Status = StatusCancelled
@@ -89,7 +91,7 @@ func settledStatus(inv Invoice, payments []Payment, now time.Time) Status {
 		return StatusPaid
 	case inv.Status == StatusExpired || !now.Before(inv.ExpiresAt):
 		return StatusExpired
-	case hasPending(payments):
+	case hasStatus(payments, PaymentPending):
 		return StatusProcessing
 	default:
 		return StatusOpen
@@ -129,7 +131,10 @@ func exception(prev, inv Invoice, now time.Time) Exception {
 // It adds at a fine scale and rounds toward zero once, so ten payments of
 // 0.009 USDC make 0.09 USD, not 0.00.
 func confirmedTotal(inv Invoice, payments []Payment) Units {
-	const scale = 18
+	scale := inv.Decimals
+	for _, p := range payments {
+		scale = max(scale, p.Decimals)
+	}
 	var sum Units
 	for _, p := range payments {
 		if p.Status == PaymentConfirmed {
@@ -139,9 +144,9 @@ func confirmedTotal(inv Invoice, payments []Payment) Units {
 	return sum.Rescale(scale, inv.Decimals)
 }
 
-func hasPending(payments []Payment) bool {
+func hasStatus(payments []Payment, s PaymentStatus) bool {
 	for _, p := range payments {
-		if p.Status == PaymentPending {
+		if p.Status == s {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -20,6 +21,10 @@ import (
 // maxBodyBytes is the largest request body accepted (1 MiB).
 const maxBodyBytes = 1 << 20
 
+// humaMaxBodyBytes is the operations' MaxBodyBytes: huma refuses a body that
+// reaches its limit, so the limit is one byte above the largest body taken.
+const humaMaxBodyBytes = maxBodyBytes + 1
+
 // Version is the API version in the spec.
 const Version = "1.0.0"
 
@@ -27,7 +32,7 @@ const Version = "1.0.0"
 type Deps struct {
 	Invoices *invoice.Service
 	Log      *slog.Logger
-	Metrics  *Metrics // nil means a private registry
+	Metrics  *Metrics // nil means a private registry, with the invoice counts
 }
 
 type server struct {
@@ -43,7 +48,7 @@ func New(d Deps) http.Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.metrics == nil {
-		s.metrics = NewMetrics(nil)
+		s.metrics = NewMetrics(d.Invoices)
 	}
 	mux := http.NewServeMux()
 	api := newAPI(mux)
@@ -56,9 +61,33 @@ func New(d Deps) http.Handler {
 	s.register(api)
 	s.registerOps(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// This pattern catches every method, so the mux never answers 405
+		// itself: find the methods the path has, if any.
+		if allow := allowed(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, r, problem(http.StatusMethodNotAllowed, "method_not_allowed",
+				r.Method+" is not allowed here; use "+strings.Join(allow, " or ")+"."))
+			return
+		}
 		writeProblem(w, r, problem(http.StatusNotFound, "not_found", "No such endpoint; see /docs."))
 	})
 	return s.observe(s.authenticate(s.idempotent(mux)))
+}
+
+// allowed lists the methods other than r's that mux routes r's path to a
+// handler of its own, rather than to the catch-all "/".
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Spec returns the OpenAPI document as YAML, without a database.
@@ -79,6 +108,13 @@ func newAPI(mux *http.ServeMux) huma.API {
 		"apiKey": {Type: "http", Scheme: "bearer", Description: "A secret key, sk_test_… or sk_live_…; keys of scope `read` may only read."},
 	}
 	cfg.Security = []map[string][]string{{"apiKey": {}}}
+	// Problems written by huma name the request path, as writeProblem's do.
+	cfg.Transformers = append(cfg.Transformers, func(ctx huma.Context, status string, v any) (any, error) {
+		if p, ok := v.(*Problem); ok && p.Instance == "" {
+			p.Instance = ctx.URL().Path
+		}
+		return v, nil
+	})
 	reg := cfg.Components.Schemas
 	reg.RegisterTypeAlias(reflect.TypeFor[invoice.Units](), reflect.TypeFor[string]())
 	return humago.New(mux, cfg)

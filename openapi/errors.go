@@ -3,6 +3,7 @@ package openapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -54,14 +55,33 @@ func init() {
 			if s, ok := d.Value.(string); ok && len(s) > 200 {
 				d.Value = s[:200] + "…"
 			}
+			// A missing property is a mistake in that property, not in
+			// the object holding it: locate it there so that it gets the
+			// field's code and the detail names the field first.
+			if name, ok := strings.CutPrefix(d.Message, "expected required property "); ok {
+				if name, ok = strings.CutSuffix(name, " to be present"); ok {
+					d.Location += "." + name
+					d.Message = "is required"
+					d.Value = nil // the value was the whole object
+				}
+			}
 			details = append(details, d)
+		}
+		if status == http.StatusBadRequest && len(details) == 0 && msg == "request body is required" {
+			// An empty body is no JSON document either.
+			details = append(details, &huma.ErrorDetail{Location: "body", Message: "is required"})
+			msg = ""
+		}
+		if status == http.StatusRequestEntityTooLarge {
+			msg = fmt.Sprintf("body: at most %d bytes (1 MiB)", maxBodyBytes)
 		}
 		if status >= 500 {
 			// Never show a wrapped driver or RPC error.
 			return problem(status, codeFor(status, nil), "Internal error.")
 		}
 		if len(details) > 0 && (msg == "validation failed" || msg == "") {
-			msg = details[0].Location + ": " + details[0].Message
+			// Name the field as the domain's own errors do ("amount: …").
+			msg = strings.TrimPrefix(details[0].Location, "body.") + ": " + details[0].Message
 		}
 		return problem(status, codeFor(status, details), msg, details...)
 	}
@@ -97,7 +117,7 @@ func codeFor(status int, details []*huma.ErrorDetail) string {
 			}
 		}
 		for _, d := range details {
-			if code, ok := fieldCodes[strings.SplitN(strings.TrimPrefix(d.Location, "body."), ".", 2)[0]]; ok {
+			if code, ok := fieldCodes[fieldOf(d.Location)]; ok {
 				return code
 			}
 		}
@@ -114,6 +134,16 @@ func codeFor(status int, details []*huma.ErrorDetail) string {
 	}
 }
 
+// fieldOf is the key of fieldCodes for an error location: the top-level
+// property of the body ("body.metadata.color" → "metadata") or the
+// parameter with its place ("query.limit").
+func fieldOf(location string) string {
+	if rest, ok := strings.CutPrefix(location, "body."); ok {
+		return strings.SplitN(rest, ".", 2)[0]
+	}
+	return location
+}
+
 // fieldCodes gives schema violations of a field the code the domain uses
 // for that field, so a client sees one code per field whichever layer
 // caught the mistake.
@@ -125,8 +155,12 @@ var fieldCodes = map[string]string{
 	"metadata":        "invalid_metadata",
 	"payment_methods": "invalid_payment_method",
 	"redirect_url":    "invalid_url",
-	"query.limit":     "invalid_limit",
+	"method":          "invalid_payment_method",
 	"status":          "invalid_status",
+	"tx_id":           "invalid_tx_id",
+	"query.limit":     "invalid_limit",
+	"query.status":    "invalid_status",
+	"query.after":     "invalid_cursor",
 }
 
 // fail maps a domain error to its problem. This table is the one place

@@ -123,6 +123,9 @@ func (s *server) runOnce(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	out := &recorder{ResponseWriter: w, body: new(bytes.Buffer)}
 	next.ServeHTTP(out, r.WithContext(invoice.WithTx(ctx, tx)))
+	if out.status == 0 {
+		out.status = http.StatusOK // nothing written means 200, as net/http has it
+	}
 	if out.status >= 200 && out.status < 300 {
 		rec.StatusCode = out.status
 		rec.ContentType = w.Header().Get("Content-Type")

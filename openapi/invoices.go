@@ -26,7 +26,7 @@ type CreateInvoiceBody struct {
 	Metadata        map[string]string `json:"metadata,omitempty" maxProperties:"50" example:"{\"customer\":\"c_81\"}" doc:"Up to 50 string keys (≤ 40 characters) and string values (≤ 500), 8 KiB in all."`
 	RedirectURL     string            `json:"redirect_url,omitempty" format:"uri" maxLength:"2048" example:"https://shop.example/thanks" doc:"Where the hosted page sends the payor afterwards."`
 	ExpiresIn       int64             `json:"expires_in,omitempty" minimum:"60" maximum:"604800" example:"900" doc:"Seconds from now until the invoice stops taking new payors (default 900). Give this or expires_at."`
-	ExpiresAt       *time.Time        `json:"expires_at,omitempty" doc:"Alternative to expires_in: an RFC 3339 time 60 s to 7 days ahead."`
+	ExpiresAt       *time.Time        `json:"expires_at,omitempty" example:"2030-01-31T12:00:00Z" doc:"Alternative to expires_in: an RFC 3339 time 60 s to 7 days ahead."`
 }
 
 type createInvoiceInput struct {
@@ -71,7 +71,7 @@ type listInvoicesInput struct {
 // InvoiceList is one page of invoices, newest first.
 type InvoiceList struct {
 	Object  string                  `json:"object" enum:"list"`
-	Data    []invoice.InvoiceObject `json:"data"`
+	Data    []invoice.InvoiceObject `json:"data" nullable:"false"`
 	HasMore bool                    `json:"has_more" doc:"Whether another page follows; fetch it with after = the last id of data."`
 }
 
@@ -87,7 +87,7 @@ func (s *server) register(api huma.API) {
 		OperationID: "create-invoice", Method: http.MethodPost, Path: "/api/v1/invoices",
 		Summary: "Create an invoice", Tags: []string{"Invoices"}, DefaultStatus: http.StatusCreated,
 		Description: "Creates an invoice in the key's mode and returns it with its hosted payment_url and the payment_session_headers for an embedded checkout.",
-		Errors:      errsWrite, MaxBodyBytes: maxBodyBytes,
+		Errors:      errsWrite, MaxBodyBytes: humaMaxBodyBytes,
 	}, s.createInvoice)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice", Method: http.MethodGet, Path: "/api/v1/invoices/{id}",
@@ -105,7 +105,7 @@ func (s *server) register(api huma.API) {
 	}, s.listInvoices)
 	huma.Register(api, huma.Operation{
 		OperationID: "cancel-invoice", Method: http.MethodPost, Path: "/api/v1/invoices/{id}/cancel",
-		Summary: "Cancel an invoice", Tags: []string{"Invoices"}, Errors: errsWrite,
+		Summary: "Cancel an invoice", Tags: []string{"Invoices"}, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
 		Description: "Cancels an open invoice with nothing paid or pending; anything else is refused with 409 invoice_not_cancellable. A payment that still arrives is recorded and flagged for refund.",
 	}, s.cancelInvoice)
 	s.registerSandbox(api)

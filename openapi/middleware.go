@@ -113,14 +113,15 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		h := r.Header.Get("Authorization")
-		secret, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || secret == "" {
+		// The scheme name is case-insensitive (RFC 9110, section 11.1).
+		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		secret = strings.TrimSpace(secret)
+		if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="settle"`)
 			writeProblem(w, r, problem(http.StatusUnauthorized, "unauthenticated", "Send an API key as Authorization: Bearer sk_…"))
 			return
 		}
-		p, err := s.invoices.Authenticate(r.Context(), strings.TrimSpace(secret))
+		p, err := s.invoices.Authenticate(r.Context(), secret)
 		switch {
 		case errors.Is(err, invoice.ErrUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="settle", error="invalid_token"`)

@@ -16,7 +16,7 @@ import (
 type SimulatePaymentBody struct {
 	Method string                `json:"method,omitempty" default:"sandbox" example:"sandbox" doc:"One of the invoice's payment methods."`
 	Amount string                `json:"amount" example:"25.00" doc:"Decimal string in the method's asset (the invoice currency for sandbox)."`
-	Status invoice.PaymentStatus `json:"status,omitempty" enum:"pending,confirmed,reversed" default:"confirmed" doc:"What the simulated network reports."`
+	Status invoice.PaymentStatus `json:"status,omitempty" enum:"pending,confirmed,reversed" default:"confirmed" example:"pending" doc:"What the simulated network reports."`
 	TxID   string                `json:"tx_id,omitempty" maxLength:"100" example:"sim_4f7c2a9d0e1b" doc:"Id of an earlier simulated payment to move on (confirm or reverse it); omit for a new payment."`
 }
 
@@ -35,7 +35,7 @@ type SimulatedPayment struct {
 func (s *server) registerSandbox(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "simulate-payment", Method: http.MethodPost, Path: "/api/v1/test/invoices/{id}/simulate-payment",
-		Summary: "Simulate a payment (test mode)", Tags: []string{"Test mode"}, Errors: errsWrite,
+		Summary: "Simulate a payment (test mode)", Tags: []string{"Test mode"}, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
 		Description: "Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it.",
 	}, s.simulatePayment)
 }
@@ -67,8 +67,21 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 	}
 	amount, err := invoice.ParseAmount(b.Amount, decimals)
 	if err != nil {
-		return nil, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+err.Error(),
-			&huma.ErrorDetail{Location: "body.amount", Message: err.Error(), Value: b.Amount})
+		msg := err.Error() + " for " + asset
+		return nil, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+msg,
+			&huma.ErrorDetail{Location: "body.amount", Message: msg, Value: b.Amount})
+	}
+	if b.TxID != "" {
+		// A tx_id moves on a payment simulated earlier for this invoice;
+		// made up, it would record a payment nobody simulated.
+		payments, err := s.invoices.Payments(ctx, inv.ID)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		if !slices.ContainsFunc(payments, func(p invoice.Payment) bool { return p.Network == chains.Sandbox && p.TxID == b.TxID }) {
+			return nil, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: no simulated payment of this invoice has this tx_id",
+				&huma.ErrorDetail{Location: "body.tx_id", Message: "no simulated payment of this invoice has this tx_id", Value: b.TxID})
+		}
 	}
 	if b.TxID == "" {
 		if b.Status == invoice.PaymentReversed {
