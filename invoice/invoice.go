@@ -97,7 +97,7 @@ type InvoiceObject struct {
 	Currency              Currency          `json:"currency" example:"USD"`
 	AmountPaid            string            `json:"amount_paid" example:"0.00"`
 	AmountDue             string            `json:"amount_due" example:"25.00"`
-	PaymentMethods        []string          `json:"payment_methods" example:"[\"sandbox\",\"usdc_base_sepolia\"]"`
+	PaymentMethods        []string          `json:"payment_methods" nullable:"false" example:"[\"sandbox\",\"usdc_base_sepolia\"]"`
 	MerchantOrderID       string            `json:"merchant_order_id" example:"order-1042"`
 	Description           string            `json:"description" example:"2 × espresso"`
 	Metadata              map[string]string `json:"metadata"`

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
@@ -208,5 +209,18 @@ func TestNewID(t *testing.T) {
 				t.Fatalf("id %q has %q", id, c)
 			}
 		}
+	}
+}
+
+func TestNewIDIncreasesWithinAMillisecond(t *testing.T) {
+	t.Parallel()
+	at := time.Now()
+	prev := invoice.NewID("evt_", at)
+	for range 10000 {
+		id := invoice.NewID("evt_", at)
+		if id <= prev {
+			t.Fatalf("id %s does not sort after %s from the same millisecond", id, prev)
+		}
+		prev = id
 	}
 }

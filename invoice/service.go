@@ -54,9 +54,9 @@ func (s *Service) DB() *bun.DB { return s.db }
 // Checkout returns the checkout handles in use.
 func (s *Service) Checkout() Checkout { return s.checkout }
 
-// now is the service's clock in UTC at microsecond precision, the precision
+// Now is the service's clock in UTC at microsecond precision, the precision
 // both databases keep, so a value reads back as it was written.
-func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
+func (s *Service) Now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
 
 // FieldError names an input field and the rule it broke.
 type FieldError struct {

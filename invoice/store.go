@@ -54,7 +54,7 @@ func (s *Service) CreateMerchant(ctx context.Context, name string) (Merchant, st
 	if name == "" || len(name) > 200 {
 		return Merchant{}, "", &ValidationError{Fields: []*FieldError{{Field: "name", Code: "invalid_name", Rule: "1 to 200 characters"}}}
 	}
-	now := s.now()
+	now := s.Now()
 	m := Merchant{ID: NewID("mer_", now), Name: name, CreatedAt: now}
 	secret, key := newAPIKey(m.ID, ModeTest, ScopeMerchant, now)
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
@@ -98,7 +98,7 @@ func (s *Service) CreateKey(ctx context.Context, merchantID string, mode Mode, s
 	if _, err := s.Merchant(ctx, merchantID); err != nil {
 		return "", APIKey{}, err
 	}
-	secret, key := newAPIKey(merchantID, mode, scope, s.now())
+	secret, key := newAPIKey(merchantID, mode, scope, s.Now())
 	if _, err := s.idb(ctx).NewInsert().Model(&key).Exec(ctx); err != nil {
 		return "", APIKey{}, fmt.Errorf("create key: %w", err)
 	}
@@ -109,7 +109,7 @@ func (s *Service) CreateKey(ctx context.Context, merchantID string, mode Mode, s
 // given. Revoking twice is not an error.
 func (s *Service) RevokeKey(ctx context.Context, prefix string) error {
 	res, err := s.idb(ctx).NewUpdate().Model((*APIKey)(nil)).
-		Set("revoked_at = COALESCE(revoked_at, ?)", s.now()).Where("prefix = ?", prefix).Exec(ctx)
+		Set("revoked_at = COALESCE(revoked_at, ?)", s.Now()).Where("prefix = ?", prefix).Exec(ctx)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func Setting(ctx context.Context, db bun.IDB, name string, generate func() strin
 
 // Create validates p and stores the invoice with its invoice.created event.
 func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
-	inv, err := p.build(s.now())
+	inv, err := p.build(s.Now())
 	if err != nil {
 		return Invoice{}, err
 	}
@@ -273,7 +273,7 @@ func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, 
 		if err := tx.NewSelect().Model(&payments).Where("invoice_id = ?", id).Scan(ctx); err != nil {
 			return err
 		}
-		next, changes, err := Next(inv, payments, Input{Kind: kind, Now: s.now()})
+		next, changes, err := Next(inv, payments, Input{Kind: kind, Now: s.Now()})
 		if err != nil {
 			return err
 		}
@@ -295,7 +295,7 @@ func (s *Service) Cancel(ctx context.Context, merchantID string, mode Mode, id s
 func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	var ids []string
 	err := s.idb(ctx).NewSelect().Model((*Invoice)(nil)).Column("id").
-		Where("status IN (?, ?) AND expires_at <= ?", StatusOpen, StatusProcessing, s.now()).
+		Where("status IN (?, ?) AND expires_at <= ?", StatusOpen, StatusProcessing, s.Now()).
 		OrderExpr("expires_at").Limit(int64(limit)).Scan(ctx, &ids)
 	if err != nil {
 		return 0, fmt.Errorf("find due invoices: %w", err)
@@ -333,7 +333,7 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 		if err := tx.NewSelect().Model(&payments).Where("invoice_id = ?", inv.ID).OrderExpr("id").Scan(ctx); err != nil {
 			return err
 		}
-		now := s.now()
+		now := s.Now()
 		i := -1
 		for j := range payments {
 			if payments[j].Network == obs.Network && payments[j].TxID == obs.TxID && payments[j].Index == obs.Index {

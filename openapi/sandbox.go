@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -88,12 +87,12 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 			return nil, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: give the tx_id of the simulated payment to reverse",
 				&huma.ErrorDetail{Location: "body.tx_id", Message: "required to reverse a payment"})
 		}
-		b.TxID = invoice.NewID("sim_", time.Now())
+		b.TxID = invoice.NewID("sim_", s.invoices.Now())
 	}
 	inv, pay, err := s.invoices.Apply(ctx, invoice.Observation{
 		InvoiceID: inv.ID, Method: m.ID, Network: chains.Sandbox, TxID: b.TxID,
 		Asset: asset, Decimals: decimals, Amount: amount, Status: b.Status,
-		From: "sandbox-payor", To: "sandbox", ObservedAt: time.Now(),
+		From: "sandbox-payor", To: "sandbox", ObservedAt: s.invoices.Now(),
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)
