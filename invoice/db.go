@@ -6,7 +6,8 @@ import (
 	"net/url"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -46,10 +47,17 @@ func OpenDB(rawURL string) (*bun.DB, error) {
 		sqldb.SetMaxOpenConns(1)
 		return bun.NewDB(sqldb, sqlitedialect.New()), nil
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		sqldb, err := sql.Open("pgx", rawURL)
+		cfg, err := pgx.ParseConfig(rawURL)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("database url: %w", err)
 		}
+		// bun writes every value into the SQL text itself, so each statement
+		// text is new: preparing it (pgx's default) costs a round trip and a
+		// cache eviction for nothing. The simple protocol sends it as is.
+		if !strings.Contains(rawURL, "default_query_exec_mode=") {
+			cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		}
+		sqldb := stdlib.OpenDB(*cfg)
 		sqldb.SetMaxOpenConns(32)
 		sqldb.SetMaxIdleConns(32)
 		return bun.NewDB(sqldb, pgdialect.New()), nil

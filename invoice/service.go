@@ -35,6 +35,7 @@ type Service struct {
 	clock    Clock
 	checkout Checkout
 	log      *slog.Logger
+	keys     keyCache
 }
 
 // NewService returns a service on db. A nil clock means the system clock.
@@ -45,7 +46,9 @@ func NewService(db *bun.DB, clock Clock, checkout Checkout, log *slog.Logger) *S
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, clock: clock, checkout: checkout, log: log}
+	s := &Service{db: db, clock: clock, checkout: checkout, log: log}
+	s.keys.reset(false)
+	return s
 }
 
 // DB returns the service's database.
@@ -163,6 +166,9 @@ func (p CreateParams) build(now time.Time) (Invoice, error) {
 	}
 	if err := v.err(); err != nil {
 		return Invoice{}, err
+	}
+	if p.Metadata == nil {
+		p.Metadata = map[string]string{}
 	}
 	return Invoice{
 		ID:              NewID("inv_", now),

@@ -1,10 +1,312 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
 )
 
+// bench is `settle bench create`: a closed-loop load generator for
+// POST /api/v1/invoices. Each of N workers sends one request at a time over
+// its own keep-alive connection until the duration is over; a request in
+// flight at the deadline is allowed to finish, so every invoice the server
+// committed is counted. Latencies are kept exactly (one entry per request)
+// and reported as nearest-rank percentiles.
 func (m *Main) bench(ctx context.Context, args []string) error {
-	return errors.New("bench: not yet built")
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprint(m.Stderr, "usage: settle bench create --url URL --key KEY [--concurrency N] [--duration D] [--json]\n")
+		return errUsage
+	}
+	var c benchConfig
+	fs := newFlagSet("bench create", m.Stderr)
+	fs.StringVar(&c.URL, "url", "http://localhost:8080", "base URL of the settle server (only this host is contacted)")
+	fs.StringVar(&c.Key, "key", "", "API key (sk_test_… of scope merchant) the invoices are created with (required)")
+	fs.IntVar(&c.Concurrency, "concurrency", 16, "number of workers, each with one request in flight")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to send requests")
+	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "timeout of one request")
+	fs.StringVar(&c.Currency, "currency", "USD", "currency of the invoices")
+	fs.StringVar(&c.Amount, "amount", "25.00", "amount of the invoices, a decimal string")
+	fs.BoolVar(&c.JSON, "json", false, "print the result as one JSON object")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench create: unexpected arguments %q", fs.Args())
+	}
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("bench create: %w", err)
+	}
+	res, err := runBench(ctx, c)
+	if err != nil {
+		return fmt.Errorf("bench create: %w", err)
+	}
+	if c.JSON {
+		err = m.printJSON(res)
+	} else {
+		err = res.writeText(m.Stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Errors > 0 {
+		return fmt.Errorf("bench create: %w: %d of %d requests got no 201 Created", errFailed, res.Errors, res.Requests)
+	}
+	return nil
+}
+
+// benchConfig is one load run.
+type benchConfig struct {
+	URL         string
+	Key         string
+	Concurrency int
+	Duration    time.Duration
+	Timeout     time.Duration
+	Currency    string
+	Amount      string
+	JSON        bool
+
+	endpoint string // URL + /api/v1/invoices
+}
+
+var (
+	benchAmount   = regexp.MustCompile(`^[0-9]{1,13}(\.[0-9]{1,18})?$`)
+	benchCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+func (c *benchConfig) validate() error {
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--url %q: want an absolute http(s) URL", c.URL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--url %q: give the server's base URL, without query or fragment", c.URL)
+	}
+	// The base URL, or the endpoint itself.
+	c.endpoint = strings.TrimSuffix(strings.TrimRight(c.URL, "/"), "/api/v1/invoices") + "/api/v1/invoices"
+	switch {
+	case c.Key == "":
+		return errors.New("--key is required")
+	case c.Concurrency < 1 || c.Concurrency > 10000:
+		return fmt.Errorf("--concurrency %d: want 1 to 10000", c.Concurrency)
+	case c.Duration <= 0:
+		return fmt.Errorf("--duration %s: want a positive duration", c.Duration)
+	case c.Timeout <= 0:
+		return fmt.Errorf("--timeout %s: want a positive duration", c.Timeout)
+	case !benchAmount.MatchString(c.Amount):
+		return fmt.Errorf("--amount %q: want a decimal string such as 25.00", c.Amount)
+	case !benchCurrency.MatchString(c.Currency):
+		return fmt.Errorf("--currency %q: want an ISO 4217 code such as USD", c.Currency)
+	}
+	return nil
+}
+
+// benchResult is what a run measured. Latencies are whole microseconds.
+type benchResult struct {
+	URL               string         `json:"url"`
+	Concurrency       int            `json:"concurrency"`
+	DurationSeconds   float64        `json:"duration_seconds"` // wall time from the first request to the last answer
+	Requests          int            `json:"requests"`
+	Succeeded         int            `json:"succeeded"` // 201 Created
+	Errors            int            `json:"errors"`
+	ErrorsByStatus    map[string]int `json:"errors_by_status"` // "401", "500", … and "transport"
+	FirstError        string         `json:"first_error,omitempty"`
+	RequestsPerSecond float64        `json:"requests_per_second"` // all completed requests / duration
+	CreatedPerSecond  float64        `json:"created_per_second"`  // 201s / duration
+	Latency           benchLatency   `json:"latency_us"`
+}
+
+// benchLatency summarises every request's latency, failed ones included.
+type benchLatency struct {
+	Min  int64 `json:"min"`
+	Mean int64 `json:"mean"`
+	P50  int64 `json:"p50"`
+	P90  int64 `json:"p90"`
+	P99  int64 `json:"p99"`
+	Max  int64 `json:"max"`
+}
+
+// benchWorker is one worker's tally, merged after the run.
+type benchWorker struct {
+	latencies  []time.Duration
+	ok         int
+	byStatus   map[string]int
+	firstError string
+}
+
+func (w *benchWorker) fail(kind, detail string) {
+	w.byStatus[kind]++
+	if w.firstError == "" {
+		w.firstError = detail
+	}
+}
+
+func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
+	tr := &http.Transport{
+		Proxy:               nil, // only ever the given URL, never an environment proxy
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        c.Concurrency,
+		MaxIdleConnsPerHost: c.Concurrency,
+		MaxConnsPerHost:     c.Concurrency,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{
+		Transport: tr,
+		Timeout:   c.Timeout,
+		// A redirect would send the key elsewhere; report it instead.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+
+	var seq atomic.Int64
+	workers := make([]*benchWorker, c.Concurrency)
+	start := time.Now()
+	deadline := start.Add(c.Duration)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &benchWorker{latencies: make([]time.Duration, 0, 1024), byStatus: map[string]int{}}
+		workers[i] = w
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				n := seq.Add(1)
+				body, _ := json.Marshal(map[string]string{
+					"amount": c.Amount, "currency": c.Currency, "merchant_order_id": "bench-" + strconv.FormatInt(n, 10),
+				})
+				t0 := time.Now()
+				status, excerpt, err := benchRequest(ctx, client, c.endpoint, c.Key, body)
+				if err != nil && ctx.Err() != nil {
+					return // interrupted: neither a success nor a server error
+				}
+				w.latencies = append(w.latencies, time.Since(t0))
+				switch {
+				case err != nil:
+					w.fail("transport", err.Error())
+				case status != http.StatusCreated:
+					w.fail(strconv.Itoa(status), fmt.Sprintf("HTTP %d: %s", status, excerpt))
+				default:
+					w.ok++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	res := &benchResult{URL: c.endpoint, Concurrency: c.Concurrency, DurationSeconds: round(elapsed.Seconds(), 3), ErrorsByStatus: map[string]int{}}
+	var all []time.Duration
+	for _, w := range workers {
+		all = append(all, w.latencies...)
+		res.Succeeded += w.ok
+		for k, v := range w.byStatus {
+			res.ErrorsByStatus[k] += v
+			res.Errors += v
+		}
+		if res.FirstError == "" {
+			res.FirstError = w.firstError
+		}
+	}
+	res.Requests = len(all)
+	if res.Requests == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("no request completed")
+	}
+	res.RequestsPerSecond = round(float64(res.Requests)/elapsed.Seconds(), 1)
+	res.CreatedPerSecond = round(float64(res.Succeeded)/elapsed.Seconds(), 1)
+	res.Latency = summarise(all)
+	return res, nil
+}
+
+// benchRequest sends one create-invoice request and reads the whole answer,
+// so the connection goes back to the pool. For an answer other than 201 it
+// also returns the start of the body (a problem document).
+func benchRequest(ctx context.Context, client *http.Client, endpoint, key string, body []byte) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	var excerpt []byte
+	if res.StatusCode != http.StatusCreated {
+		excerpt, _ = io.ReadAll(io.LimitReader(res.Body, 300))
+	}
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return 0, "", err
+	}
+	return res.StatusCode, strings.TrimSpace(string(excerpt)), nil
+}
+
+// summarise sorts the latencies in place and picks nearest-rank
+// percentiles: the p-th percentile is the smallest value with at least p %
+// of the values at or below it.
+func summarise(d []time.Duration) benchLatency {
+	slices.Sort(d)
+	var sum time.Duration
+	for _, v := range d {
+		sum += v
+	}
+	rank := func(p int) int64 {
+		i := (p*len(d) + 99) / 100 // ceil(p/100 · n)
+		return d[max(i, 1)-1].Microseconds()
+	}
+	return benchLatency{
+		Min: d[0].Microseconds(), Mean: (sum / time.Duration(len(d))).Microseconds(),
+		P50: rank(50), P90: rank(90), P99: rank(99), Max: d[len(d)-1].Microseconds(),
+	}
+}
+
+func round(f float64, places int) float64 {
+	p := math.Pow10(places)
+	return math.Round(f*p) / p
+}
+
+func (r *benchResult) writeText(w io.Writer) error {
+	us := func(v int64) string { return (time.Duration(v) * time.Microsecond).String() }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "target\tPOST %s\n", r.URL)
+	fmt.Fprintf(tw, "concurrency\t%d\n", r.Concurrency)
+	fmt.Fprintf(tw, "duration\t%.3fs\n", r.DurationSeconds)
+	fmt.Fprintf(tw, "requests\t%d\t(%d created, %d errors)\n", r.Requests, r.Succeeded, r.Errors)
+	fmt.Fprintf(tw, "requests/s\t%.1f\t(created/s %.1f)\n", r.RequestsPerSecond, r.CreatedPerSecond)
+	fmt.Fprintf(tw, "latency p50\t%s\n", us(r.Latency.P50))
+	fmt.Fprintf(tw, "latency p90\t%s\n", us(r.Latency.P90))
+	fmt.Fprintf(tw, "latency p99\t%s\n", us(r.Latency.P99))
+	fmt.Fprintf(tw, "latency max\t%s\n", us(r.Latency.Max))
+	fmt.Fprintf(tw, "latency mean\t%s\n", us(r.Latency.Mean))
+	fmt.Fprintf(tw, "errors\t%d\n", r.Errors)
+	kinds := make([]string, 0, len(r.ErrorsByStatus))
+	for k := range r.ErrorsByStatus {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(tw, "  %s\t%d\n", k, r.ErrorsByStatus[k])
+	}
+	if r.FirstError != "" {
+		fmt.Fprintf(tw, "first error\t%s\n", r.FirstError)
+	}
+	return tw.Flush()
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 	"github.com/settlepay/settle/openapi"
 )
@@ -86,6 +87,20 @@ func e2eDo(t *testing.T, method, url, key, body string) (int, map[string]any) {
 	return res.StatusCode, v
 }
 
+// e2eEventually repeats do until it answers want, for at most ten times
+// invoice.KeyRefreshInterval, and returns the last answer.
+func e2eEventually(t *testing.T, do func() (int, map[string]any), want int) (int, map[string]any) {
+	t.Helper()
+	deadline := time.Now().Add(10 * invoice.KeyRefreshInterval)
+	for {
+		status, v := do()
+		if status == want || time.Now().After(deadline) {
+			return status, v
+		}
+		time.Sleep(invoice.KeyRefreshInterval / 5)
+	}
+}
+
 // TestWalkthrough follows the README: create a merchant, serve, create an
 // invoice, read its status, pay it in the sandbox; then the key rules that
 // the CLI controls (live gate, read scope, revocation) and a clean shutdown.
@@ -131,7 +146,10 @@ func TestWalkthrough(t *testing.T) {
 				t.Fatalf("live key before enable-live: %d %v", status, p)
 			}
 			e2eJSON(t, "merchants", "enable-live", merchantID, "--database-url", db.URL)
-			status, p = e2eDo(t, "POST", base+"/api/v1/invoices", liveKey, `{"amount":"5.00","currency":"USD"}`)
+			// The server learns of the change within invoice.KeyRefreshInterval.
+			status, p = e2eEventually(t, func() (int, map[string]any) {
+				return e2eDo(t, "POST", base+"/api/v1/invoices", liveKey, `{"amount":"5.00","currency":"USD"}`)
+			}, 201)
 			if status != 201 || p["mode"] != "live" {
 				t.Fatalf("live key after enable-live: %d %v", status, p)
 			}
@@ -149,7 +167,9 @@ func TestWalkthrough(t *testing.T) {
 				t.Fatalf("read key could not read: %d", status)
 			}
 			e2eJSON(t, "keys", "revoke", read["prefix"].(string), "--database-url", db.URL)
-			if status, p = e2eDo(t, "GET", base+"/api/v1/invoices/"+id, readKey, ""); status != 401 {
+			if status, p = e2eEventually(t, func() (int, map[string]any) {
+				return e2eDo(t, "GET", base+"/api/v1/invoices/"+id, readKey, "")
+			}, 401); status != 401 {
 				t.Fatalf("revoked key: %d %v", status, p)
 			}
 			if _, err := e2eRun(t, "keys", "revoke", "sk_test_nosuchkey", "--database-url", db.URL); err == nil {

@@ -63,6 +63,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunExpirer(work, c.ExpireInterval) })
+	wg.Go(func() { svc.RunKeyWatcher(work, invoice.KeyRefreshInterval) })
 	wg.Go(func() { purgeLoop(work, db, log) })
 
 	log.Info("settle serving", "addr", ln.Addr().String(), "public_url", c.PublicURL, "database", redactURL(c.DatabaseURL))
