@@ -180,8 +180,8 @@ type Change struct {
 
 // Event is a stored event: one row of the outbox, in sequence order.
 type Event struct {
-	Sequence   int64     `bun:"sequence,pk,autoincrement"`
-	ID         string    `bun:"id"`
+	ID         string    `bun:"id,pk"`
+	Sequence   int64     `bun:"sequence,nullzero"` // 0 until the events sequencer assigns it
 	MerchantID string    `bun:"merchant_id"`
 	Mode       Mode      `bun:"mode"`
 	Type       string    `bun:"type"`

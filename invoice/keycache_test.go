@@ -53,12 +53,17 @@ func TestKeyCache(t *testing.T) {
 		ctx, stop := context.WithCancel(b.ctx)
 		done := make(chan struct{})
 		go func() { b.svc.RunKeyWatcher(ctx, 20*time.Millisecond); close(done) }()
+		// The cache is on once a lookup answers from memory what the store
+		// no longer says: flip the scope in the store until one does.
+		scope := invoice.ScopeRead
 		waitFor(t, func() bool {
-			scopeOf() // resolve, and cache once the watcher is on
-			setScope(invoice.ScopeMerchant)
-			on := scopeOf() == invoice.ScopeRead
-			setScope(invoice.ScopeRead)
-			return on
+			if scope == invoice.ScopeRead {
+				scope = invoice.ScopeMerchant
+			} else {
+				scope = invoice.ScopeRead
+			}
+			setScope(scope)
+			return scopeOf() != scope
 		})
 
 		// Another process lifts the live gate: the cached principal goes.

@@ -36,6 +36,20 @@ type Service struct {
 	checkout Checkout
 	log      *slog.Logger
 	keys     keyCache
+	written  func() // called after a commit that may have written events
+}
+
+// OnEventsWritten sets f to be called after every commit of this service
+// that may have written events, so that the events package can sequence and
+// deliver them at once instead of at its next poll. f must not block.
+func (s *Service) OnEventsWritten(f func()) { s.written = f }
+
+// EventsWritten is called by a caller that committed its own transaction
+// (see WithTx) in which this service wrote events.
+func (s *Service) EventsWritten() {
+	if s.written != nil {
+		s.written()
+	}
 }
 
 // NewService returns a service on db. A nil clock means the system clock.

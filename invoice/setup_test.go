@@ -111,11 +111,12 @@ func (b *bundle) apply(o invoice.Observation) invoice.Invoice {
 	return inv
 }
 
-// events returns the events of one invoice, in sequence order.
+// events returns the events of one invoice, in the order they were written
+// (ids increase within a process; sequences are assigned later).
 func (b *bundle) events(invoiceID string) []invoice.Event {
 	b.t.Helper()
 	var out []invoice.Event
-	err := b.db.NewSelect().Model(&out).Where("invoice_id = ?", invoiceID).OrderExpr("sequence").Scan(b.ctx)
+	err := b.db.NewSelect().Model(&out).Where("invoice_id = ?", invoiceID).OrderExpr("id").Scan(b.ctx)
 	if err != nil {
 		b.t.Fatal(err)
 	}

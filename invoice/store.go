@@ -41,7 +41,11 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.
 	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
 		return fn(ctx, tx)
 	}
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+	if err == nil {
+		s.EventsWritten()
+	}
+	return err
 }
 
 func notFound(err error) error {
@@ -198,13 +202,15 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 		// one round trip instead of four (BEGIN, two INSERTs, COMMIT).
 		_, err = s.db.NewInsert().With("invoice", s.db.NewInsert().Model(&inv)).
 			Model(&events).Returning("NULL").Exec(ctx)
+		if err == nil {
+			s.EventsWritten()
+		}
 	} else {
 		err = s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
 			if _, err := tx.NewInsert().Model(&inv).Returning("NULL").Exec(ctx); err != nil {
 				return err
 			}
-			_, err := tx.NewInsert().Model(&events).Returning("NULL").Exec(ctx)
-			return err
+			return InsertEvents(ctx, tx, events...)
 		})
 	}
 	if err != nil {
@@ -443,7 +449,17 @@ func (s *Service) writeEvents(ctx context.Context, tx bun.IDB, inv *Invoice, cha
 	if err != nil {
 		return err
 	}
-	_, err = tx.NewInsert().Model(&events).Returning("NULL").Exec(ctx)
+	return InsertEvents(ctx, tx, events...)
+}
+
+// InsertEvents writes events to the outbox in the caller's transaction,
+// for changes made outside this package (a webhook endpoint disabled).
+// Their sequence is assigned later, in commit order, by the events package.
+func InsertEvents(ctx context.Context, db bun.IDB, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	_, err := db.NewInsert().Model(&events).Returning("NULL").Exec(ctx)
 	return err
 }
 
@@ -478,16 +494,6 @@ func (s *Service) newEvents(inv *Invoice, changes []Change) ([]Event, error) {
 		})
 	}
 	return events, nil
-}
-
-// Events returns a merchant's events in sequence order after a sequence
-// number; the events package builds delivery and recovery on it.
-func (s *Service) Events(ctx context.Context, merchantID string, mode Mode, afterSeq int64, limit int) ([]Event, error) {
-	var out []Event
-	err := s.idb(ctx).NewSelect().Model(&out).
-		Where("merchant_id = ? AND mode = ? AND sequence > ?", merchantID, mode, afterSeq).
-		OrderExpr("sequence").Limit(int64(limit)).Scan(ctx)
-	return out, err
 }
 
 // CountByStatus counts invoices by status across merchants, for metrics.

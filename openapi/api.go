@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -31,19 +32,23 @@ const Version = "1.0.0"
 // Deps are what the API needs.
 type Deps struct {
 	Invoices *invoice.Service
+	Webhooks *events.Webhooks // nil: webhook endpoints can be managed but nothing is sent
+	Hub      *events.Hub      // nil: no merchant WebSocket
 	Log      *slog.Logger
 	Metrics  *Metrics // nil means a private registry, with the invoice counts
 }
 
 type server struct {
 	invoices *invoice.Service
+	webhooks *events.Webhooks
+	hub      *events.Hub
 	log      *slog.Logger
 	metrics  *Metrics
 }
 
 // New returns the HTTP handler of the whole API.
 func New(d Deps) http.Handler {
-	s := &server{invoices: d.Invoices, log: d.Log, metrics: d.Metrics}
+	s := &server{invoices: d.Invoices, webhooks: d.Webhooks, hub: d.Hub, log: d.Log, metrics: d.Metrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -59,6 +64,7 @@ func New(d Deps) http.Handler {
 		next(ctx)
 	})
 	s.register(api)
+	s.registerWS(api, mux)
 	s.registerOps(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// This pattern catches every method, so the mux never answers 405
@@ -93,7 +99,9 @@ func allowed(mux *http.ServeMux, r *http.Request) []string {
 // Spec returns the OpenAPI document as YAML, without a database.
 func Spec() ([]byte, error) {
 	api := newAPI(http.NewServeMux())
-	(&server{}).register(api)
+	s := &server{}
+	s.register(api)
+	s.registerWS(api, http.NewServeMux())
 	return api.OpenAPI().YAML()
 }
 

@@ -159,6 +159,7 @@ var fieldCodes = map[string]string{
 	"status":          "invalid_status",
 	"tx_id":           "invalid_tx_id",
 	"query.limit":     "invalid_limit",
+	"query.type":      "invalid_event_type",
 	"query.status":    "invalid_status",
 	"query.after":     "invalid_cursor",
 }

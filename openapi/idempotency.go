@@ -136,6 +136,7 @@ func (s *server) runOnce(ctx context.Context, w http.ResponseWriter, r *http.Req
 		if err := tx.Commit(); err != nil {
 			return false, err
 		}
+		s.invoices.EventsWritten()
 	} else {
 		tx.Rollback()
 	}

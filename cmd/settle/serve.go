@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
+	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/migrations"
 	"github.com/settlepay/settle/openapi"
@@ -43,7 +45,15 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	handler := openapi.New(openapi.Deps{Invoices: svc, Log: log, Metrics: openapi.NewMetrics(svc)})
+	// Events: writers ring written; the sequencer numbers what they wrote
+	// and rings sequenced, which wakes the webhook workers and the hub here
+	// and, through Postgres NOTIFY, on every other instance.
+	written, sequenced := &events.Signal{}, &events.Signal{}
+	svc.OnEventsWritten(written.Notify)
+	sequencer := events.NewSequencer(db, log, written, sequenced)
+	webhooks := events.NewWebhooks(db, log, events.WebhookConfig{}, sequenced)
+	hub := events.NewHub(db, log, events.HubConfig{}, sequenced)
+	handler := openapi.New(openapi.Deps{Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: openapi.NewMetrics(svc)})
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -64,6 +74,12 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunExpirer(work, c.ExpireInterval) })
 	wg.Go(func() { svc.RunKeyWatcher(work, invoice.KeyRefreshInterval) })
+	wg.Go(func() { sequencer.Run(work) })
+	wg.Go(func() { webhooks.Run(work) })
+	wg.Go(func() { hub.Run(work) })
+	if db.Dialect().Name() == dialect.PG {
+		wg.Go(func() { events.Listen(work, c.DatabaseURL, events.SequencedChannel, sequenced, log) })
+	}
 	wg.Go(func() { purgeLoop(work, db, log) })
 
 	log.Info("settle serving", "addr", ln.Addr().String(), "public_url", c.PublicURL, "database", redactURL(c.DatabaseURL))

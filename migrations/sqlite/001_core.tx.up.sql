@@ -72,8 +72,10 @@ CREATE TABLE payments (
 CREATE INDEX payments_invoice ON payments (invoice_id);
 --bun:split
 CREATE TABLE events (
-    sequence    INTEGER PRIMARY KEY AUTOINCREMENT,
-    id          TEXT NOT NULL UNIQUE,
+    id          TEXT PRIMARY KEY,
+    -- Assigned by the sequencer (events package) in commit order, so that a
+    -- reader resuming after sequence N never misses a row committed late.
+    sequence    INTEGER UNIQUE,
     merchant_id TEXT NOT NULL REFERENCES merchants (id),
     mode        TEXT NOT NULL CHECK (mode IN ('test', 'live')),
     type        TEXT NOT NULL,
@@ -81,6 +83,8 @@ CREATE TABLE events (
     created_at  TIMESTAMP NOT NULL,
     data        TEXT NOT NULL
 );
+--bun:split
+CREATE INDEX events_unsequenced ON events (id) WHERE sequence IS NULL;
 --bun:split
 CREATE INDEX events_merchant ON events (merchant_id, mode, sequence);
 --bun:split

@@ -1,0 +1,172 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+// SequencedChannel is the Postgres NOTIFY channel on which a sequencer
+// announces new sequence numbers to every instance.
+const SequencedChannel = "settle_sequenced"
+
+// sequencerLock is the advisory lock key that makes one sequencer run at a
+// time across instances sharing a Postgres database.
+const sequencerLock = 0x5e771e
+
+// Sequencer gives stored events their public sequence numbers, in commit
+// order, and fans each event out to the webhook endpoints that want it, in
+// the same transaction.
+//
+// Why: Postgres assigns identity values when a row is inserted, but rows
+// become visible when their transaction commits, and those orders differ; a
+// reader resuming "after sequence N" would skip a row committed late. Here
+// sequences are assigned only to rows already committed, by one sequencer
+// at a time (an advisory lock on Postgres; SQLite has one writer), so the
+// sequenced prefix of the table only ever grows at its end.
+type Sequencer struct {
+	db       *bun.DB
+	log      *slog.Logger
+	written  *Signal // rung by writers of events (invoice.Service.OnEventsWritten)
+	sequence *Signal // rung after each batch is committed
+	// Interval is the poll for rows written by other processes. Batch is
+	// the most events sequenced in one transaction.
+	Interval time.Duration
+	Batch    int
+	now      func() time.Time
+}
+
+// NewSequencer returns a sequencer on db. written wakes it; it rings
+// sequenced after each batch.
+func NewSequencer(db *bun.DB, log *slog.Logger, written, sequenced *Signal) *Sequencer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Sequencer{db: db, log: log, written: written, sequence: sequenced,
+		Interval: 100 * time.Millisecond, Batch: 500, now: time.Now}
+}
+
+// Run sequences until ctx ends.
+func (s *Sequencer) Run(ctx context.Context) {
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		wake := s.written.C()
+		n, err := s.Step(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.WarnContext(ctx, "sequence events", "err", err)
+		case n > 0:
+			s.sequence.Notify()
+		}
+		if n == s.Batch {
+			continue // more may be waiting
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+// Step sequences one batch of committed, unsequenced events and creates
+// their deliveries; it returns how many it sequenced.
+func (s *Sequencer) Step(ctx context.Context) (int, error) {
+	var events []invoice.Event
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		pg := tx.Dialect().Name() == dialect.PG
+		if pg {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", sequencerLock); err != nil {
+				return err
+			}
+		}
+		var last int64
+		if err := tx.NewSelect().TableExpr("events").ColumnExpr("COALESCE(MAX(sequence), 0)").Scan(ctx, &last); err != nil {
+			return err
+		}
+		res, err := tx.NewRaw(`UPDATE events SET sequence = r.seq FROM (
+			SELECT id, ? + ROW_NUMBER() OVER (ORDER BY id) AS seq
+			FROM (SELECT id FROM events WHERE sequence IS NULL ORDER BY id LIMIT ?) AS batch
+		) AS r WHERE events.id = r.id`, last, s.Batch).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("assign sequences: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		if err := tx.NewSelect().Model(&events).Where("sequence > ?", last).OrderExpr("sequence").Scan(ctx); err != nil {
+			return err
+		}
+		if err := s.fanOut(ctx, tx, events); err != nil {
+			return fmt.Errorf("fan out: %w", err)
+		}
+		if pg {
+			_, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", SequencedChannel)
+			return err
+		}
+		return nil
+	})
+	return len(events), err
+}
+
+// fanOut creates one pending delivery per event and endpoint that wants it.
+// An endpoint created after an event does not get it (as with Stripe);
+// replay sends older events on request.
+func (s *Sequencer) fanOut(ctx context.Context, tx bun.IDB, events []invoice.Event) error {
+	merchants := map[string]bool{}
+	for _, e := range events {
+		merchants[e.MerchantID] = true
+	}
+	ids := make([]string, 0, len(merchants))
+	for m := range merchants {
+		ids = append(ids, m)
+	}
+	var endpoints []Endpoint
+	if err := tx.NewSelect().Model(&endpoints).
+		Where("merchant_id IN (?) AND enabled AND deleted_at IS NULL", bun.In(ids)).Scan(ctx); err != nil {
+		return err
+	}
+	if len(endpoints) == 0 {
+		return nil
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var deliveries []Delivery
+	for _, e := range events {
+		for i := range endpoints {
+			ep := &endpoints[i]
+			if ep.MerchantID != e.MerchantID || ep.Mode != e.Mode || !ep.Accepts(e.Type) {
+				continue
+			}
+			deliveries = append(deliveries, NewDelivery(ep, e.ID, now))
+		}
+	}
+	return InsertDeliveries(ctx, tx, deliveries)
+}
+
+// NewDelivery returns a pending delivery of an event to ep, due now.
+func NewDelivery(ep *Endpoint, eventID string, now time.Time) Delivery {
+	return Delivery{
+		ID: invoice.NewID("whd_", now), EndpointID: ep.ID, EventID: eventID,
+		MerchantID: ep.MerchantID, Mode: ep.Mode, Status: DeliveryPending,
+		NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// InsertDeliveries stores deliveries; one that exists for the same endpoint
+// and event is left as it is.
+func InsertDeliveries(ctx context.Context, db bun.IDB, deliveries []Delivery) error {
+	if len(deliveries) == 0 {
+		return nil
+	}
+	_, err := db.NewInsert().Model(&deliveries).On("CONFLICT (endpoint_id, event_id) DO NOTHING").
+		Returning("NULL").Exec(ctx)
+	return err
+}

@@ -1,0 +1,149 @@
+package events_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settlepay/settle/events"
+	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/invoice/storetest"
+)
+
+func newEvent(t *testing.T, merchant, typ string) invoice.Event {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	return invoice.Event{ID: invoice.NewID("evt_", now), MerchantID: merchant, Mode: invoice.ModeTest,
+		Type: typ, CreatedAt: now, Data: `{"object":{}}`}
+}
+
+func sequences(t *testing.T, db bun.IDB) map[string]int64 {
+	t.Helper()
+	var rows []invoice.Event
+	if err := db.NewSelect().Model(&rows).Scan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.ID] = r.Sequence
+	}
+	return out
+}
+
+// TestSequencerCommitOrder writes an event in a transaction that stays open
+// while a later one commits: the late commit must get the higher sequence,
+// so a reader that saw the first sequence never misses the second.
+func TestSequencerCommitOrder(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		ctx := context.Background()
+		svc := invoice.NewService(db.DB, nil, nil, nil)
+		m, _, err := svc.CreateMerchant(ctx, "Shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := events.NewSequencer(db.DB, nil, &events.Signal{}, &events.Signal{})
+		early := newEvent(t, m.ID, invoice.EventInvoiceCreated) // written first, committed last
+		late := newEvent(t, m.ID, invoice.EventInvoiceCreated)
+		if db.Name == "postgres" {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := invoice.InsertEvents(ctx, tx, early); err != nil {
+				t.Fatal(err)
+			}
+			if err := invoice.InsertEvents(ctx, db, late); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := seq.Step(ctx); err != nil || n != 1 {
+				t.Fatalf("step with an open transaction: %d, %v; want 1", n, err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// SQLite has one writer: commit order is write order.
+			if err := invoice.InsertEvents(ctx, db, late); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := seq.Step(ctx); err != nil || n != 1 {
+				t.Fatalf("step: %d, %v; want 1", n, err)
+			}
+			if err := invoice.InsertEvents(ctx, db, early); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := seq.Step(ctx); err != nil || n != 1 {
+			t.Fatalf("second step: %d, %v; want 1", n, err)
+		}
+		got := sequences(t, db)
+		if got[late.ID] != 1 || got[early.ID] != 2 {
+			t.Fatalf("sequences %v: want the one committed first to be 1", got)
+		}
+		if n, err := seq.Step(ctx); err != nil || n != 0 {
+			t.Fatalf("idle step: %d, %v", n, err)
+		}
+	})
+}
+
+func TestSequencerBatchesAndFanOut(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		ctx := context.Background()
+		svc := invoice.NewService(db.DB, nil, nil, nil)
+		m, _, _ := svc.CreateMerchant(ctx, "Shop")
+		other, _, _ := svc.CreateMerchant(ctx, "Other")
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		endpoints := []events.Endpoint{
+			{ID: "whe_all", MerchantID: m.ID, Mode: invoice.ModeTest, URL: "http://127.0.0.1/a", EnabledEvents: []string{"*"}, Enabled: true, Secret: "whsec_x", CreatedAt: now, UpdatedAt: now},
+			{ID: "whe_paid", MerchantID: m.ID, Mode: invoice.ModeTest, URL: "http://127.0.0.1/b", EnabledEvents: []string{invoice.EventInvoiceUpdated}, Enabled: true, Secret: "whsec_x", CreatedAt: now, UpdatedAt: now},
+			{ID: "whe_off", MerchantID: m.ID, Mode: invoice.ModeTest, URL: "http://127.0.0.1/c", EnabledEvents: []string{"*"}, Enabled: false, Secret: "whsec_x", CreatedAt: now, UpdatedAt: now},
+			{ID: "whe_live", MerchantID: m.ID, Mode: invoice.ModeLive, URL: "https://x.example/d", EnabledEvents: []string{"*"}, Enabled: true, Secret: "whsec_x", CreatedAt: now, UpdatedAt: now},
+			{ID: "whe_other", MerchantID: other.ID, Mode: invoice.ModeTest, URL: "http://127.0.0.1/e", EnabledEvents: []string{"*"}, Enabled: true, Secret: "whsec_x", CreatedAt: now, UpdatedAt: now},
+		}
+		if _, err := db.NewInsert().Model(&endpoints).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var written []invoice.Event
+		for i := range 7 {
+			typ := invoice.EventInvoiceCreated
+			if i%2 == 1 {
+				typ = invoice.EventInvoiceUpdated
+			}
+			written = append(written, newEvent(t, m.ID, typ))
+		}
+		if err := invoice.InsertEvents(ctx, db, written...); err != nil {
+			t.Fatal(err)
+		}
+		seq := events.NewSequencer(db.DB, nil, &events.Signal{}, &events.Signal{})
+		seq.Batch = 3
+		for _, want := range []int{3, 3, 1, 0} {
+			if n, err := seq.Step(ctx); err != nil || n != want {
+				t.Fatalf("step = %d, %v; want %d", n, err, want)
+			}
+		}
+		got := sequences(t, db)
+		for i, e := range written {
+			if got[e.ID] != int64(i+1) {
+				t.Fatalf("event %d has sequence %d, want %d (write order)", i, got[e.ID], i+1)
+			}
+		}
+		var deliveries []events.Delivery
+		if err := db.NewSelect().Model(&deliveries).Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, d := range deliveries {
+			count[d.EndpointID]++
+			if d.Status != events.DeliveryPending || d.NextAttemptAt == nil {
+				t.Fatalf("delivery %+v is not pending and due", d)
+			}
+		}
+		if count["whe_all"] != 7 || count["whe_paid"] != 3 || len(count) != 2 {
+			t.Fatalf("deliveries per endpoint %v: want whe_all 7, whe_paid 3, nothing else", count)
+		}
+	})
+}
