@@ -29,8 +29,16 @@ import (
 // committed is counted. Latencies are kept exactly (one entry per request)
 // and reported as nearest-rank percentiles.
 func (m *Main) bench(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "webhooks":
+			return m.benchWebhooks(ctx, args[1:])
+		case "ws":
+			return m.benchWS(ctx, args[1:])
+		}
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(m.Stderr, "usage: settle bench create --url URL --key KEY [--concurrency N] [--duration D] [--json]\n")
+		fmt.Fprint(m.Stderr, "usage: settle bench create|webhooks|ws [flags]; settle bench create --url URL --key KEY [--concurrency N] [--duration D] [--json]\n")
 		return errUsage
 	}
 	var c benchConfig
