@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,5 +245,89 @@ func TestMigrateAndOpenAPICommands(t *testing.T) {
 	}
 	if _, err := e2eRun(t, "migrate", "--database-url", "mysql://x"); err == nil {
 		t.Fatal("unsupported database URL accepted")
+	}
+}
+
+// TestTwoInstancesShareEvents runs two servers on one database: invoices
+// created through either (with and without Idempotency-Key) appear once
+// each, in one sequence, in the event feed read through the other.
+func TestTwoInstancesShareEvents(t *testing.T) {
+	t.Parallel()
+	dialects := storetest.Dialects(t)
+	if !slices.Contains(dialects, "postgres") {
+		t.Skip("two instances share a database on Postgres only; set " + storetest.PostgresEnv)
+	}
+	db := storetest.Open(t, "postgres")
+	mer := e2eJSON(t, "merchants", "create", "--name", "Shop", "--database-url", db.URL)
+	key := mer["test_api_key"].(string)
+	a, stopA := e2eServe(t, db.URL)
+	defer stopA()
+	b, stopB := e2eServe(t, db.URL)
+	defer stopB()
+
+	var created []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			base := a
+			if i%2 == 1 {
+				base = b
+			}
+			req, _ := http.NewRequest("POST", base+"/api/v1/invoices", strings.NewReader(`{"amount":"1.00","currency":"USD"}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			if i%4 < 2 {
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("k-%d", i))
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer res.Body.Close()
+			var v map[string]any
+			json.NewDecoder(res.Body).Decode(&v)
+			if res.StatusCode != 201 {
+				t.Errorf("create through %s: %d %v", base, res.StatusCode, v)
+				return
+			}
+			mu.Lock()
+			created = append(created, v["id"].(string))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+
+	for _, base := range []string{a, b} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			status, page := e2eDo(t, "GET", base+"/api/v1/events?limit=100", key, "")
+			data, _ := page["data"].([]any)
+			if status == 200 && len(data) == len(created) {
+				seen := map[string]bool{}
+				last := 0.0
+				for _, raw := range data {
+					ev := raw.(map[string]any)
+					obj := ev["data"].(map[string]any)["object"].(map[string]any)
+					seq := ev["sequence"].(float64)
+					if seq <= last || seen[obj["id"].(string)] {
+						t.Fatalf("feed through %s out of order or duplicated at %v", base, ev)
+					}
+					last = seq
+					seen[obj["id"].(string)] = true
+				}
+				for _, id := range created {
+					if !seen[id] {
+						t.Fatalf("invoice %s missing from the feed through %s", id, base)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("feed through %s has %d events, want %d", base, len(data), len(created))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
