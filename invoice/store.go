@@ -28,6 +28,11 @@ func WithTx(ctx context.Context, tx bun.Tx) context.Context {
 	return context.WithValue(ctx, txKey{}, tx)
 }
 
+// IDB returns the transaction ctx carries (see WithTx), else the database:
+// the handle through which other packages' writes join the caller's
+// transaction.
+func (s *Service) IDB(ctx context.Context) bun.IDB { return s.idb(ctx) }
+
 // idb is the transaction in ctx, else the database.
 func (s *Service) idb(ctx context.Context) bun.IDB {
 	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {

@@ -162,6 +162,8 @@ var fieldCodes = map[string]string{
 	"query.type":      "invalid_event_type",
 	"query.status":    "invalid_status",
 	"query.after":     "invalid_cursor",
+	"url":             "invalid_url",
+	"enabled_events":  "invalid_event_type",
 }
 
 // fail maps a domain error to its problem. This table is the one place

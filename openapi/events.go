@@ -45,7 +45,7 @@ func (s *server) listEvents(ctx context.Context, in *listEventsInput) (*struct{ 
 	p := principal(ctx)
 	lp := events.ListParams{MerchantID: p.MerchantID, Mode: p.Mode, Type: in.Type, InvoiceID: in.InvoiceID, Limit: in.Limit}
 	if in.After != "" {
-		cursor, err := events.Get(ctx, s.invoices.DB(), p.MerchantID, p.Mode, in.After)
+		cursor, err := events.Get(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.After)
 		if errors.Is(err, invoice.ErrNotFound) {
 			return nil, problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
 				&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: in.After})
@@ -55,7 +55,7 @@ func (s *server) listEvents(ctx context.Context, in *listEventsInput) (*struct{ 
 		}
 		lp.After = cursor.Sequence
 	}
-	list, more, err := events.List(ctx, s.invoices.DB(), lp)
+	list, more, err := events.List(ctx, s.invoices.IDB(ctx), lp)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -68,7 +68,7 @@ func (s *server) listEvents(ctx context.Context, in *listEventsInput) (*struct{ 
 
 func (s *server) getEvent(ctx context.Context, in *eventIDInput) (*struct{ Body events.Event }, error) {
 	p := principal(ctx)
-	e, err := events.Get(ctx, s.invoices.DB(), p.MerchantID, p.Mode, in.ID)
+	e, err := events.Get(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
