@@ -2,26 +2,365 @@ package events
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/settlepay/settle/invoice"
 )
 
-// HubConfig tunes the merchant WebSocket hub. Zero fields take defaults.
-type HubConfig struct{}
+// HubConfig tunes the merchant WebSocket hub. Zero fields take the
+// defaults below; a negative limit means no limit. Limits count the
+// connections of one instance: behind a load balancer spreading clients
+// over N instances, a client may hold up to N times as many.
+type HubConfig struct {
+	// MaxPerIP is the most connections from one client IP address
+	// (default 10).
+	MaxPerIP int
+	// MaxPerMerchant is the most connections of one merchant, both modes
+	// together (default 100).
+	MaxPerMerchant int
+	// PingInterval is how often the server sends a WebSocket ping frame on
+	// each connection (default 30 s).
+	PingInterval time.Duration
+	// IdleTimeout closes a connection from which nothing (a message or the
+	// pong to a ping) has come for this long (default 60 s).
+	IdleTimeout time.Duration
+	// SendBuffer is the most events waiting to be written to one
+	// connection; a connection that falls further behind is closed as a
+	// slow reader, so memory stays bounded (default 256).
+	SendBuffer int
+	// PollInterval is how often the hub looks for new events without
+	// being woken (default 1 s).
+	PollInterval time.Duration
+	// Page is the most events read from the store at once (default 500).
+	Page int
+}
+
+// Defaults of HubConfig.
+const (
+	DefaultMaxPerIP       = 10
+	DefaultMaxPerMerchant = 100
+	DefaultPingInterval   = 30 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+	DefaultSendBuffer     = 256
+	DefaultPollInterval   = time.Second
+	defaultHubPage        = 500
+)
+
+func (c HubConfig) withDefaults() HubConfig {
+	if c.MaxPerIP == 0 {
+		c.MaxPerIP = DefaultMaxPerIP
+	}
+	if c.MaxPerMerchant == 0 {
+		c.MaxPerMerchant = DefaultMaxPerMerchant
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = DefaultSendBuffer
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.Page <= 0 {
+		c.Page = defaultHubPage
+	}
+	return c
+}
+
+// Reasons a subscription is refused or ended; their text is the WebSocket
+// close reason, so each stays well under 123 bytes.
+var (
+	// ErrTooManyForIP is returned by [Hub.Subscribe] when the client's IP
+	// address holds MaxPerIP connections already.
+	ErrTooManyForIP = errors.New("too many connections from this IP address")
+	// ErrTooManyForMerchant is returned by [Hub.Subscribe] when the
+	// merchant holds MaxPerMerchant connections already.
+	ErrTooManyForMerchant = errors.New("too many connections for this merchant")
+	// ErrSlowReader ends a subscription whose client fell SendBuffer
+	// events behind.
+	ErrSlowReader = errors.New("slow reader: too many events waiting; reconnect with after")
+	// ErrHubStopped ends every subscription when the hub stops, and is
+	// returned by [Hub.Subscribe] afterwards.
+	ErrHubStopped = errors.New("server shutting down; reconnect with after")
+)
 
 // Hub tails the sequenced events and fans them out to merchant WebSockets.
+//
+// The store is the truth: the hub keeps a cursor (the highest sequence it
+// has published), wakes when the sequencer rings (on Postgres, through
+// LISTEN/NOTIFY, whichever instance sequenced) or every PollInterval, reads
+// what follows the cursor in sequence order and hands each event to the
+// subscribers of its merchant and mode. Publishing never blocks: each
+// subscriber has a bounded queue, and one that overflows is ended.
 type Hub struct {
 	db        *bun.DB
 	log       *slog.Logger
 	cfg       HubConfig
 	sequenced *Signal
+
+	ready     chan struct{} // closed once the cursor is known
+	readyOnce sync.Once
+	cursor    atomic.Int64
+
+	mu          sync.RWMutex
+	subs        map[subKey]map[*Subscription]struct{}
+	perIP       map[string]int
+	perMerchant map[string]int
+	count       int
+	stopped     bool
+}
+
+type subKey struct {
+	merchantID string
+	mode       invoice.Mode
 }
 
 // NewHub returns a hub on db; sequenced rings when new events are sequenced.
 func NewHub(db *bun.DB, log *slog.Logger, cfg HubConfig, sequenced *Signal) *Hub {
-	return &Hub{db: db, log: log, cfg: cfg, sequenced: sequenced}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if sequenced == nil {
+		sequenced = &Signal{}
+	}
+	return &Hub{
+		db: db, log: log, cfg: cfg.withDefaults(), sequenced: sequenced,
+		ready: make(chan struct{}),
+		subs:  map[subKey]map[*Subscription]struct{}{}, perIP: map[string]int{}, perMerchant: map[string]int{},
+	}
 }
 
-// Run tails the events until ctx ends.
-func (h *Hub) Run(ctx context.Context) { <-ctx.Done() }
+// Config returns the hub's configuration with defaults filled in.
+func (h *Hub) Config() HubConfig { return h.cfg }
+
+// Connections returns how many subscriptions the hub holds.
+func (h *Hub) Connections() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.count
+}
+
+// Run tails the events until ctx ends, then ends every subscription with
+// ErrHubStopped.
+func (h *Hub) Run(ctx context.Context) {
+	defer h.stop()
+	for {
+		last, err := maxSequence(ctx, h.db)
+		if err == nil {
+			h.cursor.Store(last)
+			h.readyOnce.Do(func() { close(h.ready) })
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.WarnContext(ctx, "hub: read the last sequence", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(h.cfg.PollInterval):
+		}
+	}
+	t := time.NewTicker(h.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		// Take the wake-up channel before reading, so that a ring during
+		// the read is not lost.
+		wake := h.sequenced.C()
+		if err := h.Step(ctx); err != nil && ctx.Err() == nil {
+			h.log.WarnContext(ctx, "hub: read events", "err", err, "after", h.cursor.Load())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+// Step publishes every sequenced event after the cursor, in order.
+func (h *Hub) Step(ctx context.Context) error {
+	for {
+		if !h.hasSubscribers() {
+			return h.skipAhead(ctx)
+		}
+		var page []invoice.Event
+		err := h.db.NewSelect().Model(&page).Where("sequence > ?", h.cursor.Load()).
+			OrderExpr("sequence").Limit(int64(h.cfg.Page)).Scan(ctx)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		msgs := make([]Message, len(page))
+		for i, e := range page {
+			if msgs[i], err = NewMessage(e); err != nil {
+				return fmt.Errorf("encode event %s: %w", e.ID, err)
+			}
+		}
+		h.publish(page, msgs)
+		h.cursor.Store(page[len(page)-1].Sequence)
+		if len(page) < h.cfg.Page {
+			return nil
+		}
+	}
+}
+
+// skipAhead moves the cursor to the end of the store without reading the
+// events, when nobody listens. The end is read before taking the lock: a
+// subscriber that arrives after the lock replays the store, which already
+// holds everything up to that end.
+func (h *Hub) skipAhead(ctx context.Context) error {
+	last, err := maxSequence(ctx, h.db)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.count == 0 && last > h.cursor.Load() {
+		h.cursor.Store(last)
+	}
+	return nil
+}
+
+func (h *Hub) hasSubscribers() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.count > 0
+}
+
+func maxSequence(ctx context.Context, db bun.IDB) (int64, error) {
+	var last int64
+	err := db.NewSelect().TableExpr("events").ColumnExpr("COALESCE(MAX(sequence), 0)").Scan(ctx, &last)
+	return last, err
+}
+
+// publish hands each event to its merchant and mode's subscribers. It
+// holds the read lock only: queues have locks of their own, and the
+// subscribers that overflow are removed afterwards.
+func (h *Hub) publish(page []invoice.Event, msgs []Message) {
+	var slow []*Subscription
+	h.mu.RLock()
+	for i, e := range page {
+		for s := range h.subs[subKey{e.MerchantID, e.Mode}] {
+			if !s.push(msgs[i], h.cfg.SendBuffer) {
+				slow = append(slow, s)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range slow {
+		h.remove(s)
+		h.log.Info("hub: slow reader disconnected", "merchant_id", s.merchantID, "send_buffer", h.cfg.SendBuffer)
+	}
+}
+
+// Subscribe registers a subscriber for the merchant's events in mode,
+// published from now on. It waits until the hub has started, and refuses
+// with ErrTooManyForIP or ErrTooManyForMerchant (wrapped with the limit)
+// over the limits. The caller must Close the subscription.
+//
+// To resume without a gap, subscribe first, then replay the store after
+// the client's cursor, then deliver the subscription's events, skipping
+// those at or below the last one replayed.
+func (h *Hub) Subscribe(ctx context.Context, merchantID string, mode invoice.Mode, ip string) (*Subscription, error) {
+	select {
+	case <-h.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.stopped:
+		return nil, ErrHubStopped
+	case h.cfg.MaxPerIP > 0 && h.perIP[ip] >= h.cfg.MaxPerIP:
+		return nil, fmt.Errorf("%w (limit %d)", ErrTooManyForIP, h.cfg.MaxPerIP)
+	case h.cfg.MaxPerMerchant > 0 && h.perMerchant[merchantID] >= h.cfg.MaxPerMerchant:
+		return nil, fmt.Errorf("%w (limit %d)", ErrTooManyForMerchant, h.cfg.MaxPerMerchant)
+	}
+	s := newSubscription(h, merchantID, mode, ip)
+	k := subKey{merchantID, mode}
+	if h.subs[k] == nil {
+		h.subs[k] = map[*Subscription]struct{}{}
+	}
+	h.subs[k][s] = struct{}{}
+	h.perIP[ip]++
+	h.perMerchant[merchantID]++
+	h.count++
+	s.registered = true
+	return s, nil
+}
+
+// remove unregisters s and frees its place in the limits; it does nothing
+// the second time.
+func (h *Hub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(s)
+}
+
+func (h *Hub) removeLocked(s *Subscription) {
+	if !s.registered {
+		return
+	}
+	s.registered = false
+	k := subKey{s.merchantID, s.mode}
+	delete(h.subs[k], s)
+	if len(h.subs[k]) == 0 {
+		delete(h.subs, k)
+	}
+	if h.perIP[s.ip]--; h.perIP[s.ip] <= 0 {
+		delete(h.perIP, s.ip)
+	}
+	if h.perMerchant[s.merchantID]--; h.perMerchant[s.merchantID] <= 0 {
+		delete(h.perMerchant, s.merchantID)
+	}
+	h.count--
+}
+
+func (h *Hub) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	h.readyOnce.Do(func() { close(h.ready) }) // Subscribe now says ErrHubStopped
+	for _, set := range h.subs {
+		for s := range set {
+			s.end(ErrHubStopped)
+			h.removeLocked(s)
+		}
+	}
+}
+
+// Message is one event as the WebSocket text message that carries it,
+// encoded once for every subscriber.
+type Message struct {
+	Sequence int64
+	Data     []byte // {"type":"event","event":{…}}
+}
+
+// EventMessage is the WebSocket message that carries one event.
+type EventMessage struct {
+	Type  string `json:"type" enum:"event"`
+	Event Event  `json:"event"`
+}
+
+// NewMessage encodes a stored event as its WebSocket message.
+func NewMessage(e invoice.Event) (Message, error) {
+	b, err := json.Marshal(EventMessage{Type: "event", Event: FromStored(e)})
+	return Message{Sequence: e.Sequence, Data: b}, err
+}

@@ -113,6 +113,13 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A browser cannot send headers with a WebSocket: GET /api/v1/ws may
+		// come with ?ws_token= instead, which the WebSocket handler looks up
+		// and uses up itself (ws.go), so that a refused upgrade keeps it.
+		if r.Method == http.MethodGet && r.URL.Path == wsPath && r.Header.Get("Authorization") == "" && r.URL.Query().Has("ws_token") {
+			next.ServeHTTP(w, r)
+			return
+		}
 		// The scheme name is case-insensitive (RFC 9110, section 11.1).
 		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		secret = strings.TrimSpace(secret)
@@ -134,7 +141,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		case p.Mode == invoice.ModeLive && !p.LiveEnabled:
 			writeProblem(w, r, problem(http.StatusForbidden, "live_mode_disabled", "Live mode is not enabled for this merchant yet; an operator enables it with `settle merchants enable-live`."))
 			return
-		case p.Scope == invoice.ScopeRead && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		case p.Scope == invoice.ScopeRead && r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Path != wsTokensPath:
 			writeProblem(w, r, problem(http.StatusForbidden, "insufficient_scope", "This key has the read scope; writing needs a key of scope merchant."))
 			return
 		}

@@ -1,10 +1,345 @@
 package openapi
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/settlepay/settle/events"
+	"github.com/settlepay/settle/invoice"
 )
 
+// wsPath is the merchant WebSocket. It is served by the mux directly (an
+// upgrade is no huma operation) and described on create-ws-token.
+const wsPath = "/api/v1/ws"
+
+// wsTokensPath creates ws_tokens; keys of scope read may use it too, since
+// the token only reads.
+const wsTokensPath = "/api/v1/ws-tokens"
+
+// wsReplayPage is how many stored events one replay query reads.
+const wsReplayPage = 100
+
+// wsDescription documents GET /api/v1/ws, which the spec cannot list as an
+// operation of its own.
+const wsDescription = "Returns a single-use token for the merchant WebSocket, for browsers, which cannot send an Authorization header with a WebSocket; it is valid for 5 minutes, for one connection, in the key's mode.\n\n" +
+	"**The merchant WebSocket** is `GET /api/v1/ws` (upgrade to WebSocket), authenticated with `Authorization: Bearer sk_…` or with `?ws_token=wst_…` from this operation (used up when the connection is accepted; an unknown, expired or used token is refused with 401 `invalid_ws_token`). " +
+	"With `?after=<event id>` it first replays every later event of the key's merchant and mode from the store, then streams new ones live, in sequence order, with no gap and no duplicate between the two; without `after` it streams events from the moment of connection. An `after` that names no event of the merchant and mode is refused before the upgrade with 422 `invalid_cursor`.\n\n" +
+	"Messages from the server are text frames `{\"type\":\"event\",\"event\":{…}}` (the event as in list-events; see the WebSocketEventMessage schema); a client may send `{\"type\":\"ping\"}` and gets `{\"type\":\"pong\"}`. The server sends a WebSocket ping frame every 30 seconds and closes a connection from which nothing (not even a pong) has come for 60 seconds.\n\n" +
+	"Limits: 10 connections per client IP address and 100 per merchant on each server. A connection over a limit is accepted and at once closed with status 1008 (policy violation) and the reason `too many connections from this IP address (limit 10)` or `too many connections for this merchant (limit 100)`. " +
+	"A client that falls 256 events behind is closed (1008, reason starting `slow reader`), and one open while the server shuts down is closed with 1001; either may reconnect with `after` = the last event id it received and lose nothing."
+
+// WSToken is a short-lived credential for the merchant WebSocket.
+type WSToken struct {
+	Object    string    `json:"object" enum:"ws_token"`
+	WSToken   string    `json:"ws_token" example:"wst_6HVQJ3ZB2K4M7N5P8R9T0W1XYZ" doc:"Pass as ?ws_token= to GET /api/v1/ws; good for one connection."`
+	ExpiresAt time.Time `json:"expires_at" doc:"The token is refused from this time on (5 minutes after creation)."`
+}
+
+type createWSTokenInput struct {
+	IdempotencyHeader
+}
+
+// wsPong answers a client's {"type":"ping"}.
+var wsPong = []byte(`{"type":"pong"}`)
+
 // registerWS adds the merchant WebSocket and its tokens.
-func (s *server) registerWS(api huma.API, mux *http.ServeMux) {}
+func (s *server) registerWS(api huma.API, mux *http.ServeMux) {
+	huma.Register(api, huma.Operation{
+		OperationID: "create-ws-token", Method: http.MethodPost, Path: wsTokensPath,
+		Summary: "Create a WebSocket token", Tags: []string{"Events"}, DefaultStatus: http.StatusCreated,
+		Description: wsDescription, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
+	}, s.createWSToken)
+	api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[events.EventMessage](), true, "WebSocketEventMessage")
+	mux.HandleFunc("GET "+wsPath, s.serveWS)
+}
+
+func (s *server) createWSToken(ctx context.Context, _ *createWSTokenInput) (*struct{ Body WSToken }, error) {
+	p := principal(ctx)
+	// In the idempotency layer's transaction when there is one (SQLite has
+	// a single connection: another would wait for it forever).
+	token, expires, err := events.CreateWSToken(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, s.invoices.Now())
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &struct{ Body WSToken }{WSToken{Object: "ws_token", WSToken: token, ExpiresAt: expires}}, nil
+}
+
+func invalidWSToken() *Problem {
+	return problem(http.StatusUnauthorized, "invalid_ws_token", "The ws_token is unknown, expired or already used; create a new one with POST /api/v1/ws-tokens.")
+}
+
+// serveWS is GET /api/v1/ws. Everything that can be refused with a problem
+// is checked before the upgrade; the ws_token (which authenticate lets
+// through without a bearer key) is looked up first and used up last, just
+// before the upgrade, so a refused request does not waste it.
+func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if s.hub == nil {
+		writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "The merchant WebSocket is not enabled on this server."))
+		return
+	}
+	p := principal(ctx)
+	token := ""
+	if p.MerchantID == "" {
+		token = r.URL.Query().Get("ws_token")
+		merchantID, mode, err := events.LookupWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
+		switch {
+		case errors.Is(err, events.ErrInvalidWSToken):
+			writeProblem(w, r, invalidWSToken())
+			return
+		case err != nil:
+			s.unavailable(w, r, err)
+			return
+		}
+		p = invoice.Principal{MerchantID: merchantID, Mode: mode, Scope: invoice.ScopeRead}
+		if rt, ok := ctx.Value(keyRoute).(*route); ok {
+			rt.merchantID = merchantID
+		}
+	}
+	var after int64
+	replay := r.URL.Query().Has("after")
+	if replay {
+		id := r.URL.Query().Get("after")
+		if len(id) > 64 {
+			id = id[:64]
+		}
+		e, err := events.Get(ctx, s.invoices.DB(), p.MerchantID, p.Mode, id)
+		switch {
+		case errors.Is(err, invoice.ErrNotFound):
+			writeProblem(w, r, problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
+				&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: id}))
+			return
+		case err != nil:
+			s.unavailable(w, r, err)
+			return
+		}
+		after = e.Sequence
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		writeProblem(w, r, problem(http.StatusUpgradeRequired, "upgrade_required", "This is a WebSocket endpoint: connect with a WebSocket client."))
+		return
+	}
+	sub, refused := s.hub.Subscribe(ctx, p.MerchantID, p.Mode, clientIP(r))
+	if refused != nil && !errors.Is(refused, events.ErrTooManyForIP) && !errors.Is(refused, events.ErrTooManyForMerchant) {
+		s.unavailable(w, r, refused)
+		return
+	}
+	if sub != nil {
+		defer sub.Close()
+	}
+	if token != "" && refused == nil {
+		if _, _, err := events.ConsumeWSToken(ctx, s.invoices.DB(), token, s.invoices.Now()); err != nil {
+			if errors.Is(err, events.ErrInvalidWSToken) {
+				writeProblem(w, r, invalidWSToken()) // another connection used it first
+			} else {
+				s.unavailable(w, r, err)
+			}
+			return
+		}
+	}
+
+	// The server's read and write timeouts were set on the connection for
+	// ordinary requests; a hijacked WebSocket keeps them unless cleared.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
+	c := &wsConn{s: s, p: p, sub: sub, cfg: s.hub.Config()}
+	c.seen.Store(time.Now().UnixNano())
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// Authentication is by key or token, never by cookie, so another
+		// site's page cannot borrow a session: any origin may connect.
+		InsecureSkipVerify: true,
+		OnPongReceived:     func(context.Context, []byte) { c.seen.Store(time.Now().UnixNano()) },
+	})
+	if err != nil {
+		return // Accept has answered
+	}
+	if refused != nil {
+		conn.Close(websocket.StatusPolicyViolation, refused.Error())
+		return
+	}
+	c.conn = conn
+	c.run(replay, after)
+}
+
+// wsConn is one accepted merchant WebSocket. The handler's goroutine
+// writes (the replay, then the subscription's events); one more goroutine
+// reads; a timer pings now and then. Nothing else runs per connection.
+type wsConn struct {
+	s      *server
+	p      invoice.Principal
+	sub    *events.Subscription
+	cfg    events.HubConfig
+	conn   *websocket.Conn
+	seen   atomic.Int64 // unix nanoseconds of the last frame from the client
+	pinger *time.Timer
+}
+
+func (c *wsConn) run(replay bool, after int64) {
+	defer c.conn.CloseNow()
+	c.conn.SetReadLimit(1024)
+	readCtx, stopReading := context.WithCancel(context.Background())
+	defer stopReading()
+	go c.read(readCtx, stopReading)
+	c.pinger = time.AfterFunc(c.cfg.PingInterval, func() { c.ping(readCtx) })
+	defer c.pinger.Stop()
+
+	last := after
+	if replay {
+		var err error
+		if last, err = c.replay(readCtx, after); err != nil {
+			c.end(err)
+			return
+		}
+	}
+	var batch []events.Message
+	for {
+		select {
+		case <-readCtx.Done():
+			return // the client left, or the connection broke
+		case <-c.sub.Context().Done():
+			c.end(c.sub.Err())
+			return
+		case <-c.sub.Ready():
+			batch = c.sub.Take(batch)
+			for _, m := range batch {
+				if m.Sequence <= last {
+					continue // the replay sent it already
+				}
+				if err := c.conn.Write(c.sub.Context(), websocket.MessageText, m.Data); err != nil {
+					c.end(c.sub.Err())
+					return
+				}
+				last = m.Sequence
+			}
+		}
+	}
+}
+
+// replay sends the stored events after the cursor and returns the
+// sequence of the last one sent.
+func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
+	last := after
+	for {
+		list, more, err := events.List(ctx, c.s.invoices.DB(), events.ListParams{
+			MerchantID: c.p.MerchantID, Mode: c.p.Mode, After: last, Limit: wsReplayPage})
+		if err != nil {
+			if ctx.Err() != nil {
+				return last, nil // the client left; run's loop ends
+			}
+			c.s.log.Warn("websocket replay", "err", err, "merchant_id", c.p.MerchantID)
+			return last, errWSReplay
+		}
+		for _, e := range list {
+			m, err := events.NewMessage(e)
+			if err != nil {
+				c.s.log.Error("websocket replay", "err", err, "event_id", e.ID)
+				return last, errWSReplay
+			}
+			if err := c.conn.Write(c.sub.Context(), websocket.MessageText, m.Data); err != nil {
+				return last, c.sub.Err()
+			}
+			last = e.Sequence
+		}
+		if !more {
+			return last, nil
+		}
+	}
+}
+
+var errWSReplay = errors.New("cannot read the stored events now; reconnect with after")
+
+// read takes the client's messages: {"type":"ping"} is answered, anything
+// else is ignored. Every frame, pongs included, counts as a sign of life.
+func (c *wsConn) read(ctx context.Context, done context.CancelFunc) {
+	defer done()
+	for {
+		typ, data, err := c.conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		c.seen.Store(time.Now().UnixNano())
+		var msg struct {
+			Type string `json:"type"`
+		}
+		if typ == websocket.MessageText && json.Unmarshal(data, &msg) == nil && msg.Type == "ping" {
+			if err := c.conn.Write(c.sub.Context(), websocket.MessageText, wsPong); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// ping runs on the timer: it closes a connection idle for IdleTimeout, and
+// otherwise sends a ping frame and waits for its pong (which the reader
+// records) at most until the connection would be idle.
+func (c *wsConn) ping(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	idle := time.Since(time.Unix(0, c.seen.Load()))
+	if idle >= c.cfg.IdleTimeout {
+		c.conn.Close(websocket.StatusPolicyViolation, "idle: nothing received for "+c.cfg.IdleTimeout.String())
+		return
+	}
+	start := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.IdleTimeout-idle)
+	c.conn.Ping(pctx)
+	cancel()
+	if ctx.Err() == nil {
+		c.pinger.Reset(max(c.cfg.PingInterval-time.Since(start), time.Millisecond))
+	}
+}
+
+// end closes the connection with the reason the stream ended; nil means
+// the connection is already broken.
+func (c *wsConn) end(err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, events.ErrHubStopped):
+		c.conn.Close(websocket.StatusGoingAway, err.Error())
+	case errors.Is(err, events.ErrSlowReader):
+		c.conn.Close(websocket.StatusPolicyViolation, err.Error())
+	default:
+		c.conn.Close(websocket.StatusInternalError, err.Error())
+	}
+}
+
+func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "websocket", "err", err, "request_id", requestID(r.Context()))
+	writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Try again shortly."))
+}
+
+// clientIP is the address the connection comes from. Behind a reverse
+// proxy every client shares the proxy's address; the per-IP limit then
+// counts the proxy.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// headerHasToken reports whether a comma-separated header lists token.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

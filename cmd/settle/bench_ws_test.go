@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/settlepay/settle/invoice/storetest"
+)
+
+// TestBenchWS runs `settle bench ws` small, on each dialect, and checks
+// that every connection got every event exactly once.
+func TestBenchWS(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects(t) {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			args := []string{"bench", "ws", "--json", "--connections", "50", "--rate", "40", "--duration", "500ms",
+				"--processes", "one", "--drain", "5s"}
+			if dialect == "postgres" {
+				args = append(args, "--database-url", storetest.Open(t, dialect).URL)
+			}
+			var stdout, stderr bytes.Buffer
+			m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+			err := m.Run(context.Background(), args)
+			var res benchWSResult
+			if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
+				t.Fatalf("bench output is not one JSON object (%v; run error %v): %q, stderr %q", jerr, err, stdout.String(), stderr.String())
+			}
+			if err != nil {
+				t.Fatalf("bench ws: %v (%+v)", err, res)
+			}
+			if res.Held != 50 || res.HubConnections != 50 {
+				t.Errorf("held %d, server counted %d, want 50", res.Held, res.HubConnections)
+			}
+			if res.Events < 10 {
+				t.Errorf("only %d events written", res.Events)
+			}
+			if res.Expected != 50*res.Events || res.Received != res.Expected {
+				t.Errorf("received %d messages, expected %d (= 50 × %d events)", res.Received, res.Expected, res.Events)
+			}
+			if res.Missing != 0 || res.Duplicates != 0 || res.OutOfOrder != 0 {
+				t.Errorf("missing %d, duplicates %d, out of order %d", res.Missing, res.Duplicates, res.OutOfOrder)
+			}
+			if res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 || res.Latency.Max < res.Latency.P99 {
+				t.Errorf("latencies %+v", res.Latency)
+			}
+		})
+	}
+}
+
+func TestBenchWSRefusesBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--connections", "0"}, {"--rate", "0"}, {"--duration", "-1s"}, {"--processes", "three"}, {"extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		if err := m.Run(context.Background(), append([]string{"bench", "ws"}, args...)); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+		if stdout.Len() > 0 {
+			t.Errorf("%v: printed %q", args, stdout.String())
+		}
+	}
+}

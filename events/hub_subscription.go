@@ -1,0 +1,106 @@
+package events
+
+import (
+	"context"
+	"sync"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+// Subscription is one WebSocket's place in the hub: a bounded queue of the
+// events published for its merchant and mode since it subscribed. It costs
+// a few hundred bytes while idle; the queue grows only while its writer is
+// behind, and never past the hub's SendBuffer.
+type Subscription struct {
+	hub        *Hub
+	merchantID string
+	mode       invoice.Mode
+	ip         string
+	registered bool // guarded by hub.mu
+
+	ctx    context.Context // ends when the hub ends the subscription
+	cancel context.CancelCauseFunc
+	ready  chan struct{} // holds a token while the queue is not empty
+
+	mu    sync.Mutex
+	queue []Message
+	ended bool
+}
+
+func newSubscription(h *Hub, merchantID string, mode invoice.Mode, ip string) *Subscription {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Subscription{hub: h, merchantID: merchantID, mode: mode, ip: ip,
+		ctx: ctx, cancel: cancel, ready: make(chan struct{}, 1)}
+}
+
+// Ready has a value when events wait to be taken.
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// Context ends when the hub ends the subscription (a slow reader, or the
+// hub stopping); context.Cause tells why. Writes to the client use it, so
+// that a write blocked on a client that stopped reading is abandoned.
+func (s *Subscription) Context() context.Context { return s.ctx }
+
+// Err is why the hub ended the subscription, or nil.
+func (s *Subscription) Err() error {
+	if s.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(s.ctx)
+}
+
+// Take returns the waiting events, oldest first, and empties the queue.
+// buf, the slice a previous Take returned, is reused for the queue.
+func (s *Subscription) Take(buf []Message) []Message {
+	clear(buf)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.queue
+	s.queue = buf[:0]
+	return out
+}
+
+// Close unsubscribes; the caller must not use s afterwards.
+func (s *Subscription) Close() {
+	s.hub.remove(s)
+	s.end(nil)
+	s.mu.Lock()
+	s.queue = nil
+	s.mu.Unlock()
+}
+
+// push queues m and reports false when the queue was full: the
+// subscription is then ended with ErrSlowReader. It never blocks.
+func (s *Subscription) push(m Message, limit int) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return true
+	}
+	if len(s.queue) >= limit {
+		s.ended = true
+		s.queue = nil
+		s.mu.Unlock()
+		s.cancel(ErrSlowReader)
+		return false
+	}
+	s.queue = append(s.queue, m)
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// end stops the queue and ends the context with err (nil: closed by its
+// owner).
+func (s *Subscription) end(err error) {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	if err == nil {
+		err = context.Canceled
+	}
+	s.cancel(err)
+}
