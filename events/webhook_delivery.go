@@ -254,3 +254,18 @@ func Replay(ctx context.Context, db bun.IDB, merchantID string, mode invoice.Mod
 	}
 	return res, nil
 }
+
+// DeliveryCounts counts deliveries by status, all merchants and modes, for
+// metrics.
+func DeliveryCounts(ctx context.Context, db bun.IDB) (map[string]int, error) {
+	var rows []struct {
+		Status string `bun:"status"`
+		N      int    `bun:"n"`
+	}
+	err := db.NewSelect().Model((*Delivery)(nil)).ColumnExpr("status, count(*) AS n").Group("status").Scan(ctx, &rows)
+	out := map[string]int{DeliveryPending: 0, DeliverySucceeded: 0, DeliveryFailed: 0}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, err
+}

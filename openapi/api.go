@@ -53,7 +53,7 @@ func New(d Deps) http.Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.metrics == nil {
-		s.metrics = NewMetrics(d.Invoices)
+		s.metrics = NewMetrics(d.Invoices, d.Hub)
 	}
 	mux := http.NewServeMux()
 	api := newAPI(mux)

@@ -435,6 +435,8 @@ func TestOpsEndpoints(t *testing.T) {
 			`settle_invoices{status="open"} 2`,
 			`settle_invoices{status="paid"} 1`,
 			`settle_invoices{status="cancelled"} 0`,
+			`settle_webhook_deliveries{status="pending"} 0`,
+			`settle_webhook_deliveries{status="failed"} 0`,
 			`settle_http_requests_total{method="POST",route="POST /api/v1/invoices",status="201"} 3`,
 			`settle_http_requests_total{method="GET",route="GET /api/v1/invoices/{id}",status="404"} 1`,
 			`settle_http_requests_total{method="GET",route="other",status="200"} 3`,

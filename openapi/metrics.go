@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -22,8 +23,9 @@ type Metrics struct {
 
 // NewMetrics registers the API's metrics, and the Go and process
 // collectors, on a new registry. invoices, when not nil, is asked for the
-// invoice count by status at every scrape.
-func NewMetrics(invoices *invoice.Service) *Metrics {
+// invoice and webhook delivery counts by status at every scrape; hub, when
+// not nil, for its open WebSockets.
+func NewMetrics(invoices *invoice.Service, hub *events.Hub) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -37,6 +39,11 @@ func NewMetrics(invoices *invoice.Service) *Metrics {
 	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if invoices != nil {
 		m.reg.MustRegister(&invoiceCollector{invoices})
+	}
+	if hub != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "settle_websocket_connections", Help: "Open merchant WebSockets on this instance.",
+		}, func() float64 { return float64(hub.Connections()) }))
 	}
 	return m
 }
@@ -53,11 +60,17 @@ func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-var invoicesDesc = prometheus.NewDesc("settle_invoices", "Invoices by status, all merchants and modes.", []string{"status"}, nil)
+var (
+	invoicesDesc   = prometheus.NewDesc("settle_invoices", "Invoices by status, all merchants and modes.", []string{"status"}, nil)
+	deliveriesDesc = prometheus.NewDesc("settle_webhook_deliveries", "Webhook deliveries by outcome (pending, succeeded, failed).", []string{"status"}, nil)
+)
 
 type invoiceCollector struct{ s *invoice.Service }
 
-func (c *invoiceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- invoicesDesc }
+func (c *invoiceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- invoicesDesc
+	ch <- deliveriesDesc
+}
 
 func (c *invoiceCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -69,5 +82,13 @@ func (c *invoiceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range counts {
 		ch <- prometheus.MustNewConstMetric(invoicesDesc, prometheus.GaugeValue, float64(n), string(st))
+	}
+	deliveries, err := events.DeliveryCounts(ctx, c.s.DB())
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(deliveriesDesc, err)
+		return
+	}
+	for st, n := range deliveries {
+		ch <- prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, float64(n), st)
 	}
 }

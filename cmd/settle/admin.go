@@ -16,7 +16,9 @@ import (
 func (m *Main) migrate(ctx context.Context, args []string) error {
 	var c Config
 	fs := newFlagSet("migrate", m.Stderr)
-	m.flags(fs, &c, "database-url")
+	if err := m.flags(fs, &c, "database-url"); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -31,7 +33,9 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 func (m *Main) admin(ctx context.Context, name string, args []string, define func(fs *flag.FlagSet)) (*invoice.Service, []string, error) {
 	var c Config
 	fs := newFlagSet(name, m.Stderr)
-	m.flags(fs, &c, "database-url")
+	if err := m.flags(fs, &c, "database-url"); err != nil {
+		return nil, nil, err
+	}
 	if define != nil {
 		define(fs)
 	}

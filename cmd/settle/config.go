@@ -6,84 +6,94 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
 
 // Config is the server's configuration: flags, each defaulting to its
 // SETTLE_* variable, then to the documented default.
 type Config struct {
-	Addr           string        // SETTLE_ADDR
-	DatabaseURL    string        // SETTLE_DATABASE_URL
-	PublicURL      string        // SETTLE_PUBLIC_URL
-	SecretKey      string        // SETTLE_SECRET_KEY
-	LogLevel       string        // SETTLE_LOG_LEVEL
-	ExpireInterval time.Duration // SETTLE_EXPIRE_INTERVAL
-	ShutdownGrace  time.Duration // SETTLE_SHUTDOWN_GRACE
+	Addr           string
+	DatabaseURL    string
+	PublicURL      string
+	SecretKey      string
+	LogLevel       string
+	ExpireInterval time.Duration
+	ShutdownGrace  time.Duration
+	Webhooks       events.WebhookConfig
+	Hub            events.HubConfig
 }
 
-// envVar is one row of the README's configuration table.
-type envVar struct {
+// setting is one row of the README's configuration table: a flag, its
+// variable, its default and the Config field it fills.
+type setting struct {
 	flag, env, def, doc string
-	secret              bool
+	field               func(c *Config) any // *string, *int or *time.Duration
 }
 
-var envVars = []envVar{
-	{"addr", "SETTLE_ADDR", ":8080", "address the server listens on", false},
-	{"database-url", "SETTLE_DATABASE_URL", invoice.DefaultDatabaseURL, "sqlite://PATH (embedded, default) or postgres://USER@HOST/DB", false},
-	{"public-url", "SETTLE_PUBLIC_URL", "", "base URL of payment pages (default http://localhost:PORT)", false},
-	{"secret-key", "SETTLE_SECRET_KEY", "", "HMAC key for checkout links (default: generated once and kept in the database)", true},
-	{"log-level", "SETTLE_LOG_LEVEL", "info", "debug, info, warn or error", false},
-	{"expire-interval", "SETTLE_EXPIRE_INTERVAL", "5s", "how often due invoices are moved to expired", false},
-	{"shutdown-grace", "SETTLE_SHUTDOWN_GRACE", "20s", "how long SIGTERM waits for requests in flight", false},
+var settings = []setting{
+	{"addr", "SETTLE_ADDR", ":8080", "address the server listens on", func(c *Config) any { return &c.Addr }},
+	{"database-url", "SETTLE_DATABASE_URL", invoice.DefaultDatabaseURL, "sqlite://PATH (embedded, default) or postgres://USER@HOST/DB", func(c *Config) any { return &c.DatabaseURL }},
+	{"public-url", "SETTLE_PUBLIC_URL", "", "base URL of payment pages (default http://localhost:PORT)", func(c *Config) any { return &c.PublicURL }},
+	{"secret-key", "SETTLE_SECRET_KEY", "", "HMAC key for checkout links (default: generated once and kept in the database)", func(c *Config) any { return &c.SecretKey }},
+	{"log-level", "SETTLE_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
+	{"expire-interval", "SETTLE_EXPIRE_INTERVAL", "5s", "how often due invoices are moved to expired", func(c *Config) any { return &c.ExpireInterval }},
+	{"shutdown-grace", "SETTLE_SHUTDOWN_GRACE", "20s", "how long SIGTERM waits for requests in flight", func(c *Config) any { return &c.ShutdownGrace }},
+	{"webhook-workers", "SETTLE_WEBHOOK_WORKERS", "16", "webhook attempts in flight at once in this process", func(c *Config) any { return &c.Webhooks.Workers }},
+	{"webhook-per-endpoint", "SETTLE_WEBHOOK_PER_ENDPOINT", "4", "webhook attempts in flight to one endpoint, across instances", func(c *Config) any { return &c.Webhooks.PerEndpoint }},
+	{"webhook-timeout", "SETTLE_WEBHOOK_TIMEOUT", "10s", "time an endpoint has to answer 2xx", func(c *Config) any { return &c.Webhooks.Timeout }},
+	{"webhook-disable-after", "SETTLE_WEBHOOK_DISABLE_AFTER", "120h", "an endpoint failing every attempt this long is disabled", func(c *Config) any { return &c.Webhooks.DisableAfter }},
+	{"ws-max-per-ip", "SETTLE_WS_MAX_PER_IP", "10", "merchant WebSockets from one IP address (per instance; -1: no limit)", func(c *Config) any { return &c.Hub.MaxPerIP }},
+	{"ws-max-per-merchant", "SETTLE_WS_MAX_PER_MERCHANT", "100", "merchant WebSockets of one merchant (per instance; -1: no limit)", func(c *Config) any { return &c.Hub.MaxPerMerchant }},
+	{"ws-ping-interval", "SETTLE_WS_PING_INTERVAL", "30s", "how often the server pings each WebSocket", func(c *Config) any { return &c.Hub.PingInterval }},
+	{"ws-idle-timeout", "SETTLE_WS_IDLE_TIMEOUT", "60s", "a WebSocket silent this long is closed", func(c *Config) any { return &c.Hub.IdleTimeout }},
+	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
 }
 
-// flags defines the named variables on fs, with environment defaults.
-func (m *Main) flags(fs *flag.FlagSet, c *Config, names ...string) {
-	for _, v := range envVars {
-		if len(names) > 0 && !contains(names, v.flag) {
+// flags defines the named settings on fs (all when none are named), with
+// their defaults, then applies the SETTLE_* variables that are set; flags
+// given on the command line win over both.
+func (m *Main) flags(fs *flag.FlagSet, c *Config, names ...string) error {
+	for _, v := range settings {
+		if len(names) > 0 && !slices.Contains(names, v.flag) {
 			continue
 		}
-		def := v.def
-		if e := m.Getenv(v.env); e != "" {
-			def = e
-		}
 		usage := v.doc + " ($" + v.env + ")"
-		switch v.flag {
-		case "addr":
-			fs.StringVar(&c.Addr, v.flag, def, usage)
-		case "database-url":
-			fs.StringVar(&c.DatabaseURL, v.flag, def, usage)
-		case "public-url":
-			fs.StringVar(&c.PublicURL, v.flag, def, usage)
-		case "secret-key":
-			fs.StringVar(&c.SecretKey, v.flag, def, usage)
-		case "log-level":
-			fs.StringVar(&c.LogLevel, v.flag, def, usage)
-		case "expire-interval":
-			d, _ := time.ParseDuration(def)
-			fs.DurationVar(&c.ExpireInterval, v.flag, d, usage)
-		case "shutdown-grace":
-			d, _ := time.ParseDuration(def)
-			fs.DurationVar(&c.ShutdownGrace, v.flag, d, usage)
+		switch p := v.field(c).(type) {
+		case *string:
+			fs.StringVar(p, v.flag, v.def, usage)
+		case *int:
+			n, _ := strconv.Atoi(v.def)
+			fs.IntVar(p, v.flag, n, usage)
+		case *time.Duration:
+			d, _ := time.ParseDuration(v.def)
+			fs.DurationVar(p, v.flag, d, usage)
+		}
+		if e := m.Getenv(v.env); e != "" {
+			if err := fs.Set(v.flag, e); err != nil {
+				return fmt.Errorf("%s=%q: %w", v.env, e, err)
+			}
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 func (c *Config) validate() error {
-	if c.ExpireInterval <= 0 {
-		return fmt.Errorf("expire-interval must be positive")
+	for name, d := range map[string]time.Duration{
+		"expire-interval": c.ExpireInterval, "shutdown-grace": c.ShutdownGrace, "webhook-timeout": c.Webhooks.Timeout,
+		"webhook-disable-after": c.Webhooks.DisableAfter, "ws-ping-interval": c.Hub.PingInterval, "ws-idle-timeout": c.Hub.IdleTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	if c.Webhooks.Workers <= 0 || c.Webhooks.PerEndpoint <= 0 || c.Hub.SendBuffer <= 0 {
+		return fmt.Errorf("webhook-workers, webhook-per-endpoint and ws-send-buffer must be positive")
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return fmt.Errorf("SETTLE_SECRET_KEY must be at least 32 characters")

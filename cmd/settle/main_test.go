@@ -331,3 +331,34 @@ func TestTwoInstancesShareEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestServeRefusesBadSettings(t *testing.T) {
+	t.Parallel()
+	for env, want := range map[string]string{
+		"SETTLE_WEBHOOK_WORKERS":  "SETTLE_WEBHOOK_WORKERS",
+		"SETTLE_WS_IDLE_TIMEOUT":  "SETTLE_WS_IDLE_TIMEOUT",
+		"SETTLE_EXPIRE_INTERVAL":  "SETTLE_EXPIRE_INTERVAL",
+		"SETTLE_WS_MAX_PER_IP":    "SETTLE_WS_MAX_PER_IP",
+		"SETTLE_WEBHOOK_TIMEOUT":  "SETTLE_WEBHOOK_TIMEOUT",
+		"SETTLE_WS_SEND_BUFFER":   "SETTLE_WS_SEND_BUFFER",
+		"SETTLE_SHUTDOWN_GRACE":   "SETTLE_SHUTDOWN_GRACE",
+		"SETTLE_WS_PING_INTERVAL": "SETTLE_WS_PING_INTERVAL",
+	} {
+		var errOut bytes.Buffer
+		m := &Main{Stdout: io.Discard, Stderr: &errOut, Getenv: func(k string) string {
+			if k == env {
+				return "not-a-number"
+			}
+			return ""
+		}}
+		err := m.Run(context.Background(), []string{"serve", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "x.db")})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=not-a-number: serve returned %v, want an error naming the variable", env, err)
+		}
+	}
+	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	err := m.Run(context.Background(), []string{"serve", "--webhook-workers", "0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "y.db")})
+	if err == nil || !strings.Contains(err.Error(), "must be positive") {
+		t.Errorf("--webhook-workers 0: %v", err)
+	}
+}

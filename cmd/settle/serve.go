@@ -25,7 +25,9 @@ import (
 func (m *Main) serve(ctx context.Context, args []string) error {
 	var c Config
 	fs := newFlagSet("serve", m.Stderr)
-	m.flags(fs, &c)
+	if err := m.flags(fs, &c); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -51,9 +53,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	written, sequenced := &events.Signal{}, &events.Signal{}
 	svc.OnEventsWritten(written.Notify)
 	sequencer := events.NewSequencer(db, log, written, sequenced)
-	webhooks := events.NewWebhooks(db, log, events.WebhookConfig{}, sequenced)
-	hub := events.NewHub(db, log, events.HubConfig{}, sequenced)
-	handler := openapi.New(openapi.Deps{Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: openapi.NewMetrics(svc)})
+	webhooks := events.NewWebhooks(db, log, c.Webhooks, sequenced)
+	hub := events.NewHub(db, log, c.Hub, sequenced)
+	handler := openapi.New(openapi.Deps{Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: openapi.NewMetrics(svc, hub)})
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
