@@ -28,6 +28,14 @@ import (
 // flight at the deadline is allowed to finish, so every invoice the server
 // committed is counted. Latencies are kept exactly (one entry per request)
 // and reported as nearest-rank percentiles.
+// printResult prints a load tool's result as text, or as one JSON object.
+func (m *Main) printResult(res interface{ writeText(io.Writer) error }, asJSON bool) error {
+	if asJSON {
+		return m.printJSON(res)
+	}
+	return res.writeText(m.Stdout)
+}
+
 func (m *Main) bench(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -64,12 +72,7 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench create: %w", err)
 	}
-	if c.JSON {
-		err = m.printJSON(res)
-	} else {
-		err = res.writeText(m.Stdout)
-	}
-	if err != nil {
+	if err := m.printResult(res, c.JSON); err != nil {
 		return err
 	}
 	if res.Errors > 0 {

@@ -70,12 +70,7 @@ func (m *Main) benchWebhooks(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench webhooks: %w", err)
 	}
-	if c.JSON {
-		err = m.printJSON(res)
-	} else {
-		err = res.writeText(m.Stdout)
-	}
-	if err != nil {
+	if err := m.printResult(res, c.JSON); err != nil {
 		return err
 	}
 	if res.Missing > 0 || res.Duplicates > 0 || res.Unverified > 0 {

@@ -116,12 +116,7 @@ func (m *Main) benchWS(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench ws: %w", err)
 	}
-	if c.JSON {
-		err = m.printJSON(res)
-	} else {
-		err = res.writeText(m.Stdout)
-	}
-	if err != nil {
+	if err := m.printResult(res, c.JSON); err != nil {
 		return err
 	}
 	if res.Held != res.Connections || res.Missing > 0 || res.Duplicates > 0 || res.OutOfOrder > 0 {
