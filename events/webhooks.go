@@ -184,8 +184,15 @@ type claimed struct {
 func (w *Webhooks) claim(ctx context.Context, n int) ([]claimed, error) {
 	now := w.now()
 	lease := now.Add(w.cfg.Timeout + w.cfg.LeaseMargin)
+	// Look before taking a write transaction: most wake-ups (every batch of
+	// events, with or without endpoints) find nothing due.
+	due, err := w.db.NewSelect().Model((*Delivery)(nil)).
+		Where("status = ? AND next_attempt_at <= ?", DeliveryPending, now).Limit(1).Exists(ctx)
+	if err != nil || !due {
+		return nil, err
+	}
 	var picked []Delivery
-	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var busy []struct {
 			EndpointID string `bun:"endpoint_id"`
 			N          int    `bun:"n"`
