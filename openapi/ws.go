@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -183,7 +184,11 @@ type wsConn struct {
 	cfg    events.HubConfig
 	conn   *websocket.Conn
 	seen   atomic.Int64 // unix nanoseconds of the last frame from the client
+	pingMu sync.Mutex   // guards pinger, which the timer's own function resets
 	pinger *time.Timer
+	// writing counts the writes under way; when the hub ends the
+	// subscription during one, the connection is closed to unblock it.
+	writing atomic.Int32
 }
 
 func (c *wsConn) run(replay bool, after int64) {
@@ -191,9 +196,31 @@ func (c *wsConn) run(replay bool, after int64) {
 	c.conn.SetReadLimit(1024)
 	readCtx, stopReading := context.WithCancel(context.Background())
 	defer stopReading()
-	go c.read(readCtx, stopReading)
+	// over ends when the client leaves or the hub ends the subscription:
+	// the loop below waits on two channels, not three.
+	over, stopOver := context.WithCancel(c.sub.Context())
+	defer stopOver()
+	go c.read(readCtx, func() { stopReading(); stopOver() })
+	c.pingMu.Lock()
 	c.pinger = time.AfterFunc(c.cfg.PingInterval, func() { c.ping(readCtx) })
-	defer c.pinger.Stop()
+	c.pingMu.Unlock()
+	defer func() {
+		c.pingMu.Lock()
+		c.pinger.Stop()
+		c.pingMu.Unlock()
+	}()
+	// Writes carry no context of their own (coder/websocket would arm and
+	// disarm a context.AfterFunc on every one): a write blocked on a client
+	// that stopped reading is abandoned by closing the connection, here,
+	// when the hub ends the subscription (a slow reader, or the hub
+	// stopping). Between writes, the loop below sees the end and closes
+	// with the reason instead.
+	stopUnblocking := context.AfterFunc(c.sub.Context(), func() {
+		if c.writing.Load() > 0 {
+			c.conn.CloseNow()
+		}
+	})
+	defer stopUnblocking()
 
 	last := after
 	if replay {
@@ -206,10 +233,10 @@ func (c *wsConn) run(replay bool, after int64) {
 	var batch []events.Message
 	for {
 		select {
-		case <-readCtx.Done():
-			return // the client left, or the connection broke
-		case <-c.sub.Context().Done():
-			c.end(c.sub.Err())
+		case <-over.Done():
+			if readCtx.Err() == nil {
+				c.end(c.sub.Err())
+			} // else the client left, or the connection broke
 			return
 		case <-c.sub.Ready():
 			batch = c.sub.Take(batch)
@@ -217,7 +244,7 @@ func (c *wsConn) run(replay bool, after int64) {
 				if m.Sequence <= last {
 					continue // the replay sent it already
 				}
-				if err := c.conn.Write(c.sub.Context(), websocket.MessageText, m.Data); err != nil {
+				if err := c.write(m.Data); err != nil {
 					c.end(c.sub.Err())
 					return
 				}
@@ -247,7 +274,7 @@ func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 				c.s.log.Error("websocket replay", "err", err, "event_id", e.ID)
 				return last, errWSReplay
 			}
-			if err := c.conn.Write(c.sub.Context(), websocket.MessageText, m.Data); err != nil {
+			if err := c.write(m.Data); err != nil {
 				return last, c.sub.Err()
 			}
 			last = e.Sequence
@@ -256,6 +283,19 @@ func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 			return last, nil
 		}
 	}
+}
+
+// write sends one text message, unless the subscription has ended; see
+// run for how a blocked write is abandoned.
+func (c *wsConn) write(p []byte) error {
+	c.writing.Add(1)
+	defer c.writing.Add(-1)
+	select {
+	case <-c.sub.Context().Done():
+		return c.sub.Err()
+	default:
+	}
+	return c.conn.Write(context.Background(), websocket.MessageText, p)
 }
 
 var errWSReplay = errors.New("cannot read the stored events now; reconnect with after")
@@ -274,7 +314,7 @@ func (c *wsConn) read(ctx context.Context, done context.CancelFunc) {
 			Type string `json:"type"`
 		}
 		if typ == websocket.MessageText && json.Unmarshal(data, &msg) == nil && msg.Type == "ping" {
-			if err := c.conn.Write(c.sub.Context(), websocket.MessageText, wsPong); err != nil {
+			if err := c.write(wsPong); err != nil {
 				return
 			}
 		}
@@ -298,6 +338,8 @@ func (c *wsConn) ping(ctx context.Context) {
 	c.conn.Ping(pctx)
 	cancel()
 	if ctx.Err() == nil {
+		c.pingMu.Lock()
+		defer c.pingMu.Unlock()
 		c.pinger.Reset(max(c.cfg.PingInterval-time.Since(start), time.Millisecond))
 	}
 }

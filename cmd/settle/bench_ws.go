@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/gob"
@@ -24,7 +23,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/uptrace/bun"
 
 	"github.com/settlepay/settle/events"
@@ -41,6 +39,8 @@ type benchWSConfig struct {
 	Rate         float64
 	Duration     time.Duration
 	DialParallel int
+	Readers      int           // client reader goroutines over epoll; 0: one per connection
+	Coalesce     time.Duration // how long a busy epoll reader sleeps between polls
 	Drain        time.Duration
 	JSON         bool
 	Processes    string // "auto", "one" or "two"
@@ -88,6 +88,8 @@ func (m *Main) benchWS(ctx context.Context, args []string) error {
 	fs.Float64Var(&c.Rate, "rate", 5, "invoices created per second while measuring (one event each)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to create invoices")
 	fs.IntVar(&c.DialParallel, "dial-parallel", 64, "connections opened at once while ramping up")
+	fs.IntVar(&c.Readers, "client-readers", 2, "goroutines reading the clients' connections, each over an epoll instance (0: one goroutine per connection)")
+	fs.DurationVar(&c.Coalesce, "client-coalesce", 500*time.Microsecond, "while its connections are busy, each client reader sleeps this long between polls, to read many per wake-up (latencies are overstated by at most this; 0: never sleep)")
 	fs.DurationVar(&c.Drain, "drain", 30*time.Second, "how long to wait for the last events after writing stops")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as one JSON object")
 	fs.StringVar(&c.Processes, "processes", "auto", "one: clients in this process; two: clients in a child process (each side then needs one descriptor per connection, not two); auto: two only when the open-files limit is too low for one")
@@ -109,6 +111,10 @@ func (m *Main) benchWS(ctx context.Context, args []string) error {
 		return fmt.Errorf("bench ws: --duration %s: want up to an hour", c.Duration)
 	case c.DialParallel < 1 || c.Drain <= 0:
 		return errors.New("bench ws: --dial-parallel and --drain must be positive")
+	case c.Readers < 0 || c.Readers > 1024:
+		return fmt.Errorf("bench ws: --client-readers %d: want 0 to 1024", c.Readers)
+	case c.Coalesce < 0 || c.Coalesce > time.Second:
+		return fmt.Errorf("bench ws: --client-coalesce %s: want 0 to 1s", c.Coalesce)
 	case c.Processes != "auto" && c.Processes != "one" && c.Processes != "two":
 		return fmt.Errorf("bench ws: --processes %q: want auto, one or two", c.Processes)
 	}
@@ -148,149 +154,6 @@ func raiseOpenFiles(want uint64) uint64 {
 	return lim.Cur
 }
 
-// benchClient is one WebSocket client: what it saw, as it reads.
-type benchClient struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-	rec  benchRecord
-	done bool
-}
-
-// benchRecord is what one client saw: the sequence of every message and
-// when it was read. It crosses from a child process in gob.
-type benchRecord struct {
-	Seqs []int64
-	At   []int64 // unix nanoseconds
-	Err  string  // why the connection ended early; empty if it was held
-}
-
-// benchClients are the merchant WebSockets of a run.
-type benchClients struct {
-	Clients        []*benchClient // nil where dialing failed
-	ConnectSeconds float64
-	firstErr       atomic.Value
-	readers        sync.WaitGroup
-}
-
-func (b *benchClients) fail(err error) { b.firstErr.CompareAndSwap(nil, err.Error()) }
-
-func (b *benchClients) FirstError() string {
-	s, _ := b.firstErr.Load().(string)
-	return s
-}
-
-// openBenchClients dials n connections to url, parallel at a time, each
-// with a reader that runs until ctx ends.
-func openBenchClients(ctx context.Context, url, key string, n, parallel, expect int) *benchClients {
-	b := &benchClients{Clients: make([]*benchClient, n)}
-	tr := &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext}
-	client := &http.Client{Transport: tr}
-	header := http.Header{"Authorization": {"Bearer " + key}}
-	var next atomic.Int64
-	var dialers sync.WaitGroup
-	t0 := time.Now()
-	for range min(parallel, n) {
-		dialers.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				conn, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{HTTPClient: client, HTTPHeader: header})
-				cancel()
-				if err != nil {
-					b.fail(fmt.Errorf("dial: %w", err))
-					continue
-				}
-				bc := &benchClient{conn: conn, rec: benchRecord{Seqs: make([]int64, 0, expect), At: make([]int64, 0, expect)}}
-				b.Clients[i] = bc
-				b.readers.Go(func() { bc.read(ctx) })
-			}
-		})
-	}
-	dialers.Wait()
-	b.ConnectSeconds = round(time.Since(t0).Seconds(), 3)
-	return b
-}
-
-// wait returns when every open client has read events messages, or after
-// drain.
-func (b *benchClients) wait(ctx context.Context, events int, drain time.Duration) {
-	until := time.Now().Add(drain)
-	for time.Now().Before(until) && ctx.Err() == nil {
-		done := true
-		for _, bc := range b.Clients {
-			if bc == nil {
-				continue
-			}
-			bc.mu.Lock()
-			if !bc.done && len(bc.rec.Seqs) < events {
-				done = false
-			}
-			bc.mu.Unlock()
-			if !done {
-				break
-			}
-		}
-		if done {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// records closes every connection and returns what each client saw; a
-// client that never connected gives a nil record.
-func (b *benchClients) records(stop func()) []*benchRecord {
-	stop()
-	for _, bc := range b.Clients {
-		if bc != nil {
-			bc.conn.CloseNow()
-		}
-	}
-	b.readers.Wait()
-	out := make([]*benchRecord, len(b.Clients))
-	for i, bc := range b.Clients {
-		if bc != nil {
-			out[i] = &bc.rec
-		}
-	}
-	return out
-}
-
-func (bc *benchClient) read(ctx context.Context) {
-	marker := []byte(`"sequence":`)
-	for {
-		_, data, err := bc.conn.Read(ctx)
-		if err != nil {
-			bc.mu.Lock()
-			if ctx.Err() == nil {
-				bc.rec.Err = err.Error()
-			}
-			bc.done = true
-			bc.mu.Unlock()
-			return
-		}
-		now := time.Now().UnixNano()
-		// The sequence is the event's last field: no need to decode the rest.
-		i := bytes.LastIndex(data, marker)
-		if i < 0 {
-			continue
-		}
-		rest := data[i+len(marker):]
-		j := bytes.IndexAny(rest, ",}")
-		seq, err := strconv.ParseInt(string(rest[:max(j, 0)]), 10, 64)
-		if err != nil {
-			continue
-		}
-		bc.mu.Lock()
-		bc.rec.Seqs = append(bc.rec.Seqs, seq)
-		bc.rec.At = append(bc.rec.At, now)
-		bc.mu.Unlock()
-	}
-}
-
 // benchWSReady is the child's report once its connections are open.
 type benchWSReady struct {
 	Opened         int     `json:"opened"`
@@ -309,7 +172,7 @@ func benchWSChild(ctx context.Context, c benchWSConfig, key string, stdin io.Rea
 	work, stop := context.WithCancel(ctx)
 	defer stop()
 	expect := int(c.Rate*c.Duration.Seconds()) + 16
-	b := openBenchClients(work, c.clientsOnly, key, c.Connections, c.DialParallel, expect)
+	b := openBenchClients(work, c.clientsOnly, key, c.Connections, c.DialParallel, c.Readers, c.Coalesce, expect)
 	heap, goroutines := heapInUse()
 	ready := benchWSReady{Opened: countNonNil(b.Clients), ConnectSeconds: b.ConnectSeconds,
 		HeapMiB: heap, Goroutines: goroutines, FirstError: b.FirstError()}
@@ -367,7 +230,7 @@ func startChildClients(ctx context.Context, c benchWSConfig, url, key string, st
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, exe, "bench", "ws", "--clients-only", url,
-		"--connections", strconv.Itoa(c.Connections), "--dial-parallel", strconv.Itoa(c.DialParallel),
+		"--connections", strconv.Itoa(c.Connections), "--dial-parallel", strconv.Itoa(c.DialParallel), "--client-readers", strconv.Itoa(c.Readers), "--client-coalesce", c.Coalesce.String(),
 		"--rate", strconv.FormatFloat(c.Rate, 'g', -1, 64), "--duration", c.Duration.String(), "--drain", c.Drain.String())
 	cmd.Env = append(os.Environ(), "SETTLE_BENCH_WS_KEY="+key)
 	cmd.Stderr = stderr
@@ -471,7 +334,7 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 	if res.Processes == 1 {
 		clientCtx, stopClients := context.WithCancel(work)
 		defer stopClients()
-		b := openBenchClients(clientCtx, url, key, c.Connections, c.DialParallel, int(c.Rate*c.Duration.Seconds())+16)
+		b := openBenchClients(clientCtx, url, key, c.Connections, c.DialParallel, c.Readers, c.Coalesce, int(c.Rate*c.Duration.Seconds())+16)
 		side = &inProcessClients{b: b, ctx: clientCtx, stop: stopClients, drain: c.Drain}
 		res.ConnectSeconds, firstErr = b.ConnectSeconds, b.FirstError()
 		res.HeapMiB, res.Goroutines = heapInUse()
@@ -631,16 +494,6 @@ func benchWSEvents(ctx context.Context, db *bun.DB, merchantID string) ([]invoic
 		}
 		after = page[len(page)-1].Sequence
 	}
-}
-
-func countNonNil(clients []*benchClient) int {
-	n := 0
-	for _, bc := range clients {
-		if bc != nil {
-			n++
-		}
-	}
-	return n
 }
 
 func (r *benchWSResult) writeText(w io.Writer) error {
