@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -182,6 +183,10 @@ func (s *server) fail(ctx context.Context, err error) error {
 		return problem(http.StatusNotFound, "not_found", "No such object.")
 	case errors.Is(err, invoice.ErrNotCancellable):
 		return problem(http.StatusConflict, "invoice_not_cancellable", "Only an open invoice with nothing paid or pending can be cancelled.")
+	case errors.Is(err, events.ErrDeliveryInFlight):
+		return problem(http.StatusConflict, "delivery_in_flight", "An attempt of this delivery is being made; retry after it is recorded.")
+	case errors.Is(err, events.ErrEndpointDisabled):
+		return problem(http.StatusConflict, "endpoint_disabled", "The endpoint is disabled; enable it first (PATCH enabled: true).")
 	case errors.Is(err, invoice.ErrConflict):
 		return problem(http.StatusConflict, "conflict", "The request conflicts with a recorded payment.")
 	case errors.Is(err, context.Canceled):

@@ -44,17 +44,11 @@ func (s *server) registerEvents(api huma.API) {
 func (s *server) listEvents(ctx context.Context, in *listEventsInput) (*struct{ Body EventList }, error) {
 	p := principal(ctx)
 	lp := events.ListParams{MerchantID: p.MerchantID, Mode: p.Mode, Type: in.Type, InvoiceID: in.InvoiceID, Limit: in.Limit}
-	if in.After != "" {
-		cursor, err := events.Get(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.After)
-		if errors.Is(err, invoice.ErrNotFound) {
-			return nil, problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
-				&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: in.After})
-		}
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		lp.After = cursor.Sequence
+	after, err := s.cursor(ctx, p, in.After)
+	if err != nil {
+		return nil, err
 	}
+	lp.After = after
 	list, more, err := events.List(ctx, s.invoices.IDB(ctx), lp)
 	if err != nil {
 		return nil, s.fail(ctx, err)
@@ -64,6 +58,24 @@ func (s *server) listEvents(ctx context.Context, in *listEventsInput) (*struct{ 
 		out.Data[i] = events.FromStored(e)
 	}
 	return &struct{ Body EventList }{out}, nil
+}
+
+// cursor resolves an `after` event id of the principal's merchant and mode
+// to its sequence (0 for none). An id that names no such event is a 422
+// invalid_cursor problem; every other error has already been through fail.
+func (s *server) cursor(ctx context.Context, p invoice.Principal, id string) (int64, error) {
+	if id == "" {
+		return 0, nil
+	}
+	e, err := events.Get(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, id)
+	switch {
+	case errors.Is(err, invoice.ErrNotFound):
+		return 0, problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
+			&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: id})
+	case err != nil:
+		return 0, s.fail(ctx, err)
+	}
+	return e.Sequence, nil
 }
 
 func (s *server) getEvent(ctx context.Context, in *eventIDInput) (*struct{ Body events.Event }, error) {

@@ -71,8 +71,7 @@ func (s *server) idempotent(next http.Handler) http.Handler {
 			rec.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
 			done, err := s.runOnce(ctx, w, r, next, &rec)
 			if err != nil {
-				s.log.ErrorContext(ctx, "idempotency", "err", err, "request_id", requestID(ctx))
-				writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Try again shortly."))
+				s.unavailable(w, r, "idempotency", err)
 				return
 			}
 			if done {
@@ -85,8 +84,7 @@ func (s *server) idempotent(next http.Handler) http.Handler {
 			case errors.Is(err, sql.ErrNoRows):
 				continue // the other request rolled back; try to take the key
 			case err != nil:
-				s.log.ErrorContext(ctx, "idempotency", "err", err, "request_id", requestID(ctx))
-				writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Try again shortly."))
+				s.unavailable(w, r, "idempotency", err)
 				return
 			case time.Since(prev.CreatedAt) > IdempotencyTTL:
 				s.invoices.DB().NewDelete().Model(&prev).WherePK().Where("created_at = ?", prev.CreatedAt).Exec(ctx)

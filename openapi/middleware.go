@@ -46,6 +46,13 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	json.NewEncoder(w).Encode(p)
 }
 
+// unavailable logs a failure of the store behind a request (what names the
+// step) and answers 503 without showing it.
+func (s *server) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.log.ErrorContext(r.Context(), what, "err", err, "request_id", requestID(r.Context()))
+	writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Try again shortly."))
+}
+
 // recorder keeps the status and, when asked, a copy of the body.
 type recorder struct {
 	http.ResponseWriter
@@ -135,8 +142,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeProblem(w, r, problem(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or revoked."))
 			return
 		case err != nil:
-			s.log.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", requestID(r.Context()))
-			writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Try again shortly."))
+			s.unavailable(w, r, "authenticate", err)
 			return
 		case p.Mode == invoice.ModeLive && !p.LiveEnabled:
 			writeProblem(w, r, problem(http.StatusForbidden, "live_mode_disabled", "Live mode is not enabled for this merchant yet; an operator enables it with `settle merchants enable-live`."))

@@ -2,13 +2,11 @@ package openapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/settlepay/settle/events"
-	"github.com/settlepay/settle/invoice"
 )
 
 // CreateWebhookEndpointBody is a new webhook endpoint.
@@ -160,24 +158,13 @@ func (s *server) whPolicy() events.AddressPolicy {
 	return events.AddressPolicy{}
 }
 
-// whFail maps the webhook operations' own errors, then the common ones.
-func (s *server) whFail(ctx context.Context, err error) error {
-	switch {
-	case errors.Is(err, events.ErrDeliveryInFlight):
-		return problem(http.StatusConflict, "delivery_in_flight", "An attempt of this delivery is being made; retry after it is recorded.")
-	case errors.Is(err, events.ErrEndpointDisabled):
-		return problem(http.StatusConflict, "endpoint_disabled", "The endpoint is disabled; enable it first (PATCH enabled: true).")
-	}
-	return s.fail(ctx, err)
-}
-
 func (s *server) createWebhookEndpoint(ctx context.Context, in *createWebhookEndpointInput) (*endpointOutput, error) {
 	p := principal(ctx)
 	b := in.Body
 	params := events.EndpointParams{URL: &b.URL, Description: &b.Description, EnabledEvents: b.EnabledEvents, Enabled: b.Enabled}
 	ep, err := events.CreateEndpoint(ctx, s.invoices.IDB(ctx), s.whPolicy(), p.MerchantID, p.Mode, params, s.invoices.Now())
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	out := ep.Object()
 	out.Secret = ep.Secret
@@ -188,7 +175,7 @@ func (s *server) listWebhookEndpoints(ctx context.Context, in *listWebhookEndpoi
 	p := principal(ctx)
 	list, more, err := events.ListEndpoints(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.After, in.Limit)
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	out := WebhookEndpointList{Object: "list", Data: make([]events.EndpointObject, len(list)), HasMore: more}
 	for i := range list {
@@ -201,7 +188,7 @@ func (s *server) getWebhookEndpoint(ctx context.Context, in *WebhookEndpointIDPa
 	p := principal(ctx)
 	ep, err := events.GetEndpoint(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.ID)
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	return &endpointOutput{ep.Object()}, nil
 }
@@ -212,7 +199,7 @@ func (s *server) updateWebhookEndpoint(ctx context.Context, in *updateWebhookEnd
 	params := events.EndpointParams{URL: b.URL, Description: b.Description, EnabledEvents: b.EnabledEvents, Enabled: b.Enabled}
 	ep, err := events.UpdateEndpoint(ctx, s.invoices.IDB(ctx), s.whPolicy(), p.MerchantID, p.Mode, in.ID, params, s.invoices.Now())
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	if s.webhooks != nil && ep.Enabled {
 		s.webhooks.Notify()
@@ -224,7 +211,7 @@ func (s *server) deleteWebhookEndpoint(ctx context.Context, in *WebhookEndpointI
 	p := principal(ctx)
 	ep, err := events.DeleteEndpoint(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.ID, s.invoices.Now())
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	return &struct{ Body DeletedWebhookEndpoint }{DeletedWebhookEndpoint{ID: ep.ID, Object: "webhook_endpoint", Deleted: true}}, nil
 }
@@ -233,7 +220,7 @@ func (s *server) rotateWebhookSecret(ctx context.Context, in *rotateSecretInput)
 	p := principal(ctx)
 	ep, err := events.RotateSecret(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.ID, s.invoices.Now())
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	out := ep.Object()
 	out.Secret = ep.Secret
@@ -247,7 +234,7 @@ func (s *server) listWebhookDeliveries(ctx context.Context, in *listDeliveriesIn
 		After: in.After, Limit: in.Limit,
 	})
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	return &struct{ Body WebhookDeliveryList }{WebhookDeliveryList{Object: "list", Data: list, HasMore: more}}, nil
 }
@@ -256,7 +243,7 @@ func (s *server) retryWebhookDelivery(ctx context.Context, in *retryDeliveryInpu
 	p := principal(ctx)
 	d, err := events.RetryDelivery(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.ID, s.invoices.Now())
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, s.fail(ctx, err)
 	}
 	if s.webhooks != nil {
 		s.webhooks.Notify()
@@ -266,22 +253,13 @@ func (s *server) retryWebhookDelivery(ctx context.Context, in *retryDeliveryInpu
 
 func (s *server) replayWebhooks(ctx context.Context, in *replayInput) (*struct{ Body WebhookReplay }, error) {
 	p := principal(ctx)
-	db := s.invoices.IDB(ctx)
-	var after int64
-	if in.After != "" {
-		cursor, err := events.Get(ctx, db, p.MerchantID, p.Mode, in.After)
-		if errors.Is(err, invoice.ErrNotFound) {
-			return nil, problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
-				&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: in.After})
-		}
-		if err != nil {
-			return nil, s.whFail(ctx, err)
-		}
-		after = cursor.Sequence
-	}
-	res, err := events.Replay(ctx, db, p.MerchantID, p.Mode, in.ID, after, s.invoices.Now())
+	after, err := s.cursor(ctx, p, in.After)
 	if err != nil {
-		return nil, s.whFail(ctx, err)
+		return nil, err
+	}
+	res, err := events.Replay(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, in.ID, after, s.invoices.Now())
+	if err != nil {
+		return nil, s.fail(ctx, err)
 	}
 	if s.webhooks != nil {
 		s.webhooks.Notify()

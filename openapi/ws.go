@@ -99,7 +99,7 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, r, invalidWSToken())
 			return
 		case err != nil:
-			s.unavailable(w, r, err)
+			s.unavailable(w, r, "websocket", err)
 			return
 		}
 		p = invoice.Principal{MerchantID: merchantID, Mode: mode, Scope: invoice.ScopeRead}
@@ -114,17 +114,16 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		if len(id) > 64 {
 			id = id[:64]
 		}
-		e, err := events.Get(ctx, s.invoices.DB(), p.MerchantID, p.Mode, id)
-		switch {
-		case errors.Is(err, invoice.ErrNotFound):
-			writeProblem(w, r, problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
-				&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: id}))
-			return
-		case err != nil:
-			s.unavailable(w, r, err)
+		var err error
+		if after, err = s.cursor(ctx, p, id); err != nil {
+			var pr *Problem
+			if errors.As(err, &pr) {
+				writeProblem(w, r, pr)
+			} else {
+				s.unavailable(w, r, "websocket", err)
+			}
 			return
 		}
-		after = e.Sequence
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
 		w.Header().Set("Upgrade", "websocket")
@@ -133,7 +132,7 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	sub, refused := s.hub.Subscribe(ctx, p.MerchantID, p.Mode, clientIP(r))
 	if refused != nil && !errors.Is(refused, events.ErrTooManyForIP) && !errors.Is(refused, events.ErrTooManyForMerchant) {
-		s.unavailable(w, r, refused)
+		s.unavailable(w, r, "websocket", refused)
 		return
 	}
 	if sub != nil {
@@ -144,7 +143,7 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 			if errors.Is(err, events.ErrInvalidWSToken) {
 				writeProblem(w, r, invalidWSToken()) // another connection used it first
 			} else {
-				s.unavailable(w, r, err)
+				s.unavailable(w, r, "websocket", err)
 			}
 			return
 		}
@@ -356,11 +355,6 @@ func (c *wsConn) end(err error) {
 	default:
 		c.conn.Close(websocket.StatusInternalError, err.Error())
 	}
-}
-
-func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.ErrorContext(r.Context(), "websocket", "err", err, "request_id", requestID(r.Context()))
-	writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "Try again shortly."))
 }
 
 // clientIP is the address the connection comes from. Behind a reverse
