@@ -70,12 +70,16 @@ func (s *server) cursor(ctx context.Context, p invoice.Principal, id string) (in
 	e, err := events.Get(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, id)
 	switch {
 	case errors.Is(err, invoice.ErrNotFound):
-		return 0, problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
-			&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: id})
+		return 0, badCursor(id)
 	case err != nil:
 		return 0, s.fail(ctx, err)
 	}
 	return e.Sequence, nil
+}
+
+func badCursor(id string) *Problem {
+	return problem(http.StatusUnprocessableEntity, "invalid_cursor", "after: no such event",
+		&huma.ErrorDetail{Location: "query.after", Message: "no such event", Value: id})
 }
 
 func (s *server) getEvent(ctx context.Context, in *eventIDInput) (*struct{ Body events.Event }, error) {

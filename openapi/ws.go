@@ -114,6 +114,10 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		if len(id) > 64 {
 			id = id[:64]
 		}
+		if id == "" { // asked to resume, but from nothing
+			writeProblem(w, r, badCursor(id))
+			return
+		}
 		var err error
 		if after, err = s.cursor(ctx, p, id); err != nil {
 			var pr *Problem
