@@ -7,20 +7,17 @@ package chains
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/settlepay/settle/invoice"
 )
 
-// Sink takes what a watcher saw. invoice.Service satisfies it through a small
-// adapter; watchers are at-least-once, the sink is exactly-once.
-type Sink interface {
-	Observe(ctx context.Context, obs invoice.Observation) error
-}
-
 // Watcher follows one network until ctx ends.
 type Watcher interface {
-	Run(ctx context.Context, sink Sink) error
+	Run(ctx context.Context) error
 }
 
 // Kind is the family of a network, which decides its watcher.
@@ -137,11 +134,137 @@ func MethodByID(id string) (Method, bool) {
 // Methods lists every method in catalogue order.
 func Methods() []Method { return slices.Clone(methods) }
 
-// Choose returns the payment methods for a new invoice of mode and currency:
-// the requested ones, each checked to exist, to be of the invoice's mode and
-// to settle its currency; or, when none are requested, every such method.
+// Endpoint is how settle reaches a network, and how deep it waits there.
+type Endpoint struct {
+	HTTP string // JSON-RPC over http(s)
+	WS   string // JSON-RPC over ws(s), for head subscriptions; optional
+	// Confirmations overrides the preset depth when > 0.
+	Confirmations int
+	// Finalized confirms at the network's `finalized` block tag instead of
+	// at a depth.
+	Finalized bool
+}
+
+// Catalogue is the presets narrowed to the networks this instance reaches:
+// a network without an RPC endpoint (or refused at start) is not offered.
 // The sandbox is always offered in test mode.
-func Choose(mode invoice.Mode, currency invoice.Currency, requested []string) ([]string, error) {
+type Catalogue struct {
+	mu        sync.RWMutex
+	endpoints map[string]Endpoint
+	tokens    map[string]string // network → token, for presets without one (devnet)
+}
+
+// NewCatalogue returns the catalogue for the given endpoints, by network id.
+// Unknown network ids are an error.
+func NewCatalogue(endpoints map[string]Endpoint) (*Catalogue, error) {
+	c := &Catalogue{endpoints: map[string]Endpoint{}, tokens: map[string]string{}}
+	for id, e := range endpoints {
+		if _, ok := NetworkByID(id); !ok || id == Sandbox {
+			return nil, fmt.Errorf("unknown network %q", id)
+		}
+		c.endpoints[id] = e
+	}
+	return c, nil
+}
+
+// SetToken sets the token contract of network's methods where the preset has
+// none: the devnet's token is only known once deployed.
+func (c *Catalogue) SetToken(network, token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tokens[network] = token
+}
+
+// Refuse stops offering network (its RPC is not the chain it claims).
+func (c *Catalogue) Refuse(network string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.endpoints, network)
+}
+
+// Endpoints returns the networks offered, with their endpoints.
+func (c *Catalogue) Endpoints() map[string]Endpoint {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return maps.Clone(c.endpoints)
+}
+
+// Offered reports whether network can take payments here.
+func (c *Catalogue) Offered(network string) bool {
+	if network == Sandbox {
+		return true
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.endpoints[network]
+	return ok && (c.tokens[network] != "" || !needsToken(network))
+}
+
+func needsToken(network string) bool {
+	for _, m := range methods {
+		if m.Network == network && m.Token == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Network returns the preset network with this instance's overrides.
+func (c *Catalogue) Network(id string) (Network, bool) {
+	n, ok := NetworkByID(id)
+	if !ok {
+		return n, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := c.endpoints[id]; e.Confirmations > 0 {
+		n.Confirmations = e.Confirmations
+	}
+	return n, true
+}
+
+// Method returns the method with id, its token filled in.
+func (c *Catalogue) Method(id string) (Method, bool) {
+	m, ok := MethodByID(id)
+	if ok && m.Token == "" && m.Network != Sandbox {
+		c.mu.RLock()
+		m.Token = c.tokens[m.Network]
+		c.mu.RUnlock()
+	}
+	return m, ok
+}
+
+// MethodForToken returns the method paying with token on network.
+func (c *Catalogue) MethodForToken(network, token string) (Method, bool) {
+	for _, m := range methods {
+		if m.Network != network {
+			continue
+		}
+		if m, _ = c.Method(m.ID); m.Token != "" && strings.EqualFold(m.Token, token) {
+			return m, true
+		}
+	}
+	return Method{}, false
+}
+
+// Tokens returns the token contracts watched on network.
+func (c *Catalogue) Tokens(network string) []string {
+	var out []string
+	for _, m := range methods {
+		if m.Network == network {
+			if m, _ = c.Method(m.ID); m.Token != "" {
+				out = append(out, m.Token)
+			}
+		}
+	}
+	return out
+}
+
+// Choose returns the payment methods for a new invoice of mode and currency:
+// the requested ones, each checked to exist, to be offered here, to be of the
+// invoice's mode and to settle its currency; or, when none are requested,
+// every such method. The sandbox is always offered in test mode.
+func (c *Catalogue) Choose(mode invoice.Mode, currency invoice.Currency, requested []string) ([]string, error) {
 	fail := func(format string, args ...any) error {
 		return &invoice.ValidationError{Fields: []*invoice.FieldError{{
 			Field: "payment_methods", Code: "invalid_payment_method", Rule: fmt.Sprintf(format, args...),
@@ -150,12 +273,12 @@ func Choose(mode invoice.Mode, currency invoice.Currency, requested []string) ([
 	if len(requested) == 0 {
 		var out []string
 		for _, m := range methods {
-			if m.Mode == mode && m.Accepts(currency) {
+			if m.Mode == mode && m.Accepts(currency) && c.Offered(m.Network) {
 				out = append(out, m.ID)
 			}
 		}
 		if len(out) == 0 {
-			return nil, fail("no %s payment method settles %s", mode, currency)
+			return nil, fail("no %s payment method settles %s here", mode, currency)
 		}
 		return out, nil
 	}
@@ -170,6 +293,8 @@ func Choose(mode invoice.Mode, currency invoice.Currency, requested []string) ([
 			return nil, fail("payment method %q is for %s mode, this key is %s mode", id, m.Mode, mode)
 		case !m.Accepts(currency):
 			return nil, fail("payment method %q cannot settle %s", id, currency)
+		case !c.Offered(m.Network):
+			return nil, fail("payment method %q is not offered here: network %s has no RPC endpoint configured", id, m.Network)
 		case seen[id]:
 			return nil, fail("payment method %q is listed twice", id)
 		}
@@ -181,3 +306,6 @@ func Choose(mode invoice.Mode, currency invoice.Currency, requested []string) ([
 	}
 	return out, nil
 }
+
+// Networks lists every preset network in catalogue order.
+func Networks() []Network { return slices.Clone(networks) }

@@ -46,6 +46,18 @@ func TestCatalogueIsConsistent(t *testing.T) {
 
 func TestChoose(t *testing.T) {
 	t.Parallel()
+	endpoints := map[string]chains.Endpoint{}
+	for _, n := range chains.Networks() {
+		if n.ID != chains.Sandbox && n.ID != "polygon_amoy" && n.ID != "arbitrum" {
+			endpoints[n.ID] = chains.Endpoint{HTTP: "http://127.0.0.1:1"}
+		}
+	}
+	cat, err := chains.NewCatalogue(endpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.SetToken("devnet", "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+	bare, _ := chains.NewCatalogue(nil)
 	tests := []struct {
 		name      string
 		mode      invoice.Mode
@@ -53,11 +65,16 @@ func TestChoose(t *testing.T) {
 		requested []string
 		want      []string // nil: check wantErr
 		wantErr   string
+		cat       *chains.Catalogue // default: every network but polygon_amoy and arbitrum
 	}{
 		{name: "test default has sandbox and testnets only", mode: invoice.ModeTest, currency: "USD",
-			want: []string{"sandbox", "usdc_sepolia", "usdc_base_sepolia", "usdc_polygon_amoy", "usdc_arbitrum_sepolia", "usdc_devnet", "usdc_solana_devnet"}},
+			want: []string{"sandbox", "usdc_sepolia", "usdc_base_sepolia", "usdc_arbitrum_sepolia", "usdc_devnet", "usdc_solana_devnet"}},
 		{name: "live default has mainnets only", mode: invoice.ModeLive, currency: "USD",
-			want: []string{"usdc_ethereum", "usdt_ethereum", "usdc_base", "usdc_polygon", "usdt_polygon", "usdc_arbitrum", "usdt_arbitrum", "usdc_solana"}},
+			want: []string{"usdc_ethereum", "usdt_ethereum", "usdc_base", "usdc_polygon", "usdt_polygon", "usdc_solana"}},
+		{name: "without endpoints only the sandbox", mode: invoice.ModeTest, currency: "USD", cat: bare, want: []string{"sandbox"}},
+		{name: "without endpoints live has nothing", mode: invoice.ModeLive, currency: "USD", cat: bare, wantErr: "no live payment method settles USD"},
+		{name: "method of a network without endpoint", mode: invoice.ModeTest, currency: "USD", requested: []string{"usdc_polygon_amoy"}, wantErr: "has no RPC endpoint"},
+		{name: "devnet without its token", mode: invoice.ModeTest, currency: "USD", cat: bare, requested: []string{"usdc_devnet"}, wantErr: "not offered"},
 		{name: "test EUR offers the sandbox", mode: invoice.ModeTest, currency: "EUR", want: []string{"sandbox"}},
 		{name: "live EUR has no method", mode: invoice.ModeLive, currency: "EUR", wantErr: "no live payment method settles EUR"},
 		{name: "requested test method gets the sandbox too", mode: invoice.ModeTest, currency: "USD",
@@ -72,7 +89,11 @@ func TestChoose(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := chains.Choose(tc.mode, tc.currency, tc.requested)
+			c := tc.cat
+			if c == nil {
+				c = cat
+			}
+			got, err := c.Choose(tc.mode, tc.currency, tc.requested)
 			if tc.wantErr != "" {
 				var v *invoice.ValidationError
 				if !errors.As(err, &v) || !strings.Contains(err.Error(), tc.wantErr) || v.Fields[0].Code != "invalid_payment_method" {

@@ -17,6 +17,9 @@ type Units struct{ v *big.Int }
 // NewUnits returns n base units.
 func NewUnits(n int64) Units { return Units{big.NewInt(n)} }
 
+// BigUnits returns units of b (copied).
+func BigUnits(b *big.Int) Units { return Units{new(big.Int).Set(b)} }
+
 // ParseUnits reads a base-10 integer such as "2500000".
 func ParseUnits(s string) (Units, error) {
 	v, ok := new(big.Int).SetString(s, 10)

@@ -15,7 +15,7 @@ import (
 
 // paymentKeys is the public shape of a payment.
 var paymentKeys = []string{
-	"amount", "amount_units", "asset", "created_at", "from", "id", "index", "invoice_id", "method",
+	"amount", "amount_units", "asset", "block_hash", "block_number", "created_at", "from", "id", "index", "invoice_id", "method",
 	"mode", "network", "object", "observed_at", "status", "to", "tx_id", "updated_at",
 }
 

@@ -19,6 +19,7 @@ type Invoice struct {
 	Metadata        map[string]string `bun:"metadata,type:text"`
 	RedirectURL     string            `bun:"redirect_url"`
 	SessionToken    string            `bun:"session_token"`
+	Instructions    []Instruction     `bun:"instructions,type:text"`
 	ExpiresAt       time.Time         `bun:"expires_at"`
 	CreatedAt       time.Time         `bun:"created_at"`
 	UpdatedAt       time.Time         `bun:"updated_at"`
@@ -52,6 +53,8 @@ type Payment struct {
 	Status     PaymentStatus `bun:"status"`
 	From       string        `bun:"from_address"`
 	To         string        `bun:"to_address"`
+	Block      int64         `bun:"block_number"`
+	BlockHash  string        `bun:"block_hash"`
 	ObservedAt time.Time     `bun:"observed_at"`
 	CreatedAt  time.Time     `bun:"created_at"`
 	UpdatedAt  time.Time     `bun:"updated_at"`
@@ -71,7 +74,25 @@ type Observation struct {
 	Amount     Units // in the asset's base units
 	Status     PaymentStatus
 	From, To   string
+	Block      int64  // block or slot that holds it; 0 when the network has none
+	BlockHash  string // hash of that block, to tell a reorg
 	ObservedAt time.Time
+}
+
+// Instruction tells the payor how to pay an invoice with one method: what to
+// send, where. The chains package writes them when the invoice is created;
+// this package only stores and shows them.
+type Instruction struct {
+	Method        string `json:"method" example:"usdc_base"`
+	Network       string `json:"network" example:"base"`
+	Asset         string `json:"asset" example:"USDC"`
+	Token         string `json:"token,omitempty" example:"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913" doc:"Token contract or mint."`
+	ChainID       int64  `json:"chain_id,omitempty" example:"8453"`
+	Address       string `json:"address" example:"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" doc:"Send to this address."`
+	Amount        string `json:"amount" example:"25.000137" doc:"Exact amount to send, in the asset's units; it may carry a few base units more than the invoice so that the payment is told apart."`
+	AmountUnits   string `json:"amount_units" example:"25000137" doc:"The same amount in the asset's base units."`
+	Confirmations int    `json:"confirmations" example:"10" doc:"Blocks after which the payment counts as confirmed."`
+	URI           string `json:"uri" example:"ethereum:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913@8453/transfer?address=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed&uint256=25000137" doc:"Payment request URI for wallets (EIP-681 on EVM networks)."`
 }
 
 // SessionHeaders authorise a payor's embedded checkout for one invoice.
@@ -108,6 +129,7 @@ type InvoiceObject struct {
 	PaidAt                *time.Time        `json:"paid_at"`
 	PaymentURL            string            `json:"payment_url" example:"http://localhost:8080/pay/3q2x8m1c?sig=d6f1c0b4"`
 	PaymentSessionHeaders SessionHeaders    `json:"payment_session_headers"`
+	PaymentInstructions   []Instruction     `json:"payment_instructions" nullable:"false" doc:"What to send where, one entry per method that needs one (the sandbox needs none)."`
 }
 
 // Object returns the public form of inv, with checkout handles from c.
@@ -120,6 +142,10 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 	if methods == nil {
 		methods = []string{}
 	}
+	instructions := inv.Instructions
+	if instructions == nil {
+		instructions = []Instruction{}
+	}
 	url, headers := c.Links(inv.SessionToken)
 	return InvoiceObject{
 		ID: inv.ID, Object: "invoice", Mode: inv.Mode, Status: inv.Status, Exception: inv.Exception,
@@ -128,7 +154,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		PaymentMethods: methods, MerchantOrderID: inv.MerchantOrderID, Description: inv.Description,
 		Metadata: metadata, RedirectURL: inv.RedirectURL,
 		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
-		PaymentURL: url, PaymentSessionHeaders: headers,
+		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions,
 	}
 }
 
@@ -148,6 +174,8 @@ type PaymentObject struct {
 	Status      PaymentStatus `json:"status" enum:"pending,confirmed,reversed"`
 	From        string        `json:"from"`
 	To          string        `json:"to"`
+	Block       int64         `json:"block_number" doc:"Block (or slot) that holds the transfer; 0 where the network has none."`
+	BlockHash   string        `json:"block_hash"`
 	ObservedAt  time.Time     `json:"observed_at"`
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
@@ -159,7 +187,7 @@ func (p *Payment) Object() PaymentObject {
 		ID: p.ID, Object: "payment", Mode: p.Mode, InvoiceID: p.InvoiceID, Method: p.Method,
 		Network: p.Network, TxID: p.TxID, Index: p.Index, Asset: p.Asset,
 		Amount: p.Amount.Format(p.Decimals), AmountUnits: p.Amount.String(), Status: p.Status,
-		From: p.From, To: p.To, ObservedAt: p.ObservedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		From: p.From, To: p.To, Block: p.Block, BlockHash: p.BlockHash, ObservedAt: p.ObservedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
 

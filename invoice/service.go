@@ -1,6 +1,7 @@
 package invoice
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,6 +134,10 @@ type CreateParams struct {
 	RedirectURL     string
 	ExpiresIn       int64      // seconds; 0 means default unless ExpiresAt is set
 	ExpiresAt       *time.Time // alternative to ExpiresIn
+	// Prepare, when set, runs in the creating transaction before the invoice
+	// is written: the chains package assigns deposit addresses and amounts
+	// there and sets Instructions (it may also narrow PaymentMethods).
+	Prepare func(ctx context.Context, tx bun.IDB, inv *Invoice) error
 }
 
 // build validates p and returns the invoice it describes.

@@ -202,7 +202,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 	if err != nil {
 		return Invoice{}, err
 	}
-	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && s.db.Dialect().Name() == dialect.PG {
+	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && p.Prepare == nil && s.db.Dialect().Name() == dialect.PG {
 		// One statement is atomic by itself: the invoice and its event in
 		// one round trip instead of four (BEGIN, two INSERTs, COMMIT).
 		_, err = s.db.NewInsert().With("invoice", s.db.NewInsert().Model(&inv)).
@@ -212,6 +212,15 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 		}
 	} else {
 		err = s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+			if p.Prepare != nil {
+				if err := p.Prepare(ctx, tx, &inv); err != nil {
+					return err
+				}
+				// Prepare may have narrowed the methods or added instructions.
+				if events, err = s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}}); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.NewInsert().Model(&inv).Returning("NULL").Exec(ctx); err != nil {
 				return err
 			}
@@ -394,8 +403,9 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 				ID: NewID("pay_", now), InvoiceID: inv.ID, MerchantID: inv.MerchantID, Mode: inv.Mode,
 				Method: obs.Method, Network: obs.Network, TxID: obs.TxID, Index: obs.Index,
 				Asset: obs.Asset, Decimals: obs.Decimals, Amount: obs.Amount, Status: obs.Status,
-				From: obs.From, To: obs.To, ObservedAt: obs.ObservedAt.UTC().Truncate(time.Microsecond),
-				CreatedAt: now, UpdatedAt: now,
+				From: obs.From, To: obs.To, Block: obs.Block, BlockHash: obs.BlockHash,
+				ObservedAt: obs.ObservedAt.UTC().Truncate(time.Microsecond),
+				CreatedAt:  now, UpdatedAt: now,
 			}
 			// The key is unique across invoices. DO NOTHING (rather than
 			// failing) tells a conflict apart from any other error, and
@@ -418,8 +428,12 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 		default:
 			payments[i].Status = obs.Status
 			payments[i].UpdatedAt = now
+			if obs.Status != PaymentReversed && obs.BlockHash != "" {
+				// Mined again in another block after a reorg.
+				payments[i].Block, payments[i].BlockHash = obs.Block, obs.BlockHash
+			}
 			pay = payments[i]
-			if _, err := tx.NewUpdate().Model(&pay).Column("status", "updated_at").WherePK().Exec(ctx); err != nil {
+			if _, err := tx.NewUpdate().Model(&pay).Column("status", "block_number", "block_hash", "updated_at").WherePK().Exec(ctx); err != nil {
 				return err
 			}
 		}

@@ -18,7 +18,7 @@ import (
 // invoiceKeys is the public shape of an invoice (DESIGN.md, "Invoice").
 var invoiceKeys = []string{
 	"amount", "amount_due", "amount_paid", "created_at", "currency", "description", "exception",
-	"expires_at", "id", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_methods",
+	"expires_at", "id", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
 	"payment_session_headers", "payment_url", "redirect_url", "status", "updated_at",
 }
 

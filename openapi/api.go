@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
@@ -36,6 +37,10 @@ type Deps struct {
 	Hub      *events.Hub      // nil: no merchant WebSocket
 	Log      *slog.Logger
 	Metrics  *Metrics // nil means a private registry, with the invoice counts
+	// Ledger holds receiving accounts and the network catalogue; nil means
+	// no network but the sandbox.
+	Ledger  *chains.Ledger
+	Monitor *chains.Monitor // nil: no watcher status in /readyz
 }
 
 type server struct {
@@ -44,11 +49,17 @@ type server struct {
 	hub      *events.Hub
 	log      *slog.Logger
 	metrics  *Metrics
+	ledger   *chains.Ledger
+	monitor  *chains.Monitor
 }
 
 // New returns the HTTP handler of the whole API.
 func New(d Deps) http.Handler {
-	s := &server{invoices: d.Invoices, webhooks: d.Webhooks, hub: d.Hub, log: d.Log, metrics: d.Metrics}
+	s := &server{invoices: d.Invoices, webhooks: d.Webhooks, hub: d.Hub, log: d.Log, metrics: d.Metrics, ledger: d.Ledger, monitor: d.Monitor}
+	if s.ledger == nil {
+		cat, _ := chains.NewCatalogue(nil)
+		s.ledger = chains.NewLedger(d.Invoices, cat)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
@@ -187,6 +188,10 @@ func (s *server) fail(ctx context.Context, err error) error {
 		return problem(http.StatusConflict, "delivery_in_flight", "An attempt of this delivery is being made; retry after it is recorded.")
 	case errors.Is(err, events.ErrEndpointDisabled):
 		return problem(http.StatusConflict, "endpoint_disabled", "The endpoint is disabled; enable it first (PATCH enabled: true).")
+	case errors.Is(err, chains.ErrAccountExists):
+		return problem(http.StatusConflict, "receiving_account_exists", "There is already an active receiving account on this network in this mode; delete it first.")
+	case errors.Is(err, chains.ErrUniqueAmountsExhausted):
+		return problem(http.StatusServiceUnavailable, "unique_amounts_exhausted", "Every unique amount near this one is held by another open invoice on the receiving address; retry later, use another amount, or receive with an xpub.")
 	case errors.Is(err, invoice.ErrConflict):
 		return problem(http.StatusConflict, "conflict", "The request conflicts with a recorded payment.")
 	case errors.Is(err, context.Canceled):

@@ -7,7 +7,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -111,12 +110,14 @@ func (s *server) register(api huma.API) {
 	s.registerSandbox(api)
 	s.registerEvents(api)
 	s.registerWebhooks(api)
+	s.registerAccounts(api)
+	s.registerNetworks(api)
 }
 
 func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {
 	p := principal(ctx)
 	b := in.Body
-	methods, err := chains.Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
+	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -125,6 +126,7 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
 		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
 		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
+		Prepare: s.ledger.Prepare(methods, len(b.PaymentMethods) > 0),
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)

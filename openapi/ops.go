@@ -2,8 +2,11 @@ package openapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/settlepay/settle/chains"
 )
 
 // registerOps adds the operational endpoints, outside the versioned API and
@@ -23,7 +26,14 @@ func (s *server) registerOps(mux *http.ServeMux) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ready"}` + "\n"))
+		ready := struct {
+			Status   string                          `json:"status"`
+			Networks map[string]chains.NetworkStatus `json:"networks,omitempty"`
+		}{Status: "ready"}
+		if s.monitor != nil {
+			ready.Networks = s.monitor.Status()
+		}
+		json.NewEncoder(w).Encode(ready)
 	})
 	mux.Handle("GET /metrics", s.metrics.handler())
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 	"github.com/settlepay/settle/openapi"
@@ -54,6 +55,8 @@ type env struct {
 	srv      *httptest.Server
 	merchant string
 	key      string
+	cat      *chains.Catalogue
+	ledger   *chains.Ledger
 }
 
 func setup(t *testing.T, db storetest.DB) *env {
@@ -61,14 +64,39 @@ func setup(t *testing.T, db storetest.DB) *env {
 	c := &clock{}
 	signer := payor.NewSigner(testSecret, publicURL)
 	svc := invoice.NewService(db.DB, c, signer, nil)
-	srv := httptest.NewServer(openapi.New(openapi.Deps{Invoices: svc}))
+	// Every EVM network is offered (nothing dials these endpoints here), and
+	// the merchant has an address on each: invoices get every method.
+	endpoints := map[string]chains.Endpoint{}
+	for _, n := range chains.Networks() {
+		if n.Kind == chains.KindEVM {
+			endpoints[n.ID] = chains.Endpoint{HTTP: "http://127.0.0.1:9"}
+		}
+	}
+	cat, err := chains.NewCatalogue(endpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.SetToken("devnet", "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+	ledger := chains.NewLedger(svc, cat)
+	srv := httptest.NewServer(openapi.New(openapi.Deps{Invoices: svc, Ledger: ledger}))
 	t.Cleanup(srv.Close)
 	m, key, err := svc.CreateMerchant(context.Background(), "Test Shop")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, db: db, svc: svc, clock: c, signer: signer, srv: srv, merchant: m.ID, key: key}
+	for id := range endpoints {
+		n, _ := chains.NetworkByID(id)
+		if _, err := ledger.CreateAccount(context.Background(), chains.AccountParams{
+			MerchantID: m.ID, Mode: n.Mode, Network: id, Address: merchantAddress,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &env{t: t, db: db, svc: svc, clock: c, signer: signer, srv: srv, merchant: m.ID, key: key, cat: cat, ledger: ledger}
 }
+
+// merchantAddress receives the env merchant's payments on every network.
+const merchantAddress = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
 // newKey creates another key for merchant.
 func (e *env) newKey(merchant string, mode invoice.Mode, scope invoice.Scope) string {

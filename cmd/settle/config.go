@@ -27,6 +27,11 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	Webhooks       events.WebhookConfig
 	Hub            events.HubConfig
+	ConfigFile     string
+	EVMMaxRange    int
+	EVMPoll        time.Duration
+	EVMMaxWatched  int
+	UniqueHold     time.Duration
 }
 
 // setting is one row of the README's configuration table: a flag, its
@@ -52,6 +57,11 @@ var settings = []setting{
 	{"ws-max-per-merchant", "SETTLE_WS_MAX_PER_MERCHANT", "100", "merchant WebSockets of one merchant (per instance; -1: no limit)", func(c *Config) any { return &c.Hub.MaxPerMerchant }},
 	{"ws-ping-interval", "SETTLE_WS_PING_INTERVAL", "30s", "how often the server pings each WebSocket", func(c *Config) any { return &c.Hub.PingInterval }},
 	{"ws-idle-timeout", "SETTLE_WS_IDLE_TIMEOUT", "60s", "a WebSocket silent this long is closed", func(c *Config) any { return &c.Hub.IdleTimeout }},
+	{"config", "SETTLE_CONFIG", "", "JSON file of network endpoints (see Networks); SETTLE_RPC_* variables win over it", func(c *Config) any { return &c.ConfigFile }},
+	{"evm-max-range", "SETTLE_EVM_MAX_RANGE", "1000", "blocks per eth_getLogs call (halved by itself when a provider refuses)", func(c *Config) any { return &c.EVMMaxRange }},
+	{"evm-poll-interval", "SETTLE_EVM_POLL_INTERVAL", "2s", "how often EVM heads are polled (new heads over SETTLE_WS_* wake the watcher sooner)", func(c *Config) any { return &c.EVMPoll }},
+	{"evm-max-watched", "SETTLE_EVM_MAX_WATCHED", "500", "up to this many watched addresses, logs are filtered by recipient; above, every transfer of the token is read", func(c *Config) any { return &c.EVMMaxWatched }},
+	{"unique-amount-hold", "SETTLE_UNIQUE_AMOUNT_HOLD", "168h", "how long after expiry an invoice keeps its unique amount on a shared address (late payments still match)", func(c *Config) any { return &c.UniqueHold }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
 }
 
@@ -87,13 +97,14 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"expire-interval": c.ExpireInterval, "shutdown-grace": c.ShutdownGrace, "webhook-timeout": c.Webhooks.Timeout,
 		"webhook-disable-after": c.Webhooks.DisableAfter, "ws-ping-interval": c.Hub.PingInterval, "ws-idle-timeout": c.Hub.IdleTimeout,
+		"evm-poll-interval": c.EVMPoll, "unique-amount-hold": c.UniqueHold,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
 		}
 	}
-	if c.Webhooks.Workers <= 0 || c.Webhooks.PerEndpoint <= 0 || c.Hub.SendBuffer <= 0 {
-		return fmt.Errorf("webhook-workers, webhook-per-endpoint and ws-send-buffer must be positive")
+	if c.Webhooks.Workers <= 0 || c.Webhooks.PerEndpoint <= 0 || c.Hub.SendBuffer <= 0 || c.EVMMaxRange <= 0 || c.EVMMaxWatched < 0 {
+		return fmt.Errorf("webhook-workers, webhook-per-endpoint, ws-send-buffer and evm-max-range must be positive")
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return fmt.Errorf("SETTLE_SECRET_KEY must be at least 32 characters")

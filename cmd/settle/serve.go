@@ -6,15 +6,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/evm"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/migrations"
@@ -34,9 +39,39 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	log, err := newLogger(m.Stderr, c.LogLevel)
+	return m.run(ctx, c, serverOptions{})
+}
+
+// serverOptions are what `settle devnet` adds to a plain `settle serve`.
+type serverOptions struct {
+	endpoints map[string]chains.Endpoint // more networks
+	tokens    map[string]string          // token contracts of presets without one
+	reset     []string                   // networks whose chain starts anew: forget their checkpoints
+	ready     func(ctx context.Context, addr string, svc *invoice.Service, ledger *chains.Ledger) error
+	log       io.Writer // default Stderr
+}
+
+// run serves until ctx ends.
+func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
+	logw := o.log
+	if logw == nil {
+		logw = m.Stderr
+	}
+	log, err := newLogger(logw, c.LogLevel)
 	if err != nil {
 		return err
+	}
+	endpoints, err := m.networkEndpoints(c.ConfigFile)
+	if err != nil {
+		return err
+	}
+	maps.Copy(endpoints, o.endpoints)
+	cat, err := chains.NewCatalogue(endpoints)
+	if err != nil {
+		return err
+	}
+	for n, t := range o.tokens {
+		cat.SetToken(n, t)
 	}
 	db, err := openMigrated(ctx, c.DatabaseURL, log)
 	if err != nil {
@@ -55,7 +90,17 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	sequencer := events.NewSequencer(db, log, written, sequenced)
 	webhooks := events.NewWebhooks(db, log, c.Webhooks, sequenced)
 	hub := events.NewHub(db, log, c.Hub, sequenced)
-	handler := openapi.New(openapi.Deps{Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: openapi.NewMetrics(svc, hub)})
+	ledger := chains.NewLedger(svc, cat)
+	ledger.Hold = c.UniqueHold
+	for _, n := range o.reset {
+		if err := ledger.ResetNetwork(ctx, n); err != nil {
+			return err
+		}
+	}
+	checkChains(ctx, cat, log)
+	metrics := openapi.NewMetrics(svc, hub)
+	monitor := chains.NewMonitor(metrics.Registry())
+	handler := openapi.New(openapi.Deps{Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor})
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -83,8 +128,32 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		wg.Go(func() { events.Listen(work, c.DatabaseURL, events.SequencedChannel, sequenced, log) })
 	}
 	wg.Go(func() { purgeLoop(work, db, log) })
+	holder := instanceID()
+	for id, e := range cat.Endpoints() {
+		n, _ := cat.Network(id)
+		w := evm.New(evm.Config{
+			Network: n, Endpoint: e, Tokens: cat.Tokens(id), Holder: holder,
+			MaxRange: int64(c.EVMMaxRange), PollInterval: c.EVMPoll, MaxWatched: c.EVMMaxWatched,
+			Monitor: monitor, Log: log,
+		}, ledger)
+		wg.Go(func() {
+			if err := w.Run(work); err != nil {
+				log.Error("network refused", "network", id, "err", err)
+				cat.Refuse(id)
+				monitor.Update(id, func(st *chains.NetworkStatus) { st.Refused = err.Error() })
+			}
+		})
+	}
 
 	log.Info("settle serving", "addr", ln.Addr().String(), "public_url", c.PublicURL, "database", redactURL(c.DatabaseURL))
+	if o.ready != nil {
+		if err := o.ready(ctx, ln.Addr().String(), svc, ledger); err != nil {
+			srv.Close()
+			stopWork()
+			wg.Wait()
+			return err
+		}
+	}
 	if m.Ready != nil {
 		m.Ready(ln.Addr().String())
 	}
@@ -142,6 +211,14 @@ func newService(ctx context.Context, db *bun.DB, c Config, log *slog.Logger) (*i
 		}
 	}
 	return invoice.NewService(db, nil, payor.NewSigner([]byte(secret), c.PublicURL), log), nil
+}
+
+// instanceID names this process in leases.
+func instanceID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
 // purgeLoop deletes idempotency records past their 24 hours, hourly.

@@ -1,0 +1,235 @@
+package chains
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+// Deposit is how a transfer finds its invoice: a recipient on a network and,
+// for a shared address, the exact amount. AmountUnits is "" for a derived
+// (xpub) address, which takes any amount and is never given out again.
+type Deposit struct {
+	bun.BaseModel `bun:"table:deposits"`
+
+	Network     string    `bun:"network,pk"`
+	Address     string    `bun:"address,pk"`
+	AmountUnits string    `bun:"amount_units,pk"`
+	BaseUnits   string    `bun:"base_units"`
+	Code        int64     `bun:"code"` // base units added to make the amount unique; 0 for a derived address
+	InvoiceID   string    `bun:"invoice_id"`
+	AccountID   string    `bun:"account_id"`
+	HeldUntil   time.Time `bun:"held_until"`
+	CreatedAt   time.Time `bun:"created_at"`
+}
+
+// MaxUniqueOffset is how many base units at most are added to an invoice's
+// amount to make it unique on a shared address: 0.009999 of a 6-decimal
+// stablecoin, less than a cent. Offsets start at 1.
+const MaxUniqueOffset = 9999
+
+// ErrUniqueAmountsExhausted is returned when every unique amount near an
+// invoice's amount is held by another open invoice on the same address.
+var ErrUniqueAmountsExhausted = errors.New("unique amounts exhausted")
+
+// forever is the hold of a derived address: it is never given out again.
+var forever = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// Prepare returns the hook that invoice creation runs in its transaction:
+// for each EVM network among the invoice's methods it takes a deposit on the
+// merchant's receiving account and writes the payor's instructions. Methods
+// whose network has no receiving account are dropped when they were chosen by
+// default (requested false) and refused when the merchant asked for them.
+// It returns nil when no method needs a deposit.
+func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error {
+	if !slices.ContainsFunc(methods, func(id string) bool {
+		m, _ := MethodByID(id)
+		n, _ := NetworkByID(m.Network)
+		return n.Kind == KindEVM
+	}) {
+		return nil
+	}
+	return func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error {
+		deposits := map[string]Deposit{} // by network
+		var kept []string
+		var missing []string
+		for _, id := range inv.PaymentMethods {
+			m, ok := l.cat.Method(id)
+			n, _ := l.cat.Network(m.Network)
+			if !ok || n.Kind != KindEVM {
+				kept = append(kept, id)
+				continue
+			}
+			d, ok := deposits[n.ID]
+			if !ok {
+				var err error
+				if d, ok, err = l.deposit(ctx, tx, inv, n.ID); err != nil {
+					return err
+				}
+				if !ok {
+					missing = append(missing, n.ID)
+					continue
+				}
+				deposits[n.ID] = d
+			}
+			kept = append(kept, id)
+			units := invoice.NewUnits(0)
+			if d.AmountUnits != "" {
+				units, _ = invoice.ParseUnits(d.AmountUnits)
+			} else {
+				units = inv.Amount.Rescale(inv.Decimals, m.Decimals)
+			}
+			inv.Instructions = append(inv.Instructions, invoice.Instruction{
+				Method: m.ID, Network: n.ID, Asset: m.Asset, Token: m.Token, ChainID: n.ChainID,
+				Address: d.Address, Amount: units.Format(m.Decimals), AmountUnits: units.String(),
+				Confirmations: n.Confirmations, URI: TransferURI(m.Token, n.ChainID, d.Address, units.Big()),
+			})
+		}
+		if len(missing) > 0 && requested {
+			slices.Sort(missing)
+			missing = slices.Compact(missing)
+			return &invoice.ValidationError{Fields: []*invoice.FieldError{{
+				Field: "payment_methods", Code: "receiving_account_missing",
+				Rule: fmt.Sprintf("no receiving account on %v in %s mode: add one with POST /api/v1/receiving-accounts", missing, inv.Mode),
+			}}}
+		}
+		if len(kept) == 0 {
+			return &invoice.ValidationError{Fields: []*invoice.FieldError{{
+				Field: "payment_methods", Code: "receiving_account_missing",
+				Rule: fmt.Sprintf("no %s payment method can be paid: add a receiving account with POST /api/v1/receiving-accounts", inv.Mode),
+			}}}
+		}
+		inv.PaymentMethods = kept
+		return nil
+	}
+}
+
+// deposit takes a deposit for inv on the merchant's account on network; ok
+// is false when there is no account.
+func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, network string) (Deposit, bool, error) {
+	var a Account
+	err := tx.NewSelect().Model(&a).
+		Where("merchant_id = ? AND mode = ? AND network = ? AND deleted_at IS NULL", inv.MerchantID, inv.Mode, network).
+		Limit(1).Scan(ctx)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Deposit{}, false, nil
+		}
+		return Deposit{}, false, err
+	}
+	now := l.inv.Now()
+	base := inv.Amount.Rescale(inv.Decimals, stableDecimals)
+	d := Deposit{Network: network, BaseUnits: base.String(), InvoiceID: inv.ID, AccountID: a.ID, CreatedAt: now}
+	if a.Kind == AccountXPub {
+		var next int64
+		if err := tx.NewRaw("UPDATE receiving_accounts SET next_index = next_index + 1 WHERE id = ? RETURNING next_index", a.ID).
+			Scan(ctx, &next); err != nil {
+			return Deposit{}, false, fmt.Errorf("next derived address: %w", err)
+		}
+		x, err := ParseXPub(a.XPub)
+		if err != nil {
+			return Deposit{}, false, err
+		}
+		if d.Address, err = x.Address(uint32(next - 1)); err != nil {
+			return Deposit{}, false, err
+		}
+		d.HeldUntil = forever
+		_, err = tx.NewInsert().Model(&d).Exec(ctx)
+		return d, true, err
+	}
+	d.Address, d.HeldUntil = a.Address, inv.ExpiresAt.Add(l.Hold)
+	// A code free on the whole address lets a partial payment, a top-up or
+	// an over-payment still be told apart by its last digits; with every
+	// code in use there, one free for this amount still matches exact
+	// payments.
+	held := func(q *bun.SelectQuery) (map[int64]bool, error) {
+		var codes []int64
+		err := q.Model((*Deposit)(nil)).Column("code").
+			Where("network = ? AND address = ? AND held_until > ? AND amount_units <> ''", network, d.Address, now).
+			Limit(MaxUniqueOffset+1).Scan(ctx, &codes)
+		set := make(map[int64]bool, len(codes))
+		for _, c := range codes {
+			set[c] = true
+		}
+		return set, err
+	}
+	taken, err := held(tx.NewSelect())
+	if err != nil {
+		return Deposit{}, false, err
+	}
+	perAmount := len(taken) >= MaxUniqueOffset
+	if perAmount {
+		if taken, err = held(tx.NewSelect().Where("base_units = ?", d.BaseUnits)); err != nil {
+			return Deposit{}, false, err
+		}
+	}
+	for code := int64(1); code <= MaxUniqueOffset; code++ {
+		if taken[code] {
+			continue
+		}
+		d.Code, d.AmountUnits = code, base.Add(invoice.NewUnits(code)).String()
+		// A row still held (taken by a concurrent creator) makes the
+		// upsert a no-op: next code.
+		res, err := tx.NewInsert().Model(&d).
+			On("CONFLICT (network, address, amount_units) DO UPDATE").
+			Set("base_units = EXCLUDED.base_units, code = EXCLUDED.code, invoice_id = EXCLUDED.invoice_id").
+			Set("account_id = EXCLUDED.account_id, held_until = EXCLUDED.held_until, created_at = EXCLUDED.created_at").
+			Where("?TableAlias.held_until <= ?", now).Exec(ctx)
+		if err != nil {
+			return Deposit{}, false, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return d, true, nil
+		}
+	}
+	return Deposit{}, false, fmt.Errorf("%w: %d open invoices of %s on %s", ErrUniqueAmountsExhausted,
+		MaxUniqueOffset, inv.Amount.Format(inv.Decimals), d.Address)
+}
+
+// stableDecimals is the decimals of every catalogue stablecoin on EVM
+// networks; unique amounts are keyed in these base units.
+const stableDecimals = 6
+
+// match finds the invoice a transfer of amount to address on network pays:
+// a derived address takes any amount; on a shared address, the exact unique
+// amount, else the one invoice holding the code in the amount's last digits
+// (a partial payment, a top-up, an over-payment).
+func (l *Ledger) match(ctx context.Context, db bun.IDB, network, to string, amount invoice.Units) (Deposit, bool, error) {
+	var ds []Deposit
+	err := db.NewSelect().Model(&ds).
+		Where("network = ? AND address = ? AND amount_units IN ('', ?)", network, to, amount.String()).
+		Scan(ctx)
+	if err != nil || len(ds) > 0 {
+		return first(ds), len(ds) > 0, err
+	}
+	code := new(big.Int).Mod(amount.Big(), big.NewInt(codeModulus)).Int64()
+	if code == 0 || code > MaxUniqueOffset {
+		return Deposit{}, false, nil
+	}
+	err = db.NewSelect().Model(&ds).
+		Where("network = ? AND address = ? AND code = ? AND held_until > ? AND amount_units <> ''", network, to, code, l.inv.Now()).
+		Limit(2).Scan(ctx)
+	if err != nil || len(ds) != 1 {
+		return Deposit{}, false, err // none, or ambiguous: kept as unmatched
+	}
+	return ds[0], true, nil
+}
+
+// codeModulus is one cent in stablecoin base units: invoice amounts are
+// whole cents, so the digits below a cent carry the code.
+const codeModulus = 10_000
+
+func first(ds []Deposit) Deposit {
+	if len(ds) == 0 {
+		return Deposit{}
+	}
+	return ds[0]
+}

@@ -1,0 +1,428 @@
+package devchain_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/settlepay/settle/chains/devchain"
+	"github.com/settlepay/settle/chains/devchain/token"
+)
+
+var (
+	merchant = common.HexToAddress("0x00000000000000000000000000000000000000aa")
+	other    = common.HexToAddress("0x00000000000000000000000000000000000000bb")
+)
+
+// start runs a devnet for the test and closes it when the test ends.
+func start(t *testing.T, cfg devchain.Config) *devchain.Chain {
+	t.Helper()
+	c, err := devchain.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return c
+}
+
+// dial connects ethclient to url and closes it when the test ends.
+func dial(t *testing.T, url string) *ethclient.Client {
+	t.Helper()
+	ec, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ec.Close)
+	return ec
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// call makes an eth_call of a no-argument token method and returns its one result.
+func call(t *testing.T, ctx context.Context, c ethereum.ContractCaller, tok common.Address, method string) any {
+	t.Helper()
+	data, err := token.ABI.Pack(method)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.CallContract(ctx, ethereum.CallMsg{To: &tok, Data: data}, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	vals, err := token.ABI.Unpack(method, out)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	return vals[0]
+}
+
+// transferLogs returns the token's Transfer logs to addr, from genesis.
+func transferLogs(t *testing.T, ctx context.Context, c ethereum.LogFilterer, tok, to common.Address) []types.Log {
+	t.Helper()
+	logs, err := c.FilterLogs(ctx, ethereum.FilterQuery{
+		FromBlock: big.NewInt(0),
+		Addresses: []common.Address{tok},
+		Topics:    [][]common.Hash{{token.TransferEvent}, nil, {common.BytesToHash(to.Bytes())}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+func TestHTTP(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{RPCAddr: "127.0.0.1:0"})
+	ctx := testContext(t)
+	if !strings.HasPrefix(c.HTTPURL(), "http://127.0.0.1:") || strings.HasSuffix(c.HTTPURL(), ":0") {
+		t.Fatalf("HTTPURL = %q, want http://127.0.0.1:<port>", c.HTTPURL())
+	}
+	ec := dial(t, c.HTTPURL())
+
+	id, err := ec.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Int64() != devchain.ChainID {
+		t.Fatalf("chain id %s, want %d", id, devchain.ChainID)
+	}
+	if c.Token() != devchain.TokenAddress {
+		t.Fatalf("token at %s, want %s", c.Token(), devchain.TokenAddress)
+	}
+	if code, err := ec.CodeAt(ctx, c.Token(), nil); err != nil || len(code) == 0 {
+		t.Fatalf("token code: %d bytes, %v", len(code), err)
+	}
+	if got := call(t, ctx, ec, c.Token(), "decimals"); got != uint8(token.Decimals) {
+		t.Errorf("decimals = %v, want %d", got, token.Decimals)
+	}
+	if got := call(t, ctx, ec, c.Token(), "symbol"); got != token.Symbol {
+		t.Errorf("symbol = %v, want %s", got, token.Symbol)
+	}
+	if got := call(t, ctx, ec, c.Token(), "name"); got != token.Name {
+		t.Errorf("name = %v, want %s", got, token.Name)
+	}
+	if got, err := devchain.BalanceOf(ctx, ec, c.Token(), devchain.WalletAddress); err != nil || got.Cmp(devchain.TokenSupply) != 0 {
+		t.Fatalf("wallet balance = %v, %v; want %s", got, err, devchain.TokenSupply)
+	}
+
+	amount := big.NewInt(25_000_000) // 25.00 USDC
+	hash, err := devchain.Transfer(ctx, ec, devchain.WalletKey(), c.Token(), merchant, amount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Commit()
+	rcpt, err := devchain.WaitMined(ctx, ec, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	logs := transferLogs(t, ctx, ec, c.Token(), merchant)
+	if len(logs) != 1 {
+		t.Fatalf("got %d Transfer logs to the merchant, want 1", len(logs))
+	}
+	l := logs[0]
+	from := common.BytesToAddress(l.Topics[1].Bytes())
+	if l.TxHash != hash || l.BlockNumber != rcpt.BlockNumber.Uint64() || from != devchain.WalletAddress || new(big.Int).SetBytes(l.Data).Cmp(amount) != 0 {
+		t.Fatalf("unexpected log %+v", l)
+	}
+	if got, err := devchain.BalanceOf(ctx, ec, c.Token(), merchant); err != nil || got.Cmp(amount) != 0 {
+		t.Fatalf("merchant balance = %v, %v; want %s", got, err, amount)
+	}
+}
+
+func TestFinalizedTag(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{RPCAddr: "127.0.0.1:0"})
+	ctx := testContext(t)
+	ec := dial(t, c.HTTPURL())
+
+	finalized := func() uint64 {
+		t.Helper()
+		h, err := ec.HeaderByNumber(ctx, big.NewInt(int64(rpc.FinalizedBlockNumber)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.Number.Uint64()
+	}
+	if got := finalized(); got != 0 {
+		t.Fatalf("finalized at block 1 = %d, want 0", got)
+	}
+	for range 32 {
+		c.Commit()
+	}
+	if got := finalized(); got != 32 {
+		t.Fatalf("finalized at block 33 = %d, want 32", got)
+	}
+}
+
+func TestWebSocket(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{RPCAddr: "127.0.0.1:0"})
+	ctx := testContext(t)
+	if !strings.HasPrefix(c.WSURL(), "ws://127.0.0.1:") {
+		t.Fatalf("WSURL = %q, want ws://127.0.0.1:<port>", c.WSURL())
+	}
+	ws := dial(t, c.WSURL())
+
+	heads := make(chan *types.Header, 4)
+	hsub, err := ws.SubscribeNewHead(ctx, heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hsub.Unsubscribe()
+	logs := make(chan types.Log, 4)
+	lsub, err := ws.SubscribeFilterLogs(ctx, ethereum.FilterQuery{Addresses: []common.Address{c.Token()}}, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lsub.Unsubscribe()
+
+	hash, err := devchain.Transfer(ctx, ws, devchain.WalletKey(), c.Token(), merchant, big.NewInt(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := c.Commit()
+	select {
+	case h := <-heads:
+		if h.Hash() != head {
+			t.Fatalf("new head %s, want the committed %s", h.Hash(), head)
+		}
+	case err := <-hsub.Err():
+		t.Fatal(err)
+	case <-ctx.Done():
+		t.Fatal("no new head")
+	}
+	select {
+	case l := <-logs:
+		if l.TxHash != hash || l.BlockHash != head || l.Removed {
+			t.Fatalf("unexpected log %+v", l)
+		}
+	case err := <-lsub.Err():
+		t.Fatal(err)
+	case <-ctx.Done():
+		t.Fatal("no log")
+	}
+}
+
+func TestBlockTime(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{BlockTime: 100 * time.Millisecond})
+	ctx := testContext(t)
+	cl := c.Client()
+	for {
+		n, err := cl.BlockNumber(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 3 { // block 1 is the token; 2 and 3 came on their own
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("head stuck at %d", n)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// TestForkReplacesTransfer reorganises a transfer away: fork below its
+// block, send a same-nonce replacement with a higher tip, mine past the old
+// head. Without the replacement the pool would mine the transfer again.
+func TestForkReplacesTransfer(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{})
+	ctx := testContext(t)
+	cl := c.Client()
+
+	logs := make(chan types.Log, 8)
+	sub, err := cl.SubscribeFilterLogs(ctx, ethereum.FilterQuery{Addresses: []common.Address{c.Token()}}, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	parent, err := cl.HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := devchain.Transfer(ctx, cl, devchain.WalletKey(), c.Token(), merchant, big.NewInt(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Commit()
+	if _, err := devchain.WaitMined(ctx, cl, hash); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the subscriber to see the transfer: log events travel
+	// asynchronously, and a removal sent right after could overtake it.
+	if l := nextLog(t, ctx, logs, sub, hash); l.Removed {
+		t.Fatalf("transfer log removed before it was added: %+v", l)
+	}
+	tx, _, err := cl.TransactionByHash(ctx, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := c.Fork(parent.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	nonce := tx.Nonce()
+	replacement, err := devchain.TransferWith(ctx, cl, devchain.WalletKey(), c.Token(), other, big.NewInt(1), devchain.TxOpts{
+		Nonce:  &nonce,
+		Tip:    new(big.Int).Mul(tx.GasTipCap(), big.NewInt(2)),
+		FeeCap: new(big.Int).Mul(tx.GasFeeCap(), big.NewInt(2)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Commit()
+	c.Commit()
+
+	if _, err := devchain.WaitMined(ctx, cl, replacement); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.TransactionReceipt(ctx, hash); !errors.Is(err, ethereum.NotFound) {
+		t.Fatalf("receipt of the replaced transfer: %v, want not found", err)
+	}
+	if got := transferLogs(t, ctx, cl, c.Token(), merchant); len(got) != 0 {
+		t.Fatalf("replaced transfer still logged: %+v", got)
+	}
+	if got, err := devchain.BalanceOf(ctx, cl, c.Token(), merchant); err != nil || got.Sign() != 0 {
+		t.Fatalf("merchant balance = %v, %v; want 0", got, err)
+	}
+
+	// After the transfer, the subscriber sees it removed and the replacement
+	// added, in either order, and never the transfer again.
+	var removed, added bool
+	for !removed || !added {
+		l := nextLog(t, ctx, logs, sub, hash, replacement)
+		switch {
+		case l.TxHash == hash && !l.Removed:
+			t.Fatalf("the replaced transfer logged again: %+v", l)
+		case l.TxHash == hash:
+			removed = true
+		case l.TxHash == replacement && !l.Removed:
+			added = true
+		default:
+			t.Fatalf("unexpected log %+v", l)
+		}
+	}
+}
+
+// nextLog returns the next log of one of txs, skipping others: Fork
+// delivers the fork point's own logs again (here the mint in block 1), and
+// a fresh subscription may still get the logs of the block before it.
+func nextLog(t *testing.T, ctx context.Context, logs <-chan types.Log, sub ethereum.Subscription, txs ...common.Hash) types.Log {
+	t.Helper()
+	for {
+		select {
+		case l := <-logs:
+			if slices.Contains(txs, l.TxHash) {
+				return l
+			}
+		case err := <-sub.Err():
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatalf("no log of %v", txs)
+		}
+	}
+}
+
+func TestFund(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{})
+	ctx := testContext(t)
+	cl := c.Client()
+	payor := common.HexToAddress("0x00000000000000000000000000000000000000cc")
+	wei, amount := big.NewInt(params.Ether), big.NewInt(100_000_000)
+	if err := c.Fund(ctx, payor, wei, amount); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cl.BalanceAt(ctx, payor, nil); err != nil || got.Cmp(wei) != 0 {
+		t.Fatalf("ETH balance = %v, %v; want %s", got, err, wei)
+	}
+	if got, err := devchain.BalanceOf(ctx, cl, c.Token(), payor); err != nil || got.Cmp(amount) != 0 {
+		t.Fatalf("token balance = %v, %v; want %s", got, err, amount)
+	}
+}
+
+func TestTransferRevertsEarly(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{})
+	ctx := testContext(t)
+	tooMuch := new(big.Int).Add(devchain.TokenSupply, big.NewInt(1))
+	if _, err := devchain.Transfer(ctx, c.Client(), devchain.WalletKey(), c.Token(), merchant, tooMuch); err == nil {
+		t.Fatal("transfer of more than the supply was sent")
+	}
+}
+
+func TestInProcessOnly(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{})
+	if c.HTTPURL() != "" || c.WSURL() != "" {
+		t.Fatalf("URLs %q %q, want none", c.HTTPURL(), c.WSURL())
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Commit(); h != (common.Hash{}) {
+		t.Fatalf("Commit after Close = %s, want zero", h)
+	}
+	if err := c.Fork(common.Hash{}); !errors.Is(err, devchain.ErrClosed) {
+		t.Fatalf("Fork after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestWellKnownAddresses pins the addresses the docs and wallets quote.
+func TestWellKnownAddresses(t *testing.T) {
+	t.Parallel()
+	if got, want := devchain.WalletAddress, common.HexToAddress("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"); got != want {
+		t.Errorf("WalletAddress = %s, want %s", got, want)
+	}
+	if got, want := devchain.TokenAddress, common.HexToAddress("0x5FbDB2315678afecb367f032d93F642f64180aa3"); got != want {
+		t.Errorf("TokenAddress = %s, want %s", got, want)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  devchain.Config
+		want string
+	}{
+		{"negative block time", devchain.Config{BlockTime: -time.Second}, "block_time"},
+		{"no port", devchain.Config{RPCAddr: "127.0.0.1"}, "rpc_addr"},
+		{"no host", devchain.Config{RPCAddr: ":0"}, "rpc_addr"},
+		{"bad port", devchain.Config{RPCAddr: "127.0.0.1:http"}, "rpc_addr"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := devchain.Start(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Start: %v, want an error about %s", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,325 @@
+package evm_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/big"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/devchain"
+	"github.com/settlepay/settle/chains/evm"
+	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/invoice/storetest"
+	"github.com/settlepay/settle/payor"
+)
+
+// xpub is the account key m/44'/60'/0' of the public development mnemonic
+// "test test … junk"; its addresses 0/i are well known (0/0 is the devnet
+// wallet itself, so invoices here start at 0/1).
+const xpub = "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP"
+
+// shopAddress is a merchant's single receiving address.
+const shopAddress = "0x00000000000000000000000000000000005EA77e"
+
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+// harness is a merchant, its store and a devnet chain.
+type harness struct {
+	t        *testing.T
+	ctx      context.Context
+	chain    *devchain.Chain
+	clock    *clock
+	svc      *invoice.Service
+	cat      *chains.Catalogue
+	ledger   *chains.Ledger
+	merchant string
+	nonce    uint64
+	log      *slog.Logger
+}
+
+func newHarness(t *testing.T, db storetest.DB) *harness {
+	t.Helper()
+	chain, err := devchain.Start(devchain.Config{RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chain.Close() })
+	c := &clock{}
+	svc := invoice.NewService(db.DB, c, payor.NewSigner([]byte("0123456789abcdef0123456789abcdef"), "http://localhost"), nil)
+	cat, err := chains.NewCatalogue(map[string]chains.Endpoint{"devnet": {HTTP: chain.HTTPURL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.SetToken("devnet", chain.Token().Hex())
+	ctx := t.Context()
+	m, _, err := svc.CreateMerchant(ctx, "Shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, err := chain.Client().PendingNonceAt(ctx, devchain.WalletAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{
+		t: t, ctx: ctx, chain: chain, clock: c, svc: svc, cat: cat, ledger: chains.NewLedger(svc, cat),
+		merchant: m.ID, nonce: nonce, log: testLog(),
+	}
+}
+
+// account gives the merchant a receiving address or xpub on the devnet.
+func (h *harness) account(address, xpub string) chains.Account {
+	h.t.Helper()
+	a, err := h.ledger.CreateAccount(h.ctx, chains.AccountParams{
+		MerchantID: h.merchant, Mode: invoice.ModeTest, Network: "devnet", Address: address, XPub: xpub,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return a
+}
+
+// invoice creates an invoice payable in devnet USDC and returns it with its
+// instruction.
+func (h *harness) invoice(amount string) (invoice.Invoice, invoice.Instruction) {
+	h.t.Helper()
+	methods := []string{chains.Sandbox, "usdc_devnet"}
+	inv, err := h.svc.Create(h.ctx, invoice.CreateParams{
+		MerchantID: h.merchant, Mode: invoice.ModeTest, Amount: amount, Currency: "USD",
+		PaymentMethods: methods, Prepare: h.ledger.Prepare(methods, true),
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, in := range inv.Instructions {
+		if in.Method == "usdc_devnet" {
+			return inv, in
+		}
+	}
+	h.t.Fatalf("invoice %s has no usdc_devnet instruction: %+v", inv.ID, inv.Instructions)
+	return inv, invoice.Instruction{}
+}
+
+// pay sends (does not mine) units base units of USDC to to.
+func (h *harness) pay(to string, units string) common.Hash {
+	h.t.Helper()
+	n, ok := new(big.Int).SetString(units, 10)
+	if !ok {
+		h.t.Fatalf("units %q", units)
+	}
+	nonce := h.nonce
+	hash, err := devchain.TransferWith(h.ctx, h.chain.Client(), devchain.WalletKey(), h.chain.Token(),
+		common.HexToAddress(to), n, devchain.TxOpts{Nonce: &nonce})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.nonce++
+	return hash
+}
+
+// payReplacing sends a transfer with the next nonce and fees high enough to
+// replace a transaction of that nonce dropped by a fork.
+func (h *harness) payReplacing(to string, units string) common.Hash {
+	h.t.Helper()
+	n, _ := new(big.Int).SetString(units, 10)
+	nonce := h.nonce
+	tip, feeCap := big.NewInt(50_000_000_000), big.NewInt(500_000_000_000)
+	hash, err := devchain.TransferWith(h.ctx, h.chain.Client(), devchain.WalletKey(), h.chain.Token(),
+		common.HexToAddress(to), n, devchain.TxOpts{Nonce: &nonce, Tip: tip, FeeCap: feeCap})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.nonce++
+	return hash
+}
+
+// watch runs a watcher on the chain through url (the chain's own when "")
+// until the test ends or stop is called.
+func (h *harness) watch(url string, confirmations int, tune func(*evm.Config)) (stop func()) {
+	if url == "" {
+		url = h.chain.HTTPURL()
+	}
+	n, _ := h.cat.Network("devnet")
+	n.Confirmations = confirmations
+	cfg := evm.Config{
+		Network: n, Endpoint: chains.Endpoint{HTTP: url}, Tokens: h.cat.Tokens("devnet"), Holder: "test",
+		PollInterval: 20 * time.Millisecond, CallTimeout: 2 * time.Second, Log: h.log,
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- evm.New(cfg, h.ledger).Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				h.t.Errorf("watcher: %v", err)
+			}
+		})
+	}
+	h.t.Cleanup(stop)
+	return stop
+}
+
+// state is an invoice with its payments.
+type state struct {
+	inv      invoice.Invoice
+	payments []invoice.Payment
+}
+
+// await polls the store until ok holds for the invoice, or fails the test.
+func (h *harness) await(id, what string, ok func(s state) bool) state {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var s state
+	for {
+		var err error
+		if s.inv, err = h.svc.Get(h.ctx, h.merchant, invoice.ModeTest, id); err != nil {
+			h.t.Fatal(err)
+		}
+		if s.payments, err = h.svc.Payments(h.ctx, id); err != nil {
+			h.t.Fatal(err)
+		}
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: timed out; invoice %s %s/%s paid %s, payments %+v", what, id, s.inv.Status, s.inv.Exception,
+				s.inv.AmountPaid.Format(s.inv.Decimals), s.payments)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// events counts the invoice's events by type.
+func (h *harness) events(id string) map[string]int {
+	h.t.Helper()
+	var types []string
+	if err := h.svc.DB().NewSelect().Model((*invoice.Event)(nil)).Column("type").
+		Where("invoice_id = ?", id).Scan(h.ctx, &types); err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, t := range types {
+		out[t]++
+	}
+	return out
+}
+
+// proxy is a JSON-RPC provider in front of the chain that misbehaves as
+// real ones do: it fails a share of calls (HTTP 503 or 429, or a dropped
+// connection), delays others, and refuses eth_getLogs ranges above a limit
+// with a JSON-RPC error.
+type proxy struct {
+	target   string
+	failRate float64
+	maxDelay time.Duration
+	maxRange int64 // 0: no limit
+
+	calls, failed, refusedRanges atomic.Int64
+}
+
+func (p *proxy) start(t *testing.T) string {
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.calls.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	if p.maxDelay > 0 {
+		time.Sleep(rand.N(p.maxDelay))
+	}
+	if rand.Float64() < p.failRate {
+		p.failed.Add(1)
+		switch rand.N(3) {
+		case 0:
+			http.Error(w, "upstream unavailable", http.StatusServiceUnavailable)
+		case 1:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "rate limited", http.StatusTooManyRequests)
+		default:
+			if hj, ok := w.(http.Hijacker); ok {
+				c, _, _ := hj.Hijack()
+				c.Close()
+				return
+			}
+		}
+		return
+	}
+	if p.maxRange > 0 {
+		var req struct {
+			ID     json.RawMessage   `json:"id"`
+			Method string            `json:"method"`
+			Params []json.RawMessage `json:"params"`
+		}
+		if json.Unmarshal(body, &req) == nil && req.Method == "eth_getLogs" && len(req.Params) == 1 {
+			var q struct{ FromBlock, ToBlock string }
+			json.Unmarshal(req.Params[0], &q)
+			from, _ := new(big.Int).SetString(trimHex(q.FromBlock), 16)
+			to, _ := new(big.Int).SetString(trimHex(q.ToBlock), 16)
+			if from != nil && to != nil && to.Int64()-from.Int64()+1 > p.maxRange {
+				p.refusedRanges.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID,
+					"error": map[string]any{"code": -32005, "message": "query exceeds max block range 5"}})
+				return
+			}
+		}
+	}
+	resp, err := http.Post(p.target, "application/json", bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+func trimHex(s string) string {
+	if len(s) > 2 && s[:2] == "0x" {
+		return s[2:]
+	}
+	return s
+}
+
+// testLog shows the watcher's log with -v.
+func testLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/evm"
+)
+
+// configFile is the optional JSON file of SETTLE_CONFIG / --config: the
+// networks' endpoints, which are many and hold provider keys.
+//
+//	{"networks": {"base_sepolia": {"rpc": "https://…", "ws": "wss://…", "confirmations": 3}}}
+type configFile struct {
+	Networks map[string]struct {
+		RPC           string `json:"rpc"`
+		WS            string `json:"ws"`
+		Confirmations string `json:"confirmations"` // a number or "finalized"
+	} `json:"networks"`
+}
+
+// networkEndpoints reads each network's endpoint from the config file, then
+// from SETTLE_RPC_<NETWORK>, SETTLE_WS_<NETWORK> and
+// SETTLE_CONFIRMATIONS_<NETWORK>, which win. A network with neither is not
+// offered.
+func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error) {
+	out := map[string]chains.Endpoint{}
+	set := func(network, what, value string) error {
+		e := out[network]
+		switch what {
+		case "rpc":
+			if err := checkURL(value, "http", "https"); err != nil {
+				return err
+			}
+			e.HTTP = value
+		case "ws":
+			if err := checkURL(value, "ws", "wss"); err != nil {
+				return err
+			}
+			e.WS = value
+		case "confirmations":
+			if value == "finalized" {
+				e.Finalized = true
+				break
+			}
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 1 || n > 10000 {
+				return fmt.Errorf("%q is neither a number of blocks (1 to 10000) nor \"finalized\"", value)
+			}
+			e.Confirmations = n
+		}
+		out[network] = e
+		return nil
+	}
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+		var cf configFile
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cf); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", file, err)
+		}
+		for id, n := range cf.Networks {
+			if !evmNetwork(id) {
+				return nil, fmt.Errorf("config file %s: unknown EVM network %q", file, id)
+			}
+			for what, v := range map[string]string{"rpc": n.RPC, "ws": n.WS, "confirmations": n.Confirmations} {
+				if v == "" {
+					continue
+				}
+				if err := set(id, what, v); err != nil {
+					return nil, fmt.Errorf("config file %s: networks.%s.%s: %w", file, id, what, err)
+				}
+			}
+		}
+	}
+	for _, n := range chains.Networks() {
+		if n.Kind != chains.KindEVM {
+			continue
+		}
+		for what, prefix := range map[string]string{"rpc": "SETTLE_RPC_", "ws": "SETTLE_WS_", "confirmations": "SETTLE_CONFIRMATIONS_"} {
+			name := prefix + strings.ToUpper(n.ID)
+			if v := m.Getenv(name); v != "" {
+				if err := set(n.ID, what, v); err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
+			}
+		}
+	}
+	for id, e := range out {
+		if e.HTTP == "" {
+			return nil, fmt.Errorf("network %s has settings but no RPC URL (SETTLE_RPC_%s)", id, strings.ToUpper(id))
+		}
+	}
+	return out, nil
+}
+
+func evmNetwork(id string) bool {
+	n, ok := chains.NetworkByID(id)
+	return ok && n.Kind == chains.KindEVM
+}
+
+func checkURL(s string, schemes ...string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != schemes[0] && u.Scheme != schemes[1]) {
+		return fmt.Errorf("not a %s(s) URL", schemes[0])
+	}
+	return nil
+}
+
+// checkChains asks every network's RPC for its chain id, all at once, and
+// refuses the networks whose RPC serves another chain. An RPC that does not
+// answer is kept: its watcher retries.
+func checkChains(ctx context.Context, cat *chains.Catalogue, log *slog.Logger) {
+	var wg sync.WaitGroup
+	for id, e := range cat.Endpoints() {
+		n, _ := cat.Network(id)
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			err := evm.CheckChain(cctx, n, e)
+			switch {
+			case errors.Is(err, evm.ErrWrongChain):
+				log.Error("network refused: its RPC serves another chain", "network", id, "err", err)
+				cat.Refuse(id)
+			case err != nil:
+				log.Warn("network RPC does not answer yet; its watcher keeps trying", "network", id, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
