@@ -82,8 +82,7 @@ var networks = []Network{
 	{ID: "solana_devnet", Name: "Solana devnet", Kind: KindSolana, Mode: invoice.ModeTest, Confirmations: 1, Explorer: "https://explorer.solana.com/tx/?cluster=devnet"},
 }
 
-// methods are the presets' stablecoins. The devnet token's address is only
-// known once `settle devnet` deploys it, so it is left empty here.
+// methods are the presets' stablecoins.
 var methods = []Method{
 	{ID: Sandbox, Network: "sandbox", Mode: invoice.ModeTest, Label: "Sandbox (simulated payment)"},
 	stable("usdc", "ethereum", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"),
@@ -97,7 +96,9 @@ var methods = []Method{
 	stable("usdc", "base_sepolia", "0x036CbD53842c5426634e7929541eC2318f3dCF7e"),
 	stable("usdc", "polygon_amoy", "0x41E94Eb019C0762f9Bfcf9Fb1E58725BfB0e7582"),
 	stable("usdc", "arbitrum_sepolia", "0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d"),
-	stable("usdc", "devnet", ""),
+	// chains/devchain deploys its token from the devnet wallet's first
+	// transaction, so it always lands at this address.
+	stable("usdc", "devnet", "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
 	stable("usdc", "solana", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
 	stable("usdc", "solana_devnet", "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"),
 }
@@ -151,7 +152,7 @@ type Endpoint struct {
 type Catalogue struct {
 	mu        sync.RWMutex
 	endpoints map[string]Endpoint
-	tokens    map[string]string // network → token, for presets without one (devnet)
+	tokens    map[string]string // network → token, overriding the preset
 }
 
 // NewCatalogue returns the catalogue for the given endpoints, by network id.
@@ -167,8 +168,8 @@ func NewCatalogue(endpoints map[string]Endpoint) (*Catalogue, error) {
 	return c, nil
 }
 
-// SetToken sets the token contract of network's methods where the preset has
-// none: the devnet's token is only known once deployed.
+// SetToken overrides the token contract of network's methods (a devnet
+// whose token was deployed elsewhere).
 func (c *Catalogue) SetToken(network, token string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -197,16 +198,7 @@ func (c *Catalogue) Offered(network string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	_, ok := c.endpoints[network]
-	return ok && (c.tokens[network] != "" || !needsToken(network))
-}
-
-func needsToken(network string) bool {
-	for _, m := range methods {
-		if m.Network == network && m.Token == "" {
-			return true
-		}
-	}
-	return false
+	return ok
 }
 
 // Network returns the preset network with this instance's overrides.
@@ -226,10 +218,10 @@ func (c *Catalogue) Network(id string) (Network, bool) {
 // Method returns the method with id, its token filled in.
 func (c *Catalogue) Method(id string) (Method, bool) {
 	m, ok := MethodByID(id)
-	if ok && m.Token == "" && m.Network != Sandbox {
-		c.mu.RLock()
-		m.Token = c.tokens[m.Network]
-		c.mu.RUnlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if t := c.tokens[m.Network]; ok && t != "" {
+		m.Token = t
 	}
 	return m, ok
 }

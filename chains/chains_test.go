@@ -74,7 +74,7 @@ func TestChoose(t *testing.T) {
 		{name: "without endpoints only the sandbox", mode: invoice.ModeTest, currency: "USD", cat: bare, want: []string{"sandbox"}},
 		{name: "without endpoints live has nothing", mode: invoice.ModeLive, currency: "USD", cat: bare, wantErr: "no live payment method settles USD"},
 		{name: "method of a network without endpoint", mode: invoice.ModeTest, currency: "USD", requested: []string{"usdc_polygon_amoy"}, wantErr: "has no RPC endpoint"},
-		{name: "devnet without its token", mode: invoice.ModeTest, currency: "USD", cat: bare, requested: []string{"usdc_devnet"}, wantErr: "not offered"},
+		{name: "devnet without its endpoint", mode: invoice.ModeTest, currency: "USD", cat: bare, requested: []string{"usdc_devnet"}, wantErr: "not offered"},
 		{name: "test EUR offers the sandbox", mode: invoice.ModeTest, currency: "EUR", want: []string{"sandbox"}},
 		{name: "live EUR has no method", mode: invoice.ModeLive, currency: "EUR", wantErr: "no live payment method settles EUR"},
 		{name: "requested test method gets the sandbox too", mode: invoice.ModeTest, currency: "USD",

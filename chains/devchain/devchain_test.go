@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/chains/devchain"
 	"github.com/settlepay/settle/chains/devchain/token"
 )
@@ -401,6 +402,10 @@ func TestWellKnownAddresses(t *testing.T) {
 	}
 	if got, want := devchain.TokenAddress, common.HexToAddress("0x5FbDB2315678afecb367f032d93F642f64180aa3"); got != want {
 		t.Errorf("TokenAddress = %s, want %s", got, want)
+	}
+	// The catalogue's usdc_devnet preset points at the same contract.
+	if m, _ := chains.MethodByID("usdc_devnet"); m.Token != devchain.TokenAddress.Hex() {
+		t.Errorf("usdc_devnet token %s, devnet deploys to %s", m.Token, devchain.TokenAddress.Hex())
 	}
 }
 

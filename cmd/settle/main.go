@@ -2,6 +2,8 @@
 // administration.
 //
 //	settle serve                    run the API (migrates first)
+//	settle devnet                   the API beside an in-process EVM chain, ready to pay
+//	settle pay INVOICE_ID           pay an invoice from the devnet wallet
 //	settle migrate                  apply database migrations
 //	settle merchants create --name  create a merchant and its first test key
 //	settle merchants enable-live ID lift a merchant's live gate
@@ -62,6 +64,10 @@ const usage = `settle — invoices for stablecoin and instant-rail checkout
 
 usage:
   settle serve [flags]                          run the API server (applies migrations first)
+  settle devnet [--json] [--addr A] [--rpc-addr A] [--data-dir D]
+                                                the server on SQLite beside a local EVM chain with test USDC
+  settle pay INVOICE_ID [--amount X] [--api-url URL]
+                                                pay an invoice from the devnet wallet
   settle migrate [flags]                        apply database migrations
   settle merchants create --name NAME           create a merchant; prints its first test key
   settle merchants enable-live MERCHANT_ID      allow the merchant's live keys
@@ -82,6 +88,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "serve":
 		return m.serve(ctx, args[1:])
+	case "devnet":
+		return m.devnet(ctx, args[1:])
+	case "pay":
+		return m.pay(ctx, args[1:])
 	case "migrate":
 		return m.migrate(ctx, args[1:])
 	case "merchants":

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/devchain"
+	"github.com/settlepay/settle/events"
+	"github.com/settlepay/settle/invoice"
+)
+
+// devnetShop receives the demo merchant's payments on the devnet: the
+// second account of the public development mnemonic (its key is as public
+// as the wallet's; devnet only).
+const devnetShop = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+// devnetState is what `settle devnet` leaves in its data directory for
+// `settle pay` and for the next run.
+type devnetState struct {
+	APIKey     string `json:"api_key"`
+	MerchantID string `json:"merchant_id"`
+	APIURL     string `json:"api_url"`
+	RPCURL     string `json:"rpc_url"`
+	WSURL      string `json:"ws_rpc_url"`
+	Token      string `json:"token"`
+	Webhook    string `json:"webhook_endpoint_id"`
+}
+
+func defaultDataDir() string { return filepath.Join(os.TempDir(), "settle-devnet") }
+
+func readDevnetState(dir string) (devnetState, error) {
+	var st devnetState
+	raw, err := os.ReadFile(filepath.Join(dir, "devnet.json"))
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(raw, &st)
+}
+
+// devnet runs the server on SQLite beside an in-process EVM chain with a
+// test USDC, a funded payor wallet and a demo merchant ready to be paid.
+func (m *Main) devnet(ctx context.Context, args []string) error {
+	var c Config
+	fs := newFlagSet("devnet", m.Stderr)
+	if err := m.flags(fs, &c); err != nil {
+		return err
+	}
+	rpcAddr := fs.String("rpc-addr", "127.0.0.1:8545", "address of the chain's JSON-RPC (HTTP and WebSocket); keep it on loopback")
+	dataDir := fs.String("data-dir", defaultDataDir(), "where the database, log and devnet.json are kept")
+	blockTime := fs.Duration("block-time", time.Second, "a block is mined this often")
+	asJSON := fs.Bool("json", false, "print one JSON line once ready, instead of the banner")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *blockTime <= 0 {
+		return fmt.Errorf("block-time must be positive")
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return err
+	}
+	c.DatabaseURL = "sqlite://" + filepath.Join(*dataDir, "settle.db")
+	if err := c.validate(); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(*dataDir, "settle.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	chain, err := devchain.Start(devchain.Config{RPCAddr: *rpcAddr, BlockTime: *blockTime})
+	if err != nil {
+		return fmt.Errorf("devnet chain: %w", err)
+	}
+	defer chain.Close()
+
+	inbox := &webhookInbox{out: m.Stdout, quiet: *asJSON}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	inboxSrv := &http.Server{Handler: inbox, ReadHeaderTimeout: 5 * time.Second}
+	go inboxSrv.Serve(ln)
+	defer inboxSrv.Close()
+
+	return m.run(ctx, c, serverOptions{
+		endpoints: map[string]chains.Endpoint{"devnet": {HTTP: chain.HTTPURL(), WS: chain.WSURL(), Confirmations: 1}},
+		tokens:    map[string]string{"devnet": chain.Token().Hex()},
+		reset:     []string{"devnet"}, // a new chain every run
+		log:       logFile,
+		ready: func(ctx context.Context, addr string, svc *invoice.Service, ledger *chains.Ledger) error {
+			_, port, _ := net.SplitHostPort(addr)
+			st, err := devnetSetup(ctx, svc, ledger, *dataDir, "http://"+ln.Addr().String()+"/webhooks", inbox)
+			if err != nil {
+				return fmt.Errorf("devnet setup: %w", err)
+			}
+			st.APIURL, st.RPCURL, st.WSURL, st.Token = "http://localhost:"+port, chain.HTTPURL(), chain.WSURL(), chain.Token().Hex()
+			raw, _ := json.MarshalIndent(st, "", "  ")
+			if err := os.WriteFile(filepath.Join(*dataDir, "devnet.json"), raw, 0o600); err != nil {
+				return err
+			}
+			if *asJSON {
+				return json.NewEncoder(m.Stdout).Encode(map[string]string{
+					"api_key": st.APIKey, "merchant_id": st.MerchantID, "api_url": st.APIURL, "rpc_url": st.RPCURL,
+				})
+			}
+			fmt.Fprintf(m.Stdout, devnetBanner, st.APIURL, st.APIKey, st.MerchantID, devnetShop, st.RPCURL, st.WSURL,
+				st.Token, devchain.WalletAddress.Hex(), logFile.Name(), st.APIURL, st.APIKey)
+			return nil
+		},
+	})
+}
+
+const devnetBanner = `settle devnet is running (test mode; a block every second; everything here is throwaway)
+
+  API        %s   (docs at /docs)
+  API key    %s   (test mode)
+  merchant   %s, paid at %s (unique amounts)
+  chain      %s   %s   chain id 1337
+  USDC       %s   (6 decimals)
+  payor      %s   holds the USDC: settle pay INVOICE_ID pays from it
+  webhooks   are printed below as they arrive
+  log        %s
+
+Try it:
+  curl -s %s/api/v1/invoices -H "Authorization: Bearer %s" \
+    -H "Content-Type: application/json" -d '{"amount":"25.00","currency":"USD","payment_methods":["usdc_devnet"]}'
+  go run ./cmd/settle pay INVOICE_ID
+
+`
+
+// devnetSetup makes (or, with the same data directory, finds again) the
+// demo merchant, its key, its receiving account and a webhook endpoint to the
+// inbox.
+func devnetSetup(ctx context.Context, svc *invoice.Service, ledger *chains.Ledger, dir, inboxURL string, inbox *webhookInbox) (devnetState, error) {
+	st, err := readDevnetState(dir)
+	if err == nil {
+		if p, aerr := svc.Authenticate(ctx, st.APIKey); aerr != nil || p.MerchantID != st.MerchantID {
+			st = devnetState{}
+		}
+	} else {
+		st = devnetState{}
+	}
+	if st.APIKey == "" {
+		mer, key, err := svc.CreateMerchant(ctx, "Devnet Shop")
+		if err != nil {
+			return st, err
+		}
+		st.APIKey, st.MerchantID = key, mer.ID
+	}
+	accounts, err := ledger.Accounts(ctx, st.MerchantID, invoice.ModeTest)
+	if err != nil {
+		return st, err
+	}
+	if len(accounts) == 0 {
+		if _, err := ledger.CreateAccount(ctx, chains.AccountParams{
+			MerchantID: st.MerchantID, Mode: invoice.ModeTest, Network: "devnet", Address: devnetShop,
+		}); err != nil {
+			return st, err
+		}
+	}
+	now := svc.Now()
+	all := []string{"*"}
+	var ep events.Endpoint
+	if st.Webhook != "" {
+		ep, err = events.UpdateEndpoint(ctx, svc.DB(), events.AddressPolicy{}, st.MerchantID, invoice.ModeTest, st.Webhook,
+			events.EndpointParams{URL: &inboxURL}, now)
+	}
+	if st.Webhook == "" || err != nil {
+		desc := "settle devnet inbox"
+		ep, err = events.CreateEndpoint(ctx, svc.DB(), events.AddressPolicy{}, st.MerchantID, invoice.ModeTest,
+			events.EndpointParams{URL: &inboxURL, Description: &desc, EnabledEvents: all}, now)
+		if err != nil {
+			return st, err
+		}
+	}
+	st.Webhook = ep.ID
+	return st, inbox.setSecret(ep.Secret)
+}
+
+// webhookInbox receives the demo merchant's webhooks, verifies them as a
+// merchant would and prints one line each.
+type webhookInbox struct {
+	out   io.Writer
+	quiet bool
+	wh    *standardwebhooks.Webhook
+}
+
+func (b *webhookInbox) setSecret(secret string) (err error) {
+	b.wh, err = standardwebhooks.NewWebhook(secret)
+	return err
+}
+
+func (b *webhookInbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil || b.wh == nil {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	if err := b.wh.Verify(body, r.Header); err != nil {
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+	if b.quiet {
+		return
+	}
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			Object         map[string]any `json:"object"`
+			PreviousStatus string         `json:"previous_status"`
+		} `json:"data"`
+	}
+	json.Unmarshal(body, &ev)
+	o := ev.Data.Object
+	line := fmt.Sprintf("webhook  %-24s %v", ev.Type, o["id"])
+	switch o["object"] {
+	case "invoice":
+		if prev := ev.Data.PreviousStatus; prev != "" {
+			line += fmt.Sprintf("  %s → %v", prev, o["status"])
+		} else {
+			line += fmt.Sprintf("  %v", o["status"])
+		}
+		if exc, _ := o["exception"].(string); exc != "" && exc != "none" {
+			line += " (" + exc + ")"
+		}
+		line += fmt.Sprintf("  paid %v of %v %v", o["amount_paid"], o["amount"], o["currency"])
+	case "payment":
+		line += fmt.Sprintf("  %v %v %v  tx %v", o["status"], o["amount"], o["asset"], o["tx_id"])
+	}
+	fmt.Fprintln(b.out, line+"  (signature verified)")
+}
+
+// pay pays an invoice from the devnet wallet: what a payor's wallet does.
+func (m *Main) pay(ctx context.Context, args []string) error {
+	fs := newFlagSet("pay", m.Stderr)
+	amount := fs.String("amount", "", "amount of USDC to send, e.g. 10.50 (default: the exact amount the invoice asks)")
+	apiURL := fs.String("api-url", "", "the devnet's API (default: from DATA_DIR/devnet.json)")
+	dataDir := fs.String("data-dir", defaultDataDir(), "the devnet's data directory")
+	rest, err := parseArgs(fs, args)
+	if err != nil || len(rest) != 1 {
+		fmt.Fprintln(m.Stderr, "usage: settle pay INVOICE_ID [--amount X] [--api-url URL] [--data-dir DIR]")
+		return errUsage
+	}
+	st, err := readDevnetState(*dataDir)
+	if err != nil {
+		return fmt.Errorf("no devnet found in %s (is `settle devnet` running with this --data-dir?): %w", *dataDir, err)
+	}
+	if *apiURL != "" {
+		st.APIURL = strings.TrimRight(*apiURL, "/")
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.APIURL+"/api/v1/invoices/"+rest[0], nil)
+	req.Header.Set("Authorization", "Bearer "+st.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var inv invoice.InvoiceObject
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET invoice: %s: %s", resp.Status, raw)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&inv); err != nil {
+		return err
+	}
+	var in *invoice.Instruction
+	for i := range inv.PaymentInstructions {
+		if inv.PaymentInstructions[i].Method == "usdc_devnet" {
+			in = &inv.PaymentInstructions[i]
+		}
+	}
+	if in == nil {
+		return fmt.Errorf("invoice %s cannot be paid with usdc_devnet (methods %v)", inv.ID, inv.PaymentMethods)
+	}
+	units, err := invoice.ParseUnits(in.AmountUnits)
+	if err != nil {
+		return err
+	}
+	if *amount != "" {
+		if units, err = invoice.ParseAmount(*amount, 6); err != nil {
+			return fmt.Errorf("--amount: %w", err)
+		}
+	}
+	client, err := ethclient.DialContext(ctx, st.RPCURL)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	hash, err := devchain.Transfer(ctx, client, devchain.WalletKey(), common.HexToAddress(in.Token), common.HexToAddress(in.Address), units.Big())
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rcpt, err := devchain.WaitMined(wctx, client, hash)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("transaction %s not mined within a minute", hash.Hex())
+		}
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "sent %s USDC to %s for %s\ntx %s in block %d\n", units.Format(6), in.Address, inv.ID, hash.Hex(), rcpt.BlockNumber)
+	return nil
+}
