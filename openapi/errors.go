@@ -166,6 +166,9 @@ var fieldCodes = map[string]string{
 	"query.after":     "invalid_cursor",
 	"url":             "invalid_url",
 	"enabled_events":  "invalid_event_type",
+	"network":         "invalid_network",
+	"address":         "invalid_address",
+	"xpub":            "invalid_xpub",
 }
 
 // fail maps a domain error to its problem. This table is the one place

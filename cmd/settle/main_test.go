@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,11 +50,20 @@ func e2eJSON(t *testing.T, args ...string) map[string]any {
 // reports how serve returned.
 func e2eServe(t *testing.T, dbURL string) (string, func() error) {
 	t.Helper()
+	return e2eServeEnv(t, dbURL, nil, nil)
+}
+
+// e2eServeEnv is e2eServe with environment variables, writing its log to
+// logs when not nil.
+func e2eServeEnv(t *testing.T, dbURL string, env map[string]string, logs *syncBuffer) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs bytes.Buffer
-	m := &Main{Stdout: io.Discard, Stderr: &logs, Getenv: func(string) string { return "" },
+	if logs == nil {
+		logs = &syncBuffer{}
+	}
+	m := &Main{Stdout: io.Discard, Stderr: logs, Getenv: func(k string) string { return env[k] },
 		Ready: func(addr string) { ready <- addr }}
 	go func() {
 		done <- m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", dbURL,
@@ -68,6 +78,24 @@ func e2eServe(t *testing.T, dbURL string) (string, func() error) {
 		t.Fatal("serve did not start")
 	}
 	return "", nil
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func e2eDo(t *testing.T, method, url, key, body string) (int, map[string]any) {
@@ -336,14 +364,19 @@ func TestTwoInstancesShareEvents(t *testing.T) {
 func TestServeRefusesBadSettings(t *testing.T) {
 	t.Parallel()
 	for env, want := range map[string]string{
-		"SETTLE_WEBHOOK_WORKERS":  "SETTLE_WEBHOOK_WORKERS",
-		"SETTLE_WS_IDLE_TIMEOUT":  "SETTLE_WS_IDLE_TIMEOUT",
-		"SETTLE_EXPIRE_INTERVAL":  "SETTLE_EXPIRE_INTERVAL",
-		"SETTLE_WS_MAX_PER_IP":    "SETTLE_WS_MAX_PER_IP",
-		"SETTLE_WEBHOOK_TIMEOUT":  "SETTLE_WEBHOOK_TIMEOUT",
-		"SETTLE_WS_SEND_BUFFER":   "SETTLE_WS_SEND_BUFFER",
-		"SETTLE_SHUTDOWN_GRACE":   "SETTLE_SHUTDOWN_GRACE",
-		"SETTLE_WS_PING_INTERVAL": "SETTLE_WS_PING_INTERVAL",
+		"SETTLE_WEBHOOK_WORKERS":       "SETTLE_WEBHOOK_WORKERS",
+		"SETTLE_WS_IDLE_TIMEOUT":       "SETTLE_WS_IDLE_TIMEOUT",
+		"SETTLE_EXPIRE_INTERVAL":       "SETTLE_EXPIRE_INTERVAL",
+		"SETTLE_WS_MAX_PER_IP":         "SETTLE_WS_MAX_PER_IP",
+		"SETTLE_WEBHOOK_TIMEOUT":       "SETTLE_WEBHOOK_TIMEOUT",
+		"SETTLE_WS_SEND_BUFFER":        "SETTLE_WS_SEND_BUFFER",
+		"SETTLE_SHUTDOWN_GRACE":        "SETTLE_SHUTDOWN_GRACE",
+		"SETTLE_WS_PING_INTERVAL":      "SETTLE_WS_PING_INTERVAL",
+		"SETTLE_RPC_BASE":              "SETTLE_RPC_BASE: not a http(s) URL",
+		"SETTLE_WS_BASE_SEPOLIA":       "SETTLE_WS_BASE_SEPOLIA: not a ws(s) URL",
+		"SETTLE_CONFIRMATIONS_POLYGON": "SETTLE_CONFIRMATIONS_POLYGON",
+		"SETTLE_EVM_POLL_INTERVAL":     "SETTLE_EVM_POLL_INTERVAL",
+		"SETTLE_CONFIG":                "config file",
 	} {
 		var errOut bytes.Buffer
 		m := &Main{Stdout: io.Discard, Stderr: &errOut, Getenv: func(k string) string {
@@ -355,6 +388,22 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		err := m.Run(context.Background(), []string{"serve", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "x.db")})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s=not-a-number: serve returned %v, want an error naming the variable", env, err)
+		}
+	}
+	// A config file naming a network that does not exist, or a setting of a
+	// network without its RPC URL.
+	for body, want := range map[string]string{
+		`{"networks":{"base_mainnet":{"rpc":"https://rpc.example"}}}`:           `unknown EVM network "base_mainnet"`,
+		`{"networks":{"base":{"ws":"wss://rpc.example"}}}`:                      "network base has settings but no RPC URL",
+		`{"networks":{"base":{"rpc":"https://rpc.example","confirmations":0}}}`: "networks.base.confirmations",
+		`{"netwerks":{}}`: "unknown field",
+	} {
+		file := filepath.Join(t.TempDir(), "settle.json")
+		os.WriteFile(file, []byte(body), 0o600)
+		m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+		err := m.Run(context.Background(), []string{"serve", "--config", file, "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "z.db")})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %s: serve returned %v, want %q", body, err, want)
 		}
 	}
 	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}

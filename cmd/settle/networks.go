@@ -21,11 +21,13 @@ import (
 // networks' endpoints, which are many and hold provider keys.
 //
 //	{"networks": {"base_sepolia": {"rpc": "https://…", "ws": "wss://…", "confirmations": 3}}}
+//
+// confirmations is a number of blocks or "finalized".
 type configFile struct {
 	Networks map[string]struct {
 		RPC           string `json:"rpc"`
 		WS            string `json:"ws"`
-		Confirmations string `json:"confirmations"` // a number or "finalized"
+		Confirmations json.RawMessage `json:"confirmations"` // a number or "finalized"
 	} `json:"networks"`
 }
 
@@ -77,7 +79,8 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 			if !evmNetwork(id) {
 				return nil, fmt.Errorf("config file %s: unknown EVM network %q", file, id)
 			}
-			for what, v := range map[string]string{"rpc": n.RPC, "ws": n.WS, "confirmations": n.Confirmations} {
+			conf := strings.Trim(string(n.Confirmations), `"`)
+			for what, v := range map[string]string{"rpc": n.RPC, "ws": n.WS, "confirmations": conf} {
 				if v == "" {
 					continue
 				}
