@@ -140,7 +140,7 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (Account, e
 	a.ID, a.CreatedAt = invoice.NewID("rac_", now), now
 	_, err := l.inv.IDB(ctx).NewInsert().Model(&a).Exec(ctx)
 	if err != nil && isUniqueViolation(err) {
-		return Account{}, fmt.Errorf("%w: delete the %s account of this mode first", ErrAccountExists, p.Network)
+		return Account{}, fmt.Errorf("%w: %s already has an active account of this mode, or this address or key receives for another merchant", ErrAccountExists, p.Network)
 	}
 	return a, err
 }

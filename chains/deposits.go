@@ -129,21 +129,30 @@ func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 	base := inv.Amount.Rescale(inv.Decimals, stableDecimals)
 	d := Deposit{Network: network, BaseUnits: base.String(), InvoiceID: inv.ID, AccountID: a.ID, CreatedAt: now}
 	if a.Kind == AccountXPub {
-		var next int64
-		if err := tx.NewRaw("UPDATE receiving_accounts SET next_index = next_index + 1 WHERE id = ? RETURNING next_index", a.ID).
-			Scan(ctx, &next); err != nil {
-			return Deposit{}, false, fmt.Errorf("next derived address: %w", err)
-		}
 		x, err := ParseXPub(a.XPub)
 		if err != nil {
 			return Deposit{}, false, err
 		}
-		if d.Address, err = x.Address(uint32(next - 1)); err != nil {
-			return Deposit{}, false, err
-		}
 		d.HeldUntil = forever
-		_, err = tx.NewInsert().Model(&d).Exec(ctx)
-		return d, true, err
+		// The next index whose address was never given out: the same key
+		// may have been registered before (deleted, or spelt as a tpub).
+		for {
+			var next int64
+			if err := tx.NewRaw("UPDATE receiving_accounts SET next_index = next_index + 1 WHERE id = ? RETURNING next_index", a.ID).
+				Scan(ctx, &next); err != nil {
+				return Deposit{}, false, fmt.Errorf("next derived address: %w", err)
+			}
+			if d.Address, err = x.Address(uint32(next - 1)); err != nil {
+				return Deposit{}, false, err
+			}
+			res, err := tx.NewInsert().Model(&d).On("CONFLICT (network, address, amount_units) DO NOTHING").Exec(ctx)
+			if err != nil {
+				return Deposit{}, false, err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				return d, true, nil
+			}
+		}
 	}
 	d.Address, d.HeldUntil = a.Address, inv.ExpiresAt.Add(l.Hold)
 	// A code free on the whole address lets a partial payment, a top-up or

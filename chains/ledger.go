@@ -218,12 +218,15 @@ func (l *Ledger) Pending(ctx context.Context, network string) ([]Transfer, error
 // or kept for: receiving addresses and derived deposit addresses. It returns
 // nil when there are more than max, for the watcher to read every transfer.
 func (l *Ledger) Watched(ctx context.Context, network string, max int) ([]string, error) {
-	var out []string
+	out := []string{}
 	err := l.inv.IDB(ctx).NewRaw("SELECT address FROM receiving_accounts WHERE network = ? AND kind = ? UNION "+
 		"SELECT address FROM deposits WHERE network = ? AND amount_units = '' LIMIT ?",
 		network, AccountAddress, network, max+1).Scan(ctx, &out)
 	if err != nil || len(out) > max {
 		return nil, err
+	}
+	if out == nil {
+		out = []string{} // nobody to watch, which is not "watch everyone"
 	}
 	return out, nil
 }
@@ -256,7 +259,8 @@ func (l *Ledger) Advance(ctx context.Context, cp Checkpoint, keep int) error {
 		return err
 	}
 	_, err := db.NewDelete().Model((*Checkpoint)(nil)).
-		Where("network = ? AND block_number <= ?", cp.Network, cp.Block-int64(keep)).Exec(ctx)
+		Where("network = ? AND block_number < (SELECT block_number FROM chain_checkpoints WHERE network = ? ORDER BY block_number DESC LIMIT 1 OFFSET ?)",
+			cp.Network, cp.Network, keep-1).Exec(ctx)
 	return err
 }
 

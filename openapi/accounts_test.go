@@ -445,25 +445,25 @@ func TestListNetworks(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
 		e := setup(t, db)
-		list := func(key string) map[string]map[string]any {
+		// list returns the networks key sees, by id, and their ids in order.
+		list := func(key string) (map[string]map[string]any, []string) {
 			t.Helper()
 			r := e.mustStatus(e.do("GET", "/api/v1/networks", key, nil), http.StatusOK).JSON
 			if r["object"] != "list" {
 				t.Errorf("object %v, want list", r["object"])
 			}
-			out := map[string]map[string]any{}
+			byID := map[string]map[string]any{}
 			var ids []string
 			for _, v := range r["data"].([]any) {
 				n := v.(map[string]any)
 				ids = append(ids, str(t, n, "id"))
-				out[str(t, n, "id")] = n
+				byID[str(t, n, "id")] = n
 			}
-			out[""] = map[string]any{"ids": ids}
-			return out
+			return byID, ids
 		}
-		check := func(nets map[string]map[string]any, mode string, want []string) {
+		check := func(nets map[string]map[string]any, ids []string, mode string, want []string) {
 			t.Helper()
-			if ids := nets[""]["ids"].([]string); !slices.Equal(ids, want) {
+			if !slices.Equal(ids, want) {
 				t.Errorf("%s networks %v, want %v", mode, ids, want)
 			}
 			for _, id := range want {
@@ -504,8 +504,8 @@ func TestListNetworks(t *testing.T) {
 			}
 		}
 
-		test := list(e.key)
-		check(test, "test", []string{"sandbox", "sepolia", "base_sepolia", "polygon_amoy", "arbitrum_sepolia", "devnet", "solana_devnet"})
+		test, ids := list(e.key)
+		check(test, ids, "test", []string{"sandbox", "sepolia", "base_sepolia", "polygon_amoy", "arbitrum_sepolia", "devnet", "solana_devnet"})
 		if n := test["sepolia"]; n["chain_id"] != float64(11155111) || n["confirmations"] != float64(3) || n["name"] != "Sepolia" {
 			t.Errorf("sepolia %v", n)
 		}
@@ -520,8 +520,8 @@ func TestListNetworks(t *testing.T) {
 			}
 		}
 
-		live := list(e.liveKey())
-		check(live, "live", []string{"ethereum", "base", "polygon", "arbitrum", "solana"})
+		live, ids := list(e.liveKey())
+		check(live, ids, "live", []string{"ethereum", "base", "polygon", "arbitrum", "solana"})
 		if m := live["ethereum"]["methods"].([]any); len(m) != 2 {
 			t.Errorf("ethereum methods %v, want usdc and usdt", m)
 		}

@@ -57,6 +57,9 @@ func init() {
 			if s, ok := d.Value.(string); ok && len(s) > 200 {
 				d.Value = s[:200] + "…"
 			}
+			if strings.HasSuffix(d.Location, ".xpub") {
+				d.Value = nil // may be a private key pasted by mistake: never echoed
+			}
 			// A missing property is a mistake in that property, not in
 			// the object holding it: locate it there so that it gets the
 			// field's code and the detail names the field first.
@@ -192,7 +195,7 @@ func (s *server) fail(ctx context.Context, err error) error {
 	case errors.Is(err, events.ErrEndpointDisabled):
 		return problem(http.StatusConflict, "endpoint_disabled", "The endpoint is disabled; enable it first (PATCH enabled: true).")
 	case errors.Is(err, chains.ErrAccountExists):
-		return problem(http.StatusConflict, "receiving_account_exists", "There is already an active receiving account on this network in this mode; delete it first.")
+		return problem(http.StatusConflict, "receiving_account_exists", "There is already an active receiving account on this network in this mode (delete it first), or this address or key receives for another merchant.")
 	case errors.Is(err, chains.ErrUniqueAmountsExhausted):
 		return problem(http.StatusServiceUnavailable, "unique_amounts_exhausted", "Every unique amount near this one is held by another open invoice on the receiving address; retry later, use another amount, or receive with an xpub.")
 	case errors.Is(err, invoice.ErrConflict):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ type devnetState struct {
 	WSURL      string `json:"ws_rpc_url"`
 	Token      string `json:"token"`
 	Webhook    string `json:"webhook_endpoint_id"`
+	Shop       string `json:"receiving_address"`
 }
 
 func defaultDataDir() string { return filepath.Join(os.TempDir(), "settle-devnet") }
@@ -118,7 +120,7 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 					"api_key": st.APIKey, "merchant_id": st.MerchantID, "api_url": st.APIURL, "rpc_url": st.RPCURL,
 				})
 			}
-			fmt.Fprintf(m.Stdout, devnetBanner, st.APIURL, st.APIKey, st.MerchantID, devnetShop, st.RPCURL, st.WSURL,
+			fmt.Fprintf(m.Stdout, devnetBanner, st.APIURL, st.APIKey, st.MerchantID, st.Shop, st.RPCURL, st.WSURL,
 				st.Token, devchain.WalletAddress.Hex(), logFile.Name(), st.APIURL, st.APIKey)
 			return nil
 		},
@@ -167,12 +169,23 @@ func devnetSetup(ctx context.Context, svc *invoice.Service, ledger *chains.Ledge
 		return st, err
 	}
 	if len(accounts) == 0 {
-		if _, err := ledger.CreateAccount(ctx, chains.AccountParams{
+		a, err := ledger.CreateAccount(ctx, chains.AccountParams{
 			MerchantID: st.MerchantID, Mode: invoice.ModeTest, Network: "devnet", Address: devnetShop,
-		}); err != nil {
+		})
+		if errors.Is(err, chains.ErrAccountExists) {
+			// An earlier demo merchant in this data directory has it.
+			b := make([]byte, 20)
+			rand.Read(b)
+			a, err = ledger.CreateAccount(ctx, chains.AccountParams{
+				MerchantID: st.MerchantID, Mode: invoice.ModeTest, Network: "devnet", Address: common.BytesToAddress(b).Hex(),
+			})
+		}
+		if err != nil {
 			return st, err
 		}
+		accounts = append(accounts, a)
 	}
+	st.Shop = accounts[0].Address
 	now := svc.Now()
 	all := []string{"*"}
 	var ep events.Endpoint

@@ -26,6 +26,9 @@ CREATE UNIQUE INDEX receiving_accounts_active ON receiving_accounts (merchant_id
 --bun:split
 CREATE INDEX receiving_accounts_address ON receiving_accounts (network, address);
 --bun:split
+-- An address or a key receives for one merchant only.
+CREATE UNIQUE INDEX receiving_accounts_owner ON receiving_accounts (network, address, xpub) WHERE deleted_at IS NULL;
+--bun:split
 -- The key a transfer is matched by: (network, recipient, amount), where
 -- amount is '' for a derived address (any amount). On a shared address the
 -- amount is the invoice's plus code base units; a row is taken over by a new
