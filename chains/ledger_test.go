@@ -805,16 +805,16 @@ func TestPending(t *testing.T) {
 		paid := b.transfer(shopAddress, 10_000_001)
 		paid.Block = 7
 		b.record(paid)
-		kept := b.transfer(shopAddress, 1)
+		kept := b.transfer(shopAddress, 1_230_000) // no code: unmatched
 		kept.Block, kept.Index = 5, 3
 		b.record(kept)
 		done := b.transfer(shopAddress, 10_000_002)
 		done.Status = invoice.PaymentConfirmed
 		b.record(done)
-		doneKept := b.transfer(shopAddress, 2)
+		doneKept := b.transfer(shopAddress, 2_000_000)
 		doneKept.Status = invoice.PaymentConfirmed
 		b.record(doneKept)
-		gone := b.transfer(shopAddress, 3)
+		gone := b.transfer(shopAddress, 3_000_000)
 		b.record(gone)
 		gone.Status = invoice.PaymentReversed
 		b.record(gone)
@@ -822,6 +822,9 @@ func TestPending(t *testing.T) {
 		sep.Network, sep.Token = "sepolia", sepoliaToken
 		b.record(sep)
 
+		if us := b.unmatched(b.merchant); len(us) != 4 {
+			t.Fatalf("%d unmatched, want 4", len(us))
+		}
 		got, err := b.ledger.Pending(b.ctx, "devnet")
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@
 package evm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,44 +116,55 @@ func New(cfg Config, ledger Ledger) *Watcher {
 
 // CheckChain dials endpoint and verifies it serves the network's chain id.
 func CheckChain(ctx context.Context, n chains.Network, e chains.Endpoint) error {
-	c, err := ethclient.DialContext(ctx, e.HTTP)
-	if err != nil {
-		return err
+	c, err := dial(ctx, n, e)
+	if err == nil {
+		c.Close()
 	}
-	defer c.Close()
-	id, err := c.ChainID(ctx)
-	if err != nil {
-		return err
-	}
-	if id.Int64() != n.ChainID {
-		return fmt.Errorf("%w: %s reports chain id %s, %s is %d", ErrWrongChain, redact(e.HTTP), id, n.ID, n.ChainID)
-	}
-	return nil
+	return err
 }
 
-// Run watches until ctx ends. It returns ErrWrongChain at once when the RPC
-// serves another chain; every other failure is retried.
+// dial connects to the endpoint's http URL and checks the chain id.
+func dial(ctx context.Context, n chains.Network, e chains.Endpoint) (*ethclient.Client, error) {
+	c, err := ethclient.DialContext(ctx, e.HTTP)
+	if err != nil {
+		return nil, err
+	}
+	id, err := c.ChainID(ctx)
+	if err == nil && id.Int64() != n.ChainID {
+		err = fmt.Errorf("%w: %s reports chain id %s, %s is %d", ErrWrongChain, redact(e.HTTP), id, n.ID, n.ChainID)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Run watches until ctx ends. It returns ErrWrongChain when the RPC serves
+// another chain; every other failure (an RPC down for hours included) is
+// retried with backoff, so Run returns nil otherwise.
 func (w *Watcher) Run(ctx context.Context) error {
 	var c *ethclient.Client
-	err := w.retry(ctx, "dial", func(ctx context.Context) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 500*time.Millisecond, time.Minute, 0
+	for c == nil {
+		dctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
 		var err error
-		if c, err = ethclient.DialContext(ctx, w.cfg.Endpoint.HTTP); err != nil {
+		c, err = dial(dctx, w.cfg.Network, w.cfg.Endpoint)
+		cancel()
+		switch {
+		case errors.Is(err, ErrWrongChain):
 			return err
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			w.cfg.Monitor.RPCError(w.cfg.Network.ID, "eth_chainId", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(b.NextBackOff()):
+			}
 		}
-		id, err := c.ChainID(ctx)
-		if err != nil {
-			c.Close()
-			return err
-		}
-		if id.Int64() != w.cfg.Network.ChainID {
-			c.Close()
-			return backoff.Permanent(fmt.Errorf("%w: %s reports chain id %s, %s is %d",
-				ErrWrongChain, redact(w.cfg.Endpoint.HTTP), id, w.cfg.Network.ID, w.cfg.Network.ChainID))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	defer c.Close()
 	if w.cfg.Endpoint.WS != "" {
@@ -475,7 +487,7 @@ func (w *Watcher) scan(ctx context.Context, c *ethclient.Client, from, to int64,
 		return 0, errors.New("the chain changed while reading logs")
 	}
 	slices.SortFunc(logs, func(a, b types.Log) int {
-		return cmpInt(int64(a.BlockNumber), int64(b.BlockNumber), int64(a.Index), int64(b.Index))
+		return cmp.Or(cmp.Compare(a.BlockNumber, b.BlockNumber), cmp.Compare(a.Index, b.Index))
 	})
 	now := time.Now().UTC()
 	for _, lg := range logs {
@@ -499,15 +511,6 @@ func (w *Watcher) scan(ctx context.Context, c *ethclient.Client, from, to int64,
 		return 0, err
 	}
 	return to - from + 1, nil
-}
-
-func cmpInt(a1, b1, a2, b2 int64) int {
-	switch {
-	case a1 != b1:
-		return int(a1 - b1)
-	default:
-		return int(a2 - b2)
-	}
 }
 
 // header reads a header (nil: the latest), with retries.

@@ -279,3 +279,63 @@ func TestFlakyProvider(t *testing.T) {
 		}
 	})
 }
+
+// TestReorgWhileDown forks a pending payment away while no watcher runs:
+// the stored block hashes tell the next watcher, which reverses it.
+func TestReorgWhileDown(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		h := newHarness(t, db)
+		h.account(shopAddress, "")
+		stop := h.watch("", 5, nil)
+		inv, in := h.invoice("9.00")
+		parent := h.chain.Commit()
+		nonce := h.nonce
+		h.pay(in.Address, in.AmountUnits)
+		h.chain.Commit()
+		h.chain.Commit()
+		h.await(inv.ID, "pending", func(s state) bool { return s.inv.Status == invoice.StatusProcessing })
+		stop()
+
+		if err := h.chain.Fork(parent); err != nil {
+			t.Fatal(err)
+		}
+		h.nonce = nonce
+		h.payReplacing("0x000000000000000000000000000000000000dEaD", "1")
+		for range 4 {
+			h.chain.Commit()
+		}
+		h.watch("", 5, nil)
+		h.await(inv.ID, "reversed after the restart", func(s state) bool {
+			return s.inv.Status == invoice.StatusOpen && len(s.payments) == 1 && s.payments[0].Status == invoice.PaymentReversed
+		})
+	})
+}
+
+// TestFinalized confirms at the network's finalized block instead of a
+// depth (the simulated chain finalizes every 32 blocks).
+func TestFinalized(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		h := newHarness(t, db)
+		h.account(shopAddress, "")
+		h.watch("", 1, func(c *evm.Config) { c.Endpoint.Finalized = true })
+		inv, in := h.invoice("2.00")
+		h.pay(in.Address, in.AmountUnits)
+		h.chain.Commit()
+		h.await(inv.ID, "pending until finalized", func(s state) bool { return s.inv.Status == invoice.StatusProcessing })
+		for range 10 {
+			h.chain.Commit()
+		}
+		time.Sleep(100 * time.Millisecond)
+		if s := h.await(inv.ID, "still pending", func(state) bool { return true }); s.inv.Status != invoice.StatusProcessing {
+			t.Fatalf("confirmed at depth 11 before the finalized block passed it: %s", s.inv.Status)
+		}
+		for range 64 {
+			h.chain.Commit()
+		}
+		h.await(inv.ID, "confirmed once finalized", paidWith(invoice.StatusPaid, invoice.ExceptionNone, "2.00"))
+	})
+}
