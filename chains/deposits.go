@@ -161,7 +161,7 @@ func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 	// payments.
 	held := func(q *bun.SelectQuery) (map[int64]bool, error) {
 		var codes []int64
-		err := q.Model((*Deposit)(nil)).Column("code").
+		err := q.Model((*Deposit)(nil)).Column("code").Distinct().
 			Where("network = ? AND address = ? AND held_until > ? AND amount_units <> ''", network, d.Address, now).
 			Limit(MaxUniqueOffset+1).Scan(ctx, &codes)
 		set := make(map[int64]bool, len(codes))
@@ -212,18 +212,20 @@ const stableDecimals = 6
 // amount, else the one invoice holding the code in the amount's last digits
 // (a partial payment, a top-up, an over-payment).
 func (l *Ledger) match(ctx context.Context, db bun.IDB, network, to string, amount invoice.Units) (Deposit, bool, error) {
+	// Two primary-key lookups: one IN ('', ?) lets Postgres's planner,
+	// which sees '' on half the rows, pick a scan of the whole table.
 	var ds []Deposit
-	err := db.NewSelect().Model(&ds).
-		Where("network = ? AND address = ? AND amount_units IN ('', ?)", network, to, amount.String()).
-		Scan(ctx)
-	if err != nil || len(ds) > 0 {
-		return first(ds), len(ds) > 0, err
+	for _, units := range []string{amount.String(), ""} {
+		err := db.NewSelect().Model(&ds).Where("network = ? AND address = ? AND amount_units = ?", network, to, units).Scan(ctx)
+		if err != nil || len(ds) > 0 {
+			return first(ds), len(ds) > 0, err
+		}
 	}
 	code := new(big.Int).Mod(amount.Big(), big.NewInt(codeModulus)).Int64()
 	if code == 0 || code > MaxUniqueOffset {
 		return Deposit{}, false, nil
 	}
-	err = db.NewSelect().Model(&ds).
+	err := db.NewSelect().Model(&ds).
 		Where("network = ? AND address = ? AND code = ? AND held_until > ? AND amount_units <> ''", network, to, code, l.inv.Now()).
 		Limit(2).Scan(ctx)
 	if err != nil || len(ds) != 1 {

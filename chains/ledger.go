@@ -260,7 +260,7 @@ func (l *Ledger) Advance(ctx context.Context, cp Checkpoint, keep int) error {
 	}
 	_, err := db.NewDelete().Model((*Checkpoint)(nil)).
 		Where("network = ? AND block_number < (SELECT block_number FROM chain_checkpoints WHERE network = ? ORDER BY block_number DESC LIMIT 1 OFFSET ?)",
-			cp.Network, cp.Network, keep-1).Exec(ctx)
+			cp.Network, cp.Network, max(keep, 1)-1).Exec(ctx)
 	return err
 }
 

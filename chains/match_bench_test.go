@@ -45,20 +45,22 @@ func BenchmarkMatch(b *testing.B) {
 			for _, n := range sizes {
 				b.Run(fmt.Sprintf("open=%d", n), func(b *testing.B) {
 					s := newMatchStore(b, dialect, n)
+					each := func(n int) int { return n }
 					b.Run("miss", func(b *testing.B) {
-						s.run(b, func(i int) chains.Transfer {
+						none := func(int) int { return 0 }
+						s.run(b, "unmatched_payments", none, func(i int) chains.Transfer {
 							return s.transfer(otherAddress, invoice.NewUnits(5_000_000+int64(i%chains.MaxUniqueOffset)+1))
 						})
 					})
 					b.Run("pay", func(b *testing.B) {
-						s.run(b, func(int) chains.Transfer {
+						s.run(b, "payments", each, func(int) chains.Transfer {
 							t := s.targets[s.paid%len(s.targets)]
 							s.paid++
 							return s.transfer(t.to, t.amount)
 						})
 					})
 					b.Run("unmatched", func(b *testing.B) {
-						s.run(b, func(int) chains.Transfer {
+						s.run(b, "unmatched_payments", each, func(int) chains.Transfer {
 							return s.transfer(shopAddress, invoice.NewUnits(999_000_000)) // no code, no invoice
 						})
 					})
@@ -71,6 +73,7 @@ func BenchmarkMatch(b *testing.B) {
 // matchStore is a ledger over n open invoices.
 type matchStore struct {
 	ctx     context.Context
+	db      storetest.DB
 	ledger  *chains.Ledger
 	targets []target // the invoices' addresses and exact amounts, derived and shared in turn
 	tx      int      // transfers made, for unique tx ids
@@ -115,7 +118,7 @@ func newMatchStore(b *testing.B, dialect string, n int) *matchStore {
 	now := svc.Now()
 	expires, held := now.Add(24*time.Hour), now.Add(24*time.Hour+ledger.Hold)
 	m, _ := cat.Method("usdc_devnet")
-	s := &matchStore{ctx: ctx, ledger: ledger, targets: make([]target, 0, n)}
+	s := &matchStore{ctx: ctx, db: db, ledger: ledger, targets: make([]target, 0, n)}
 	const batch = 1000
 	invs := make([]invoice.Invoice, 0, batch)
 	deps := make([]chains.Deposit, 0, batch)
@@ -195,8 +198,10 @@ func (s *matchStore) transfer(to string, amount invoice.Units) chains.Transfer {
 	}
 }
 
-// run records b.N transfers made by next and reports their rate.
-func (s *matchStore) run(b *testing.B, next func(i int) chains.Transfer) {
+// run records b.N transfers made by next and reports their rate. It then
+// checks that they left want more rows in table.
+func (s *matchStore) run(b *testing.B, table string, want func(n int) int, next func(i int) chains.Transfer) {
+	before := s.count(b, table)
 	ts := make([]chains.Transfer, b.N)
 	for i := range ts {
 		ts[i] = next(i)
@@ -210,4 +215,15 @@ func (s *matchStore) run(b *testing.B, next func(i int) chains.Transfer) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
+	if got := s.count(b, table) - before; got != int64(want(b.N)) {
+		b.Fatalf("%d transfers added %d rows to %s, want %d", b.N, got, table, want(b.N))
+	}
+}
+
+func (s *matchStore) count(b *testing.B, table string) int64 {
+	n, err := s.db.NewSelect().TableExpr(table).Count(s.ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
