@@ -120,7 +120,7 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 					"api_key": st.APIKey, "merchant_id": st.MerchantID, "api_url": st.APIURL, "rpc_url": st.RPCURL,
 				})
 			}
-			fmt.Fprintf(m.Stdout, devnetBanner, st.APIURL, st.APIKey, st.MerchantID, st.Shop, st.RPCURL, st.WSURL,
+			fmt.Fprintf(m.Stdout, devnetBanner, st.APIURL, st.APIURL, st.APIKey, st.MerchantID, st.Shop, st.RPCURL, st.WSURL,
 				st.Token, devchain.WalletAddress.Hex(), logFile.Name(), st.APIURL, st.APIKey)
 			return nil
 		},
@@ -129,7 +129,7 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 
 const devnetBanner = `settle devnet is running (test mode; a block every second; everything here is throwaway)
 
-  API        %s   (docs at /docs)
+  API        %s   docs %s/docs
   API key    %s   (test mode)
   merchant   %s, paid at %s (unique amounts)
   chain      %s   %s   chain id 1337
