@@ -421,11 +421,23 @@ func (w *Watcher) settle(ctx context.Context, c *ethclient.Client, head int64, c
 		default:
 			continue
 		}
-		if err := w.ledger.Record(ctx, t); err != nil {
+		if err := w.record(ctx, t); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// record reports t to the ledger. A transfer the store contradicts (the same
+// log recorded with another amount) is logged and passed over rather than
+// stopping the network's scan for good.
+func (w *Watcher) record(ctx context.Context, t chains.Transfer) error {
+	err := w.ledger.Record(ctx, t)
+	if errors.Is(err, invoice.ErrConflict) {
+		w.cfg.Log.ErrorContext(ctx, "watcher: transfer contradicts the store; passed over", "tx", t.TxID, "index", t.Index, "err", err)
+		return nil
+	}
+	return err
 }
 
 // scan reads Transfer logs in [from, to], records them and advances the
@@ -503,7 +515,7 @@ func (w *Watcher) scan(ctx context.Context, c *ethclient.Client, from, to int64,
 		if confirmed(t.Block) {
 			t.Status = invoice.PaymentConfirmed
 		}
-		if err := w.ledger.Record(ctx, t); err != nil {
+		if err := w.record(ctx, t); err != nil {
 			return 0, err
 		}
 	}
