@@ -25,8 +25,8 @@ import (
 // confirmations is a number of blocks or "finalized".
 type configFile struct {
 	Networks map[string]struct {
-		RPC           string `json:"rpc"`
-		WS            string `json:"ws"`
+		RPC           string          `json:"rpc"`
+		WS            string          `json:"ws"`
 		Confirmations json.RawMessage `json:"confirmations"` // a number or "finalized"
 	} `json:"networks"`
 }
