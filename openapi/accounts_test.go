@@ -254,7 +254,7 @@ func TestReceivingAccountBadInput(t *testing.T) {
 		// The merchant has an account already, so that "nothing stored"
 		// compares against something.
 		e.mustStatus(e.do("POST", "/api/v1/receiving-accounts", otherKey,
-			map[string]any{"network": "base_sepolia", "address": merchantAddress}), http.StatusCreated)
+			map[string]any{"network": "base_sepolia", "address": "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"}), http.StatusCreated)
 		listed := e.accountIDs(otherKey)
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
