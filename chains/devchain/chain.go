@@ -293,6 +293,10 @@ func (c *Chain) Commit() common.Hash {
 	if c.closed {
 		return common.Hash{}
 	}
+	// Transactions just sent may still be on their way into the pool's
+	// pending set (it promotes them in the background): let it finish, so
+	// that the block holds everything sent before Commit.
+	c.pool.Sync()
 	head := c.beacon.Commit()
 	c.syncPool()
 	return head
