@@ -41,6 +41,12 @@ func (s *Service) idb(ctx context.Context) bun.IDB {
 	return s.db
 }
 
+// WithinTx runs fn in the caller's transaction, or in a new one, and rings
+// the events hook after a commit: for other packages' writes with events.
+func (s *Service) WithinTx(ctx context.Context, fn func(ctx context.Context, tx bun.IDB) error) error {
+	return s.inTx(ctx, fn)
+}
+
 // inTx runs fn in the caller's transaction, or in a new one.
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.IDB) error) error {
 	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
@@ -238,6 +244,13 @@ func (s *Service) Get(ctx context.Context, merchantID string, mode Mode, id stri
 	var inv Invoice
 	err := s.idb(ctx).NewSelect().Model(&inv).
 		Where("id = ? AND merchant_id = ? AND mode = ?", id, merchantID, mode).Scan(ctx)
+	return inv, notFound(err)
+}
+
+// BySessionToken returns the invoice whose checkout session is token.
+func (s *Service) BySessionToken(ctx context.Context, token string) (Invoice, error) {
+	var inv Invoice
+	err := s.idb(ctx).NewSelect().Model(&inv).Where("session_token = ?", token).Scan(ctx)
 	return inv, notFound(err)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/payor"
 )
 
 // maxBodyBytes is the largest request body accepted (1 MiB).
@@ -41,6 +42,13 @@ type Deps struct {
 	// no network but the sandbox.
 	Ledger  *chains.Ledger
 	Monitor *chains.Monitor // nil: no watcher status in /readyz
+	// Payor is the payor side; nil means no payor API, pages or WebSocket.
+	Payor   *payor.Service
+	PayorWS http.Handler // GET /api/v1/payor/ws
+	Pages   *payor.Pages // the hosted page and embed.js
+	// PayorRate is payor requests per second allowed per IP (burst 4×);
+	// 0 means 20.
+	PayorRate float64
 }
 
 type server struct {
@@ -51,11 +59,21 @@ type server struct {
 	metrics  *Metrics
 	ledger   *chains.Ledger
 	monitor  *chains.Monitor
+
+	payor      *payor.Service
+	payorWS    http.Handler
+	pages      *payor.Pages
+	payorLimit *ipLimiter
 }
 
 // New returns the HTTP handler of the whole API.
 func New(d Deps) http.Handler {
 	s := &server{invoices: d.Invoices, webhooks: d.Webhooks, hub: d.Hub, log: d.Log, metrics: d.Metrics, ledger: d.Ledger, monitor: d.Monitor}
+	s.payor, s.payorWS, s.pages = d.Payor, d.PayorWS, d.Pages
+	if d.PayorRate <= 0 {
+		d.PayorRate = 20
+	}
+	s.payorLimit = newIPLimiter(d.PayorRate, int(4*d.PayorRate))
 	if s.ledger == nil {
 		cat, _ := chains.NewCatalogue(nil)
 		s.ledger = chains.NewLedger(d.Invoices, cat)
@@ -75,6 +93,7 @@ func New(d Deps) http.Handler {
 		next(ctx)
 	})
 	s.register(api)
+	s.registerPayor(api, mux)
 	s.registerWS(api, mux)
 	s.registerOps(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +107,7 @@ func New(d Deps) http.Handler {
 		}
 		writeProblem(w, r, problem(http.StatusNotFound, "not_found", "No such endpoint; see /docs."))
 	})
-	return s.observe(s.authenticate(s.idempotent(mux)))
+	return s.observe(s.limitPayor(s.authenticate(s.idempotent(mux))))
 }
 
 // allowed lists the methods other than r's that mux routes r's path to a
@@ -112,6 +131,7 @@ func Spec() ([]byte, error) {
 	api := newAPI(http.NewServeMux())
 	s := &server{}
 	s.register(api)
+	s.registerPayor(api, http.NewServeMux())
 	s.registerWS(api, http.NewServeMux())
 	return api.OpenAPI().YAML()
 }
@@ -122,7 +142,8 @@ func newAPI(mux *http.ServeMux) huma.API {
 	cfg.Info.Description = "Invoices for stablecoin and instant-rail checkout. " +
 		"Authenticate with `Authorization: Bearer sk_test_…` or `sk_live_…`. " +
 		"Every error is RFC 9457 problem details with a stable `code`. " +
-		"Every POST takes an `Idempotency-Key` header: the same key and body within 24 hours returns the first response again; the same key with another body is refused with 409 `idempotency_conflict`."
+		"The payor endpoints (`/api/v1/payor/…`) take the invoice's `payment_session_headers` instead of a key. " +
+		"Every merchant POST takes an `Idempotency-Key` header: the same key and body within 24 hours returns the first response again; the same key with another body is refused with 409 `idempotency_conflict`."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"apiKey": {Type: "http", Scheme: "bearer", Description: "A secret key, sk_test_… or sk_live_…; keys of scope `read` may only read."},
 	}

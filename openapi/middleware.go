@@ -116,7 +116,8 @@ func (s *server) observe(next http.Handler) http.Handler {
 // the scope and live-gate rules; it leaves other paths alone.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		// The payor API takes the session's own headers (payor.go).
+		if !strings.HasPrefix(r.URL.Path, "/api/v1/") || strings.HasPrefix(r.URL.Path, payorPrefix) {
 			next.ServeHTTP(w, r)
 			return
 		}

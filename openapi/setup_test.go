@@ -78,7 +78,12 @@ func setup(t *testing.T, db storetest.DB) *env {
 	}
 	cat.SetToken("devnet", "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 	ledger := chains.NewLedger(svc, cat)
-	srv := httptest.NewServer(openapi.New(openapi.Deps{Invoices: svc, Ledger: ledger}))
+	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db.DB, c.Now))
+	socket := payor.NewSocket(checkout, nil, nil)
+	socket.KeepAlive, socket.Poll = 300*time.Millisecond, 50*time.Millisecond
+	srv := httptest.NewServer(openapi.New(openapi.Deps{
+		Invoices: svc, Ledger: ledger, Payor: checkout, PayorWS: socket, Pages: payor.NewPages(checkout.Check), PayorRate: 1000,
+	}))
 	t.Cleanup(srv.Close)
 	m, key, err := svc.CreateMerchant(context.Background(), "Test Shop")
 	if err != nil {

@@ -104,6 +104,14 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 		tokens:    map[string]string{"devnet": chain.Token().Hex()},
 		reset:     []string{"devnet"}, // a new chain every run
 		log:       logFile,
+		devnetPay: func(ctx context.Context, in invoice.Instruction) (string, error) {
+			units, err := invoice.ParseUnits(in.AmountUnits)
+			if err != nil {
+				return "", err
+			}
+			hash, err := devchain.Transfer(ctx, chain.Client(), devchain.WalletKey(), common.HexToAddress(in.Token), common.HexToAddress(in.Address), units.Big())
+			return hash.Hex(), err
+		},
 		ready: func(ctx context.Context, addr string, svc *invoice.Service, ledger *chains.Ledger) error {
 			_, port, _ := net.SplitHostPort(addr)
 			st, err := devnetSetup(ctx, svc, ledger, *dataDir, "http://"+ln.Addr().String()+"/webhooks", inbox)

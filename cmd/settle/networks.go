@@ -146,3 +146,14 @@ func checkChains(ctx context.Context, cat *chains.Catalogue, log *slog.Logger) {
 	}
 	wg.Wait()
 }
+
+// newWatcher returns the watcher of network id at endpoint e.
+func newWatcher(c Config, cat *chains.Catalogue, id string, e chains.Endpoint, holder string,
+	ledger *chains.Ledger, monitor *chains.Monitor, log *slog.Logger) chains.Watcher {
+	n, _ := cat.Network(id)
+	return evm.New(evm.Config{
+		Network: n, Endpoint: e, Tokens: cat.Tokens(id), Holder: holder,
+		MaxRange: int64(c.EVMMaxRange), PollInterval: c.EVMPoll, MaxWatched: c.EVMMaxWatched,
+		Monitor: monitor, Log: log,
+	}, ledger)
+}

@@ -19,7 +19,6 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/settlepay/settle/chains"
-	"github.com/settlepay/settle/chains/evm"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/migrations"
@@ -48,7 +47,8 @@ type serverOptions struct {
 	tokens    map[string]string          // token contracts of presets without one
 	reset     []string                   // networks whose chain starts anew: forget their checkpoints
 	ready     func(ctx context.Context, addr string, svc *invoice.Service, ledger *chains.Ledger) error
-	log       io.Writer // default Stderr
+	devnetPay func(ctx context.Context, in invoice.Instruction) (string, error) // the hosted page's devnet button
+	log       io.Writer                                                         // default Stderr
 }
 
 // run serves until ctx ends.
@@ -78,7 +78,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 		return err
 	}
 	defer db.Close()
-	svc, err := newService(ctx, db, c, log)
+	svc, signer, err := newService(ctx, db, c, log)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,16 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	checkChains(ctx, cat, log)
 	metrics := openapi.NewMetrics(svc, hub)
 	monitor := chains.NewMonitor(metrics.Registry())
-	handler := openapi.New(openapi.Deps{Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor})
+	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db, svc.Now))
+	checkout.DevnetPay = o.devnetPay
+	checkout.Head = func(network string) (int64, bool) {
+		st, ok := monitor.Status()[network]
+		return st.Head, ok && st.Head > 0
+	}
+	handler := openapi.New(openapi.Deps{
+		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
+		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, log), Pages: payor.NewPages(checkout.Check),
+	})
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -130,12 +139,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	wg.Go(func() { purgeLoop(work, db, log) })
 	holder := instanceID()
 	for id, e := range cat.Endpoints() {
-		n, _ := cat.Network(id)
-		w := evm.New(evm.Config{
-			Network: n, Endpoint: e, Tokens: cat.Tokens(id), Holder: holder,
-			MaxRange: int64(c.EVMMaxRange), PollInterval: c.EVMPoll, MaxWatched: c.EVMMaxWatched,
-			Monitor: monitor, Log: log,
-		}, ledger)
+		w := newWatcher(c, cat, id, e, holder, ledger, monitor, log)
 		wg.Go(func() {
 			if err := w.Run(work); err != nil {
 				log.Error("network refused", "network", id, "err", err)
@@ -197,7 +201,7 @@ func openMigrated(ctx context.Context, url string, log *slog.Logger) (*bun.DB, e
 // newService wires the invoice service with the checkout signer, whose key
 // is SETTLE_SECRET_KEY or else one generated once and kept in the database
 // (so every instance on one database signs alike).
-func newService(ctx context.Context, db *bun.DB, c Config, log *slog.Logger) (*invoice.Service, error) {
+func newService(ctx context.Context, db *bun.DB, c Config, log *slog.Logger) (*invoice.Service, *payor.Signer, error) {
 	secret := c.SecretKey
 	if secret == "" {
 		var err error
@@ -207,10 +211,11 @@ func newService(ctx context.Context, db *bun.DB, c Config, log *slog.Logger) (*i
 			return hex.EncodeToString(b)
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return invoice.NewService(db, nil, payor.NewSigner([]byte(secret), c.PublicURL), log), nil
+	signer := payor.NewSigner([]byte(secret), c.PublicURL)
+	return invoice.NewService(db, nil, signer, log), signer, nil
 }
 
 // instanceID names this process in leases.

@@ -1,0 +1,3 @@
+DROP TABLE signing_keys;
+--bun:split
+DROP TABLE checkout_sessions;

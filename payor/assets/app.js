@@ -1,0 +1,605 @@
+// settle hosted checkout. Plain ES2020, no build step, no dependencies.
+// It reads the session from the payor API with the handles in the page's URL
+// (/pay/{token}?sig=…), follows it over the payor WebSocket (polling when the
+// socket fails) and never trusts a push alone: every push re-reads the session.
+// Server data is only ever set with textContent; the one piece of markup
+// inserted is the QR SVG from this server, parsed and imported element-wise.
+'use strict';
+
+(() => {
+  const API = '/api/v1/payor/';
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  const params = new URLSearchParams(location.search);
+  const token = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() || '');
+  const sig = params.get('sig') || '';
+  const embedded = params.get('embed') === '1' && window.parent !== window;
+  const parentOrigin = embedded ? httpOrigin(params.get('origin')) : '';
+
+  const state = {
+    session: null,
+    instructions: null, // of state.method
+    method: '',
+    deadline: 0, // Date.now() at which the session expires, from expires_in_seconds
+    expiredPush: false,
+    devnetTx: '',
+    socket: null,
+    socketOpen: false,
+    pollTimer: 0,
+    retry: 0,
+    posted: new Set(),
+    qrURL: '', // blob: URL to revoke
+    qrFor: '',
+    loading: null,
+    again: false,
+    finished: false, // a fatal error: nothing more to fetch
+  };
+
+  // httpOrigin returns s when it is exactly an http(s) origin, else ''.
+  function httpOrigin(s) {
+    if (!s) return '';
+    try {
+      const u = new URL(s);
+      if ((u.protocol === 'https:' || u.protocol === 'http:') && u.origin === s) return s;
+    } catch (e) { /* not a URL */ }
+    return '';
+  }
+
+  function post(type) {
+    if (!parentOrigin || state.posted.has(type)) return;
+    if (type !== 'settle:closed') state.posted.add(type);
+    window.parent.postMessage({ type }, parentOrigin);
+  }
+
+  // --- API -----------------------------------------------------------------
+
+  class APIError extends Error {
+    constructor(status, code, detail) {
+      super(detail || 'HTTP ' + status);
+      this.status = status;
+      this.code = code || '';
+    }
+  }
+
+  async function api(path, body) {
+    const headers = { 'x-session-token': token, 'x-signature': sig, accept: 'application/json' };
+    const init = { method: 'GET', headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' };
+    if (body !== undefined) {
+      init.method = 'POST';
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(API + path, init);
+    if (!res.ok) {
+      let p = {};
+      try { p = await res.json(); } catch (e) { /* not problem+json */ }
+      throw new APIError(res.status, p.code, p.detail || p.title);
+    }
+    return res;
+  }
+
+  // refresh reads the session; calls made while one is running fold into
+  // one more read after it.
+  async function refresh() {
+    if (state.loading) {
+      state.again = true;
+      return state.loading;
+    }
+    state.loading = (async () => {
+      do {
+        state.again = false;
+        try {
+          const s = await (await api('session')).json();
+          state.session = s;
+          state.deadline = Date.now() + Math.max(0, Number(s.expires_in_seconds) || 0) * 1000;
+          showConnection('');
+          await render();
+        } catch (e) {
+          handleError(e);
+        }
+      } while (state.again);
+      state.loading = null;
+    })();
+    return state.loading;
+  }
+
+  function handleError(e) {
+    if (e instanceof APIError) {
+      if (e.status === 401 || e.status === 403) return fatal('This payment link is not valid', 'Open the complete link you were given, or ask the merchant for a new one.');
+      if (e.status === 404) return fatal('Checkout not found', 'Ask the merchant for a new payment link.');
+      if (e.status === 423) return fatal('This checkout is locked', 'It was opened too many times with a wrong link. Ask the merchant for a new payment link.');
+      if (e.status === 429) return showConnection('Too many requests; retrying in a moment…');
+      if (e.status === 422) return showConnection(e.message);
+      return showConnection('The server had a problem; retrying…');
+    }
+    showConnection('Connection lost; retrying…');
+  }
+
+  function showConnection(text) {
+    const el = $('connection');
+    el.textContent = text;
+    el.hidden = !text;
+  }
+
+  // --- Rendering -----------------------------------------------------------
+
+  function money(amount, currency) {
+    const digits = (String(amount).split('.')[1] || '').length;
+    try {
+      return new Intl.NumberFormat(undefined, {
+        style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits,
+      }).format(amount);
+    } catch (e) {
+      return amount + ' ' + currency;
+    }
+  }
+
+  function statusOf(s) {
+    if (s.status === 'open' && (state.expiredPush || (state.deadline && Date.now() >= state.deadline))) return 'expired';
+    return s.status;
+  }
+
+  const STATUS_TEXT = {
+    open: 'Waiting for payment', underpaid: 'Partly paid', processing: 'Confirming payment',
+    paid: 'Paid', expired: 'Expired', cancelled: 'Cancelled', error: 'Unavailable',
+  };
+
+  function setStatus(key) {
+    $('status').dataset.status = key;
+    $('status-text').textContent = STATUS_TEXT[key] || key;
+  }
+
+  // show makes the sections in ids visible and hides the others; the list of
+  // payments only when there are some.
+  function show(ids) {
+    const some = state.session && state.session.payments && state.session.payments.length > 0;
+    ids = ids.filter((id) => id !== 'progress-box' || some);
+    for (const id of ['underpaid', 'pick', 'instructions', 'progress-box', 'processing', 'paid', 'expired', 'cancelled', 'failure', 'return-box']) {
+      $(id).hidden = !ids.includes(id);
+    }
+  }
+
+  async function render() {
+    const s = state.session;
+    const card = $('checkout');
+    card.setAttribute('aria-busy', 'false');
+    $('merchant').textContent = s.merchant && s.merchant.name ? s.merchant.name : $('merchant').textContent;
+    $('description').textContent = s.description || '';
+    $('description').hidden = !s.description;
+    $('amount').textContent = money(s.amount, s.currency);
+    $('amount').dataset.amount = s.amount;
+    $('amount').dataset.currency = s.currency;
+    const st = statusOf(s);
+    const finished = st === 'paid' || st === 'expired' || st === 'cancelled';
+    $('expiry').hidden = finished || st === 'processing';
+    tick();
+    renderPayments(s);
+    const returnable = embedded || safeHTTP(s.redirect_url);
+    $('return').textContent = embedded && !s.redirect_url ? 'Close' : 'Return to merchant';
+
+    if (st === 'paid') {
+      setStatus('paid');
+      $('paid-amount').textContent = money(s.amount_paid, s.currency);
+      const note = s.exception === 'overpaid' ? 'You paid more than was due; the merchant can refund the difference.'
+        : s.exception === 'paid_late' ? 'Your payment arrived after the checkout expired; the merchant has been told.' : '';
+      $('paid-note').textContent = note;
+      $('paid-note').hidden = !note;
+      show(returnable ? ['paid', 'progress-box', 'return-box'] : ['paid', 'progress-box']);
+      announce('Payment complete.');
+      post('settle:paid');
+      stopPolling();
+      closeSocket();
+      return;
+    }
+    if (st === 'expired' || st === 'cancelled') {
+      setStatus(st);
+      show(returnable ? [st, 'progress-box', 'return-box'] : [st, 'progress-box']);
+      if (st === 'expired') post('settle:expired');
+      else closeSocket(); // an expired checkout may still see a late payment
+      stopPolling();
+      return;
+    }
+    if (st === 'processing') {
+      setStatus('processing');
+      show(['processing', 'progress-box']);
+      return;
+    }
+    // open
+    const underpaid = s.exception === 'underpaid';
+    setStatus(underpaid ? 'underpaid' : 'open');
+    $('amount-due').textContent = money(s.amount_due, s.currency);
+    renderMethods(s);
+    const ids = underpaid ? ['underpaid', 'pick', 'progress-box'] : ['pick', 'progress-box'];
+    const chosen = state.method || s.method;
+    if (chosen && s.methods.some((m) => m.id === chosen)) {
+      if (!state.instructions || state.instructions.method !== chosen) await choose(chosen, false);
+      if (state.instructions) ids.push('instructions');
+    }
+    show(ids);
+    $('pay-amount-label').textContent = underpaid ? 'Invoice total in this asset' : 'Send exactly';
+    $('underpaid-qr').hidden = !underpaid;
+  }
+
+  function renderMethods(s) {
+    const box = $('methods');
+    const current = state.method || s.method;
+    const ids = s.methods.map((m) => m.id).join(',');
+    if (box.dataset.ids !== ids) {
+      box.dataset.ids = ids;
+      box.replaceChildren(...s.methods.map((m) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'method';
+        b.dataset.method = m.id;
+        b.dataset.testid = 'method-' + m.id;
+        const name = document.createElement('span');
+        name.className = 'method-name';
+        name.textContent = m.label || m.asset;
+        const net = document.createElement('span');
+        net.className = 'method-net';
+        net.textContent = m.asset + ' · ' + (m.network_name || m.network);
+        b.append(name, net);
+        b.addEventListener('click', () => choose(m.id, true));
+        return b;
+      }));
+    }
+    for (const b of box.querySelectorAll('button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.method === current));
+    }
+  }
+
+  // confirmations tells how far a pending payment is, e.g. "3 of 10 confirmations".
+  function confirmations(p) {
+    const need = p.confirmations_required || 0;
+    if (need <= 0) return 'Seen, waiting for confirmation';
+    const have = Math.min(p.confirmations || 0, need);
+    return `Seen, ${have} of ${need} confirmation${need === 1 ? '' : 's'}`;
+  }
+
+  function renderPayments(s) {
+    const list = $('progress');
+    list.replaceChildren(...(s.payments || []).map((p) => {
+      const li = document.createElement('li');
+      li.className = 'payment';
+      li.dataset.status = p.status;
+      const amt = document.createElement('span');
+      amt.className = 'mono';
+      amt.textContent = p.amount + ' ' + p.asset;
+      const what = document.createElement('span');
+      what.className = 'payment-state';
+      what.textContent = p.status === 'confirmed' ? '✓ Confirmed'
+        : p.status === 'reversed' ? '✕ Reversed'
+          : confirmations(p);
+      li.append(amt, what);
+      if (safeHTTP(p.explorer_url)) {
+        const a = document.createElement('a');
+        a.href = p.explorer_url;
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+        a.textContent = 'View transaction';
+        li.append(a);
+      }
+      return li;
+    }));
+  }
+
+  // --- Choosing a method and showing how to pay -------------------------------
+
+  async function choose(method, byUser) {
+    state.method = method;
+    if (state.session) renderMethods(state.session);
+    let ins;
+    try {
+      ins = await (await api('session/method', { method })).json();
+    } catch (e) {
+      handleError(e);
+      return;
+    }
+    if (state.method !== method) return; // another choice came later
+    state.instructions = ins;
+    $('pay-amount').textContent = ins.amount;
+    $('pay-asset').textContent = ins.asset;
+    $('address').textContent = ins.address;
+    $('network').textContent = ins.network_name || ins.network;
+    $('confirmations').textContent = String(ins.confirmations);
+    $('network-hint').textContent = `Send only ${ins.asset} on ${ins.network_name || ins.network}. Other assets or networks are lost.`;
+    const link = $('wallet-link');
+    if (walletURI(ins.uri)) {
+      link.href = ins.uri;
+      link.hidden = false;
+    } else {
+      link.removeAttribute('href');
+      link.hidden = true;
+    }
+    const s = state.session;
+    $('devnet-pay').hidden = !(s && s.devnet_pay && ins.network === 'devnet');
+    loadQR(ins);
+    if (byUser && s) {
+      await render();
+      $('instructions').hidden = false;
+      announce(`Send ${ins.amount} ${ins.asset} on ${ins.network_name || ins.network}.`);
+    }
+  }
+
+  async function loadQR(ins) {
+    const box = $('qr');
+    if (state.qrFor === ins.uri) return;
+    state.qrFor = ins.uri;
+    box.setAttribute('role', 'img');
+    box.setAttribute('aria-label', `QR code to pay ${ins.amount} ${ins.asset}`);
+    box.textContent = 'Loading QR code…';
+    const path = (p, format) => (typeof p === 'string' && p.startsWith(API) ? p.slice(API.length)
+      : 'session/qr?method=' + encodeURIComponent(ins.method) + '&format=' + format);
+    try {
+      const text = await (await api(path(ins.qr_svg, 'svg'))).text();
+      const svg = importSVG(text);
+      if (state.qrFor !== ins.uri) return;
+      box.replaceChildren(svg);
+      return;
+    } catch (e) { /* try PNG */ }
+    try {
+      const blob = await (await api(path(ins.qr_png, 'png'))).blob();
+      if (state.qrFor !== ins.uri) return;
+      if (state.qrURL) URL.revokeObjectURL(state.qrURL);
+      state.qrURL = URL.createObjectURL(blob);
+      const img = document.createElement('img');
+      img.alt = '';
+      img.src = state.qrURL;
+      box.replaceChildren(img);
+    } catch (e) {
+      state.qrFor = '';
+      box.textContent = 'QR code unavailable: copy the address and amount instead.';
+    }
+  }
+
+  // importSVG parses the server's SVG and returns its <svg> element without
+  // anything active in it.
+  function importSVG(text) {
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+    const root = doc.documentElement;
+    if (!root || root.localName !== 'svg' || doc.getElementsByTagName('parsererror').length) throw new Error('not an SVG');
+    for (const el of [...root.querySelectorAll('script, foreignObject, style, a, use, image, iframe')]) el.remove();
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+      for (const attr of [...el.attributes]) {
+        const n = attr.name.toLowerCase();
+        if (n.startsWith('on') || n === 'style' || n === 'href' || n.endsWith(':href')) el.removeAttribute(attr.name);
+      }
+    }
+    const svg = document.importNode(root, true);
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    if (!svg.hasAttribute('viewBox') && svg.hasAttribute('width') && svg.hasAttribute('height')) {
+      svg.setAttribute('viewBox', `0 0 ${parseFloat(svg.getAttribute('width'))} ${parseFloat(svg.getAttribute('height'))}`);
+    }
+    svg.removeAttribute('width');
+    svg.removeAttribute('height');
+    return svg;
+  }
+
+  function safeHTTP(u) {
+    if (typeof u !== 'string' || !u) return false;
+    try {
+      const p = new URL(u).protocol;
+      return p === 'https:' || p === 'http:';
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // walletURI accepts a payment URI (ethereum:, solana:, …), never a scheme
+  // that runs or embeds something.
+  function walletURI(u) {
+    const m = typeof u === 'string' && /^([a-z][a-z0-9+.-]*):/i.exec(u);
+    return !!m && !['javascript', 'data', 'vbscript', 'file', 'blob', 'filesystem', 'about'].includes(m[1].toLowerCase());
+  }
+
+  // --- Copy, devnet pay, return -----------------------------------------------
+
+  async function copy(button) {
+    const src = $(button.dataset.copy);
+    const text = src.textContent;
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    } catch (e) {
+      const sel = window.getSelection();
+      const range = document.createRange();
+      range.selectNodeContents(src);
+      sel.removeAllRanges();
+      sel.addRange(range);
+      try { ok = document.execCommand('copy'); } catch (e2) { ok = false; }
+    }
+    clearTimeout(button._t);
+    button.textContent = ok ? 'Copied' : 'Selected';
+    button.classList.toggle('done', ok);
+    announce(ok ? (button.dataset.copy === 'address' ? 'Address copied.' : 'Amount copied.') : 'Copy was blocked; the text is selected, copy it by hand.');
+    button._t = setTimeout(() => {
+      button.textContent = 'Copy';
+      button.classList.remove('done');
+    }, 2000);
+  }
+
+  async function devnetPay() {
+    const b = $('devnet-pay');
+    if (!state.method) return;
+    b.disabled = true;
+    b.textContent = 'Paying…';
+    try {
+      const r = await (await api('session/devnet-pay', { method: state.method })).json();
+      state.devnetTx = r.tx_id || '';
+      b.textContent = 'Sent — waiting for confirmation';
+      announce('Devnet payment sent.');
+      refresh();
+      // Should nothing arrive, let the payor try again.
+      setTimeout(() => {
+        if (state.session && state.session.status === 'open' && !state.session.payments.length) {
+          b.disabled = false;
+          b.textContent = 'Pay with devnet wallet';
+        }
+      }, 20000);
+    } catch (e) {
+      b.disabled = false;
+      b.textContent = 'Pay with devnet wallet';
+      handleError(e);
+    }
+  }
+
+  function leave() {
+    post('settle:closed');
+    if (embedded) return;
+    const u = state.session && state.session.redirect_url;
+    if (safeHTTP(u)) location.assign(u);
+  }
+
+  function announce(text) {
+    const el = $('announce');
+    if (el.textContent === text) el.textContent = '';
+    el.textContent = text;
+  }
+
+  function fatal(title, text) {
+    state.finished = true;
+    stopPolling();
+    closeSocket();
+    $('checkout').setAttribute('aria-busy', 'false');
+    setStatus('error');
+    $('failure-title').textContent = title;
+    $('failure-text').textContent = text;
+    $('expiry').hidden = true;
+    show(['failure']);
+  }
+
+  // --- Countdown -------------------------------------------------------------
+
+  function tick() {
+    if (!state.session) return;
+    const left = Math.max(0, Math.round((state.deadline - Date.now()) / 1000));
+    const h = Math.floor(left / 3600);
+    const m = Math.floor((left % 3600) / 60);
+    const sec = String(left % 60).padStart(2, '0');
+    const el = $('countdown');
+    el.textContent = h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+    el.dateTime = state.session.expires_at || '';
+    $('expiry').classList.toggle('urgent', left < 60);
+  }
+
+  // everySecond runs the countdown, and shows the expired screen when it
+  // reaches zero before the server says so.
+  function everySecond() {
+    tick();
+    const s = state.session;
+    if (s && s.status === 'open' && !state.finished && statusOf(s) === 'expired' && $('expired').hidden) render();
+  }
+
+  // --- Live updates -------------------------------------------------------------
+
+  function connect() {
+    if (!live() || state.socket) return;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const url = `${proto}//${location.host}${API}ws?token=${encodeURIComponent(token)}&sig=${encodeURIComponent(sig)}`;
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      startPolling();
+      return;
+    }
+    state.socket = ws;
+    ws.onopen = () => {
+      state.socketOpen = true;
+      state.retry = 0;
+      stopPolling();
+      refresh(); // anything missed while connecting
+    };
+    ws.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (!m || typeof m !== 'object') return;
+      if (typeof m.expires_in_seconds === 'number') {
+        state.deadline = Date.now() + Math.max(0, m.expires_in_seconds) * 1000;
+        tick();
+      }
+      if (m.expired === true) {
+        state.expiredPush = true;
+        if (state.session) render();
+        refresh();
+      }
+      if (typeof m.status === 'string') refresh();
+    };
+    ws.onclose = () => {
+      state.socketOpen = false;
+      if (state.socket !== ws || !live()) return;
+      state.socket = null;
+      startPolling();
+      const wait = Math.min(60000, 2000 * 2 ** state.retry++);
+      setTimeout(connect, wait);
+    };
+  }
+
+  function closeSocket() {
+    const ws = state.socket;
+    state.socket = null;
+    state.socketOpen = false;
+    if (ws) ws.close();
+  }
+
+  function live() {
+    const st = state.session ? statusOf(state.session) : 'open';
+    return !state.finished && st !== 'paid' && st !== 'cancelled' && st !== 'expired';
+  }
+
+  function startPolling() {
+    if (state.pollTimer || !live()) return;
+    state.pollTimer = setInterval(() => {
+      if (state.socketOpen || !live()) return stopPolling();
+      refresh();
+    }, POLL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(state.pollTimer);
+    state.pollTimer = 0;
+  }
+
+  // --- Embedded mode ------------------------------------------------------------
+
+  function watchSize() {
+    if (!parentOrigin || typeof ResizeObserver !== 'function') return;
+    let last = 0;
+    const send = () => {
+      const height = Math.ceil(document.body.getBoundingClientRect().height);
+      if (height !== last) {
+        last = height;
+        window.parent.postMessage({ type: 'settle:resize', height }, parentOrigin);
+      }
+    };
+    new ResizeObserver(send).observe(document.body);
+    send();
+  }
+
+  // --- Start ----------------------------------------------------------------------
+
+  function start() {
+    if (!token || !sig) {
+      fatal('This payment link is not valid', 'Open the complete link you were given, or ask the merchant for a new one.');
+      return;
+    }
+    for (const b of document.querySelectorAll('button.copy')) b.addEventListener('click', () => copy(b));
+    $('devnet-pay').addEventListener('click', devnetPay);
+    $('return').addEventListener('click', leave);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible' && !state.finished) refresh();
+    });
+    window.addEventListener('online', () => refresh());
+    watchSize();
+    setInterval(everySecond, 1000);
+    refresh().then(() => {
+      if (!state.finished) connect();
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();
