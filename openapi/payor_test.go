@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
+	"github.com/settlepay/settle/openapi"
+	"github.com/settlepay/settle/payor"
 )
 
 // handles returns an invoice's payor headers.
@@ -255,5 +258,43 @@ func TestPayorSocket(t *testing.T) {
 		if m := next(c2); m["expired"] != true {
 			t.Errorf("expired session: %v", m)
 		}
+	})
+}
+
+// TestPayorRateLimit: payor requests from one address over the rate are
+// refused with 429 rate_limited and Retry-After; the merchant API is not
+// limited by it.
+func TestPayorRateLimit(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := setup(t, db)
+		token, sig := handles(t, e.createInvoice(map[string]any{"amount": "5.00", "currency": "USD"}))
+		checkout := payor.NewService(e.svc, e.cat, e.signer, payor.NewTerms(db.DB, e.clock.Now))
+		limited := httptest.NewServer(openapi.New(openapi.Deps{Invoices: e.svc, Ledger: e.ledger, Payor: checkout, PayorRate: 1}))
+		defer limited.Close()
+		e.srv = limited
+		var ok, refused int
+		for range 10 {
+			r := e.payor("GET", "/api/v1/payor/session", token, sig, nil)
+			switch r.Status {
+			case http.StatusOK:
+				ok++
+			case http.StatusTooManyRequests:
+				refused++
+				e.wantProblem(r, http.StatusTooManyRequests, "rate_limited")
+				if r.Header.Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+			default:
+				t.Fatalf("status %d: %s", r.Status, r.Raw)
+			}
+		}
+		// A burst of 4 at 1 per second: 4 or 5 pass within the loop.
+		if ok < 4 || ok > 5 || refused != 10-ok {
+			t.Errorf("%d answered, %d refused", ok, refused)
+		}
+		r := e.do("GET", "/api/v1/invoices", e.key, nil)
+		e.mustStatus(r, http.StatusOK)
 	})
 }

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/openapi"
+	"github.com/settlepay/settle/payor"
 )
 
 func (m *Main) migrate(ctx context.Context, args []string) error {
@@ -131,8 +133,30 @@ func (m *Main) keys(ctx context.Context, args []string) error {
 			return fmt.Errorf("key %s: %w", rest[0], err)
 		}
 		return m.printJSON(map[string]any{"prefix": rest[0], "revoked": true})
+	case "rotate-terms":
+		publishFor := time.Duration(invoice.MaxExpiresIn)*time.Second + time.Hour
+		svc, _, err := m.admin(ctx, "keys rotate-terms", args[1:], func(fs *flag.FlagSet) {
+			fs.DurationVar(&publishFor, "publish-for", publishFor, "how long the old key stays in /.well-known/jwks.json (at least the longest session)")
+		})
+		if err != nil {
+			return err
+		}
+		defer svc.DB().Close()
+		terms := payor.NewTerms(svc.DB(), svc.Now)
+		if err := terms.Rotate(ctx, publishFor); err != nil {
+			return err
+		}
+		keys, err := terms.JWKS(ctx)
+		if err != nil {
+			return err
+		}
+		kids := []string{}
+		for _, k := range keys.Keys {
+			kids = append(kids, k.KeyID)
+		}
+		return m.printJSON(map[string]any{"rotated": true, "published_kids": kids, "old_keys_published_for": publishFor.String()})
 	default:
-		return fmt.Errorf("keys: unknown subcommand %q (create, revoke)", args[0])
+		return fmt.Errorf("keys: unknown subcommand %q (create, revoke, rotate-terms)", args[0])
 	}
 }
 

@@ -109,12 +109,8 @@ func (c *Config) validate() error {
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return fmt.Errorf("SETTLE_SECRET_KEY must be at least 32 characters")
 	}
-	if c.PublicURL == "" {
-		_, port, err := net.SplitHostPort(c.Addr)
-		if err != nil {
-			return fmt.Errorf("addr %q: %w", c.Addr, err)
-		}
-		c.PublicURL = "http://localhost:" + port
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("addr %q: %w", c.Addr, err)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return nil

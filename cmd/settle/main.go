@@ -73,6 +73,7 @@ usage:
   settle merchants enable-live MERCHANT_ID      allow the merchant's live keys
   settle keys create --merchant ID --mode test|live --scope merchant|read
   settle keys revoke PREFIX                     revoke a key by its prefix (sk_test_xxxxxxxx)
+  settle keys rotate-terms [--publish-for D]    new signing key for payment terms; old ones stay in the JWKS for D
   settle openapi                                print the OpenAPI spec as YAML
   settle bench create --url URL --key KEY [--concurrency N] [--duration D]
 

@@ -100,11 +100,18 @@ func (s *syncBuffer) String() string {
 
 func e2eDo(t *testing.T, method, url, key, body string) (int, map[string]any) {
 	t.Helper()
+	return e2eDoWith(t, method, url, map[string]string{"Authorization": "Bearer " + key}, body)
+}
+
+func e2eDoWith(t *testing.T, method, url string, header map[string]string, body string) (int, map[string]any) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -60,6 +61,15 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	log, err := newLogger(logw, c.LogLevel)
 	if err != nil {
 		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if c.PublicURL == "" {
+		// The port actually bound, also when c.Addr asked for any (":0").
+		c.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
 	endpoints, err := m.networkEndpoints(c.ConfigFile)
 	if err != nil {
@@ -111,10 +121,6 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, log), Pages: payor.NewPages(checkout.Check),
 	})
 
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium for the test and returns a context for a
+// fresh tab maker. Without Chromium the test is skipped, unless
+// SETTLE_REQUIRE_BROWSER is set (CI sets it and installs Chromium).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("SETTLE_CHROMIUM")
+	if path == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("SETTLE_REQUIRE_BROWSER") != "" {
+			t.Fatal("no Chromium found (install Debian's chromium, or set SETTLE_CHROMIUM)")
+		}
+		t.Skip("no Chromium found; install Debian's chromium to run the browser tests")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-background-networking", true),
+	)
+	ctx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// tab opens a new tab that fails the test on console errors (a CSP
+// violation, a script error) and on uncaught exceptions.
+func tab(t *testing.T, alloc context.Context, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancelTimeout)
+	var mu sync.Mutex
+	var problems []string
+	chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			if d.Exception != nil {
+				problems = append(problems, "exception: "+d.Text+" "+d.Exception.Description)
+			} else {
+				problems = append(problems, "exception: "+d.Text)
+			}
+		case *cdplog.EventEntryAdded:
+			// CSP violations, failed requests and console.error calls.
+			if e := ev.Entry; e.Level == cdplog.EntryLevelError && !strings.HasSuffix(e.URL, "/favicon.ico") {
+				problems = append(problems, fmt.Sprintf("%s: %s %s", e.Source, e.Text, e.URL))
+			}
+		}
+	})
+	enable := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
+		return err
+	})
+	if err := chromedp.Do(ctx, enable); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("browser: %s", p)
+		}
+	})
+	return ctx
+}
+
+// artifacts is where the browser tests leave their screenshots:
+// SETTLE_TEST_ARTIFACTS, else a folder in the system's temporary directory.
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("SETTLE_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "settle-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(artifacts(t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s", path)
+}
+
+// await polls a JavaScript expression until it is true.
+func await(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
+		t.Fatalf("%s (%s): %v\npage text:\n%s", what, expr, err, page)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+const visible = `(s) => { const e = document.querySelector(s); return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0; }`
+
+// TestCheckoutInBrowser opens the hosted page of a devnet invoice in
+// headless Chromium, on a desktop and at 360 px wide: the payor picks the
+// devnet USDC method, sees the QR code, address and amount, pays with the
+// devnet wallet, and the page turns to paid without a reload.
+func TestCheckoutInBrowser(t *testing.T) {
+	t.Parallel()
+	alloc := browser(t)
+	dn := startDevnet(t, t.TempDir())
+	api, key := dn["api_url"], dn["api_key"]
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><title>Thanks</title><p>Thank you for your order.`)
+	}))
+	defer shop.Close()
+
+	for _, vp := range []struct {
+		name          string
+		width, height int64
+		mobile        bool
+	}{
+		{"desktop", 1280, 900, false},
+		{"phone", 360, 740, true},
+	} {
+		t.Run(vp.name, func(t *testing.T) {
+			status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key,
+				`{"amount":"25.00","currency":"USD","payment_methods":["usdc_devnet"],"description":"Two flat whites","redirect_url":"`+shop.URL+`/thanks"}`)
+			if status != 201 {
+				t.Fatalf("create: %d %v", status, inv)
+			}
+			want := inv["payment_instructions"].([]any)[0].(map[string]any)
+			ctx := tab(t, alloc, 90*time.Second)
+			opts := []chromedp.EmulateViewportOption{}
+			if vp.mobile {
+				opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2))
+			}
+			err := chromedp.Do(ctx, chromedp.EmulateViewport(vp.width, vp.height, opts...), chromedp.Navigate(inv["payment_url"].(string)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			isVisible := func(sel string) string { return fmt.Sprintf("(%s)(%q)", visible, sel) }
+			await(t, ctx, "method picker", isVisible(`[data-method="usdc_devnet"]`))
+			if got := eval[string](t, ctx, `document.getElementById('merchant').textContent`); got != "Devnet Shop" {
+				t.Errorf("merchant %q", got)
+			}
+			if got := eval[string](t, ctx, `document.getElementById('amount').textContent`); !strings.Contains(got, "25.00") {
+				t.Errorf("amount %q", got)
+			}
+			if !eval[bool](t, ctx, isVisible("#test-banner")) {
+				t.Error("no test-mode banner")
+			}
+			if cd := eval[string](t, ctx, `document.getElementById('countdown').textContent`); !strings.Contains(cd, ":") || cd == "--:--" {
+				t.Errorf("countdown %q", cd)
+			}
+
+			if err := chromedp.Do(ctx, chromedp.Click(`[data-method="usdc_devnet"]`)); err != nil {
+				t.Fatal(err)
+			}
+			await(t, ctx, "QR code", `(() => { const i = document.querySelector('#qr img, #qr svg'); return !!i && (i.tagName !== 'IMG' || i.naturalWidth > 0); })()`)
+			if got := eval[string](t, ctx, `document.getElementById('address').textContent.trim()`); got != want["address"] {
+				t.Errorf("address %q, want %v", got, want["address"])
+			}
+			if got := eval[string](t, ctx, `document.getElementById('pay-amount').textContent`); !strings.Contains(got, want["amount"].(string)) {
+				t.Errorf("amount to send %q, want %v", got, want["amount"])
+			}
+			if href := eval[string](t, ctx, `document.getElementById('wallet-link').getAttribute('href')`); href != want["uri"] {
+				t.Errorf("wallet link %q, want %v", href, want["uri"])
+			}
+			if w := eval[float64](t, ctx, `document.documentElement.scrollWidth`); w > float64(vp.width) {
+				t.Errorf("page is %v px wide in a %d px viewport", w, vp.width)
+			}
+			screenshot(t, ctx, "checkout-"+vp.name+"-instructions.png")
+
+			// A marker on window survives only if the page is never reloaded.
+			eval[bool](t, ctx, `window.settleTestMarker = true`)
+			if err := chromedp.Do(ctx, chromedp.Click(`#devnet-pay`)); err != nil {
+				t.Fatal(err)
+			}
+			await(t, ctx, "paid screen", isVisible("#paid")+` && document.getElementById('status').dataset.status === 'paid'`)
+			if !eval[bool](t, ctx, `window.settleTestMarker === true`) {
+				t.Error("the page reloaded to show the payment")
+			}
+			if got := eval[string](t, ctx, `document.getElementById('paid-amount').textContent`); !strings.Contains(got, "25.00") {
+				t.Errorf("paid amount %q", got)
+			}
+			screenshot(t, ctx, "checkout-"+vp.name+"-paid.png")
+			if err := chromedp.Do(ctx, chromedp.Click(`#return`)); err != nil {
+				t.Fatal(err)
+			}
+			// Poll from here: a navigation ends the page's own polling.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				loc, _ := chromedp.Run(ctx, chromedp.Location())
+				if loc == shop.URL+"/thanks" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("return button led to %q", loc)
+				}
+			}
+			_, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+inv["id"].(string), key, "")
+			if got["status"] != "paid" {
+				t.Errorf("invoice %v", got)
+			}
+		})
+	}
+}
+
+// TestEmbeddedCheckout mounts the checkout with embed.js into a merchant's
+// page on another origin: the iframe shows the invoice, and when it is paid
+// the host page receives settle:paid through Settle.mount's callback.
+func TestEmbeddedCheckout(t *testing.T) {
+	t.Parallel()
+	alloc := browser(t)
+	dn := startDevnet(t, t.TempDir())
+	api, key := dn["api_url"], dn["api_key"]
+	status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key, `{"amount":"12.50","currency":"USD","payment_methods":["usdc_devnet"]}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, inv)
+	}
+	h := inv["payment_session_headers"].(map[string]any)
+
+	// The merchant's page: its backend put the two headers into the page.
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>Shop</title><h1>Your order</h1><div id="pay"></div>
+<script src="%s/embed.js"></script>
+<script>
+window.events = [];
+Settle.mount(document.getElementById('pay'), {
+  sessionToken: %q, signature: %q,
+  onPaid() { window.events.push('paid'); },
+  onClosed() { window.events.push('closed'); },
+});
+</script>`, api, h["x-session-token"], h["x-signature"])
+	}))
+	defer shop.Close()
+
+	ctx := tab(t, alloc, 60*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate(shop.URL)); err != nil {
+		t.Fatal(err)
+	}
+	// The iframe reports its height once the checkout has rendered.
+	await(t, ctx, "iframe sized to its content", `(() => { const f = document.querySelector('#pay iframe'); return !!f && f.style.height !== '640px'; })()`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.events.length === 0`)); err != nil {
+		t.Fatal(err)
+	}
+	status, res := e2eDoWith(t, "POST", api+"/api/v1/payor/session/devnet-pay", map[string]string{
+		"x-session-token": h["x-session-token"].(string), "x-signature": h["x-signature"].(string),
+	}, `{"method":"usdc_devnet"}`)
+	if status != 200 {
+		t.Fatalf("devnet pay: %d %v", status, res)
+	}
+	await(t, ctx, "settle:paid on the host page", `window.events.includes('paid')`)
+	// The checkout's iframe is a target of its own (another origin): look
+	// into it there.
+	targets, err := chromedp.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frame context.Context
+	for _, ti := range targets {
+		if ti.Type == "iframe" && strings.HasPrefix(ti.URL, api+"/pay/") {
+			var cancel context.CancelFunc
+			frame, cancel = chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
+			defer cancel()
+		}
+	}
+	if frame == nil {
+		for _, ti := range targets {
+			t.Logf("target %s %s", ti.Type, ti.URL)
+		}
+		t.Fatal("no iframe target for the checkout")
+	}
+	await(t, frame, "the embedded checkout shows paid", fmt.Sprintf("(%s)('#paid')", visible))
+	await(t, ctx, "iframe grown to the paid screen", `document.querySelector('#pay iframe').getBoundingClientRect().height > 200`)
+	screenshot(t, ctx, "checkout-embedded-paid.png")
+	if err := chromedp.Do(frame, chromedp.Click("#return")); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "settle:closed on the host page", `window.events.join() === 'paid,closed'`)
+}
