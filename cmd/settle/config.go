@@ -32,6 +32,7 @@ type Config struct {
 	EVMPoll        time.Duration
 	EVMMaxWatched  int
 	UniqueHold     time.Duration
+	PayorRate      int
 }
 
 // setting is one row of the README's configuration table: a flag, its
@@ -62,6 +63,7 @@ var settings = []setting{
 	{"evm-poll-interval", "SETTLE_EVM_POLL_INTERVAL", "2s", "how often EVM heads are polled (new heads over SETTLE_WS_* wake the watcher sooner)", func(c *Config) any { return &c.EVMPoll }},
 	{"evm-max-watched", "SETTLE_EVM_MAX_WATCHED", "500", "up to this many watched addresses, logs are filtered by recipient; above, every transfer of the token is read", func(c *Config) any { return &c.EVMMaxWatched }},
 	{"unique-amount-hold", "SETTLE_UNIQUE_AMOUNT_HOLD", "168h", "how long after expiry an invoice keeps its unique amount on a shared address (late payments still match)", func(c *Config) any { return &c.UniqueHold }},
+	{"payor-rate", "SETTLE_PAYOR_RATE", "20", "payor requests (checkout API, page, WebSocket) per second from one IP, with bursts of 4 times as many", func(c *Config) any { return &c.PayorRate }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
 }
 
@@ -103,8 +105,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s must be positive", name)
 		}
 	}
-	if c.Webhooks.Workers <= 0 || c.Webhooks.PerEndpoint <= 0 || c.Hub.SendBuffer <= 0 || c.EVMMaxRange <= 0 || c.EVMMaxWatched < 0 {
-		return fmt.Errorf("webhook-workers, webhook-per-endpoint, ws-send-buffer and evm-max-range must be positive")
+	if c.Webhooks.Workers <= 0 || c.Webhooks.PerEndpoint <= 0 || c.Hub.SendBuffer <= 0 || c.EVMMaxRange <= 0 || c.EVMMaxWatched < 0 || c.PayorRate <= 0 {
+		return fmt.Errorf("webhook-workers, webhook-per-endpoint, ws-send-buffer, evm-max-range and payor-rate must be positive")
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return fmt.Errorf("SETTLE_SECRET_KEY must be at least 32 characters")

@@ -119,6 +119,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
 		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, log), Pages: payor.NewPages(checkout.Check),
+		PayorRate: float64(c.PayorRate),
 	})
 
 	srv := &http.Server{
