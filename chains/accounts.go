@@ -28,7 +28,7 @@ type Account struct {
 	Mode       invoice.Mode `bun:"mode"`
 	Network    string       `bun:"network"`
 	Kind       string       `bun:"kind"`
-	Address    string       `bun:"address"` // EIP-55; "" for an xpub
+	Address    string       `bun:"address"` // EIP-55, or a Solana wallet in base58; "" for an xpub
 	XPub       string       `bun:"xpub"`
 	NextIndex  int64        `bun:"next_index"`
 	CreatedAt  time.Time    `bun:"created_at"`
@@ -98,7 +98,7 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (Account, e
 	switch {
 	case !ok || n.Kind == KindSandbox:
 		fail("network", "invalid_network", "unknown network %q", p.Network)
-	case n.Kind != KindEVM:
+	case n.Kind != KindEVM && n.Kind != KindSolana:
 		fail("network", "invalid_network", "network %q does not take receiving accounts yet", p.Network)
 	case n.Mode != p.Mode:
 		fail("network", "invalid_network", "network %q is for %s mode, this key is %s mode", p.Network, n.Mode, p.Mode)
@@ -107,6 +107,14 @@ func (l *Ledger) CreateAccount(ctx context.Context, p AccountParams) (Account, e
 	switch {
 	case p.Address != "" && p.XPub != "":
 		fail("address", "invalid_receiving_account", "give address or xpub, not both")
+	case p.Address != "" && n.Kind == KindSolana:
+		addr, err := ParseSolanaAddress(p.Address)
+		if err != nil {
+			fail("address", "invalid_address", "%v", err)
+		}
+		a.Kind, a.Address = AccountAddress, addr
+	case p.XPub != "" && n.Kind == KindSolana:
+		fail("xpub", "invalid_receiving_account", "a Solana network takes a wallet address, not an xpub")
 	case p.Address != "":
 		addr, err := ParseEVMAddress(p.Address)
 		if err != nil {

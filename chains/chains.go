@@ -37,8 +37,21 @@ type Network struct {
 	Kind          Kind
 	Mode          invoice.Mode
 	ChainID       int64  // EVM only
+	Genesis       string // Solana only: the cluster's genesis hash, checked on start
 	Confirmations int    // depth at which a payment is confirmed
 	Explorer      string // transaction URL prefix, "" if none
+	// ExplorerSuffix follows the transaction id in an explorer URL (a
+	// cluster parameter).
+	ExplorerSuffix string
+}
+
+// TxURL returns the explorer page of transaction tx, or "" when the
+// network has no explorer.
+func (n Network) TxURL(tx string) string {
+	if n.Explorer == "" {
+		return ""
+	}
+	return n.Explorer + tx + n.ExplorerSuffix
 }
 
 // Method is a way to pay: one asset on one network.
@@ -78,8 +91,10 @@ var networks = []Network{
 	{ID: "polygon_amoy", Name: "Polygon Amoy", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 80002, Confirmations: 3, Explorer: "https://amoy.polygonscan.com/tx/"},
 	{ID: "arbitrum_sepolia", Name: "Arbitrum Sepolia", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 421614, Confirmations: 3, Explorer: "https://sepolia.arbiscan.io/tx/"},
 	{ID: "devnet", Name: "settle devnet", Kind: KindEVM, Mode: invoice.ModeTest, ChainID: 1337, Confirmations: 1},
-	{ID: "solana", Name: "Solana", Kind: KindSolana, Mode: invoice.ModeLive, Confirmations: 1, Explorer: "https://explorer.solana.com/tx/"},
-	{ID: "solana_devnet", Name: "Solana devnet", Kind: KindSolana, Mode: invoice.ModeTest, Confirmations: 1, Explorer: "https://explorer.solana.com/tx/?cluster=devnet"},
+	{ID: "solana", Name: "Solana", Kind: KindSolana, Mode: invoice.ModeLive, Genesis: "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d",
+		Confirmations: 1, Explorer: "https://explorer.solana.com/tx/"},
+	{ID: "solana_devnet", Name: "Solana devnet", Kind: KindSolana, Mode: invoice.ModeTest, Genesis: "EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG",
+		Confirmations: 1, Explorer: "https://explorer.solana.com/tx/", ExplorerSuffix: "?cluster=devnet"},
 }
 
 // methods are the presets' stablecoins.
@@ -144,7 +159,17 @@ type Endpoint struct {
 	// Finalized confirms at the network's `finalized` block tag instead of
 	// at a depth.
 	Finalized bool
+	// Commitment is the Solana commitment at which a payment is confirmed:
+	// CommitmentFinalized (also when "") or CommitmentConfirmed. A payment
+	// seen at a lower commitment is pending.
+	Commitment string
 }
+
+// Solana commitments a payment can be confirmed at.
+const (
+	CommitmentFinalized = "finalized"
+	CommitmentConfirmed = "confirmed"
+)
 
 // Catalogue is the presets narrowed to the networks this instance reaches:
 // a network without an RPC endpoint (or refused at start) is not offered.

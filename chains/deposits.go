@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/settlepay/settle/chains/solanapay"
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -44,8 +45,9 @@ var ErrUniqueAmountsExhausted = errors.New("unique amounts exhausted")
 var forever = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // Prepare returns the hook that invoice creation runs in its transaction:
-// for each EVM network among the invoice's methods it takes a deposit on the
-// merchant's receiving account and writes the payor's instructions. Methods
+// for each EVM or Solana network among the invoice's methods it takes a
+// deposit on the merchant's receiving account and writes the payor's
+// instructions (on Solana, a Solana Pay request with a fresh reference). Methods
 // whose network has no receiving account are dropped when they were chosen by
 // default (requested false) and refused when the merchant asked for them.
 // It returns nil when no method needs a deposit.
@@ -53,7 +55,7 @@ func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Cont
 	if !slices.ContainsFunc(methods, func(id string) bool {
 		m, _ := MethodByID(id)
 		n, _ := NetworkByID(m.Network)
-		return n.Kind == KindEVM
+		return n.Kind == KindEVM || n.Kind == KindSolana
 	}) {
 		return nil
 	}
@@ -61,16 +63,16 @@ func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Cont
 		deposits := map[string]Deposit{} // by network
 		var kept []string
 		var missing []string
+		var err error
 		for _, id := range inv.PaymentMethods {
 			m, ok := l.cat.Method(id)
 			n, _ := l.cat.Network(m.Network)
-			if !ok || n.Kind != KindEVM {
+			if !ok || (n.Kind != KindEVM && n.Kind != KindSolana) {
 				kept = append(kept, id)
 				continue
 			}
 			d, ok := deposits[n.ID]
 			if !ok {
-				var err error
 				if d, ok, err = l.deposit(ctx, tx, inv, n.ID); err != nil {
 					return err
 				}
@@ -87,11 +89,19 @@ func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Cont
 			} else {
 				units = inv.Amount.Rescale(inv.Decimals, m.Decimals)
 			}
-			inv.Instructions = append(inv.Instructions, invoice.Instruction{
+			in := invoice.Instruction{
 				Method: m.ID, Network: n.ID, Asset: m.Asset, Token: m.Token, ChainID: n.ChainID,
 				Address: d.Address, Amount: units.Format(m.Decimals), AmountUnits: units.String(),
-				Confirmations: n.Confirmations, URI: TransferURI(m.Token, n.ChainID, d.Address, units.Big()),
-			})
+				Confirmations: n.Confirmations,
+			}
+			if n.Kind == KindSolana {
+				if in.URI, err = l.solanaPay(ctx, tx, inv, m, d, units); err != nil {
+					return err
+				}
+			} else {
+				in.URI = TransferURI(m.Token, n.ChainID, d.Address, units.Big())
+			}
+			inv.Instructions = append(inv.Instructions, in)
 		}
 		if len(missing) > 0 && requested {
 			slices.Sort(missing)
@@ -110,6 +120,30 @@ func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Cont
 		inv.PaymentMethods = kept
 		return nil
 	}
+}
+
+// solanaPay returns the Solana Pay request of method m for inv, paid to
+// deposit d, with a fresh reference key (one per invoice and network). Its
+// label is the merchant's name, its message the invoice's description and
+// its memo the invoice id.
+func (l *Ledger) solanaPay(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, m Method, d Deposit, units invoice.Units) (string, error) {
+	var ref string
+	err := tx.NewSelect().Model((*Reference)(nil)).Column("reference").
+		Where("invoice_id = ? AND network = ?", inv.ID, m.Network).Limit(1).Scan(ctx, &ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		ref, err = l.newReference(ctx, tx, m.Network, d.Address, inv.ID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("solana pay reference: %w", err)
+	}
+	var merchant string
+	if err := tx.NewSelect().Table("merchants").Column("name").Where("id = ?", inv.MerchantID).Scan(ctx, &merchant); err != nil {
+		return "", fmt.Errorf("merchant name: %w", err)
+	}
+	return solanapay.Request{
+		Recipient: d.Address, Amount: solanapay.FormatAmount(units, m.Decimals), SPLToken: m.Token,
+		References: []string{ref}, Label: merchant, Message: inv.Description, Memo: inv.ID,
+	}.Encode()
 }
 
 // deposit takes a deposit for inv on the merchant's account on network; ok

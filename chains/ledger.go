@@ -26,6 +26,10 @@ type Transfer struct {
 	Amount     invoice.Units // in the token's base units
 	Status     invoice.PaymentStatus
 	ObservedAt time.Time
+	// References are keys that may name the invoice paid (Solana: every
+	// account key of the transaction). One issued as a Solana Pay reference
+	// for a payment to To decides the invoice before the amount is matched.
+	References []string
 }
 
 // Unmatched is a transfer to a merchant's receiving address that no invoice
@@ -113,6 +117,11 @@ func (l *Ledger) Record(ctx context.Context, t Transfer) error {
 		if kept {
 			return l.unmatched(ctx, m, t)
 		}
+		if invoiceID, err = l.referenced(ctx, db, t); err != nil {
+			return err
+		}
+	}
+	if invoiceID == "" {
 		d, ok, err := l.match(ctx, db, t.Network, t.To, t.Amount)
 		if err != nil {
 			return err

@@ -189,7 +189,7 @@ func TestCreateAccountRefuses(t *testing.T) {
 	}{
 		{name: "unknown network", p: chains.AccountParams{Mode: invoice.ModeTest, Network: "bitcoin", Address: shopAddress}, want: "network/invalid_network"},
 		{name: "sandbox", p: chains.AccountParams{Mode: invoice.ModeTest, Network: "sandbox", Address: shopAddress}, want: "network/invalid_network"},
-		{name: "solana not yet", p: chains.AccountParams{Mode: invoice.ModeTest, Network: "solana_devnet", Address: shopAddress}, want: "network/invalid_network"},
+		{name: "EVM address on solana", p: chains.AccountParams{Mode: invoice.ModeTest, Network: "solana_devnet", Address: shopAddress}, want: "address/invalid_address"},
 		{name: "live network in test mode", p: chains.AccountParams{Mode: invoice.ModeTest, Network: "base", Address: shopAddress}, want: "network/invalid_network"},
 		{name: "test network in live mode", p: chains.AccountParams{Mode: invoice.ModeLive, Network: "devnet", Address: shopAddress}, want: "network/invalid_network"},
 		{name: "address and xpub", p: chains.AccountParams{Mode: invoice.ModeTest, Network: "devnet", Address: shopAddress, XPub: testXPub}, want: "address/invalid_receiving_account"},

@@ -224,7 +224,9 @@ func TestReceivingAccountBadInput(t *testing.T) {
 	cases := []testCase{
 		{name: "unknown network", body: map[string]any{"network": "nowhere", "address": valid}, code: "invalid_network", location: "body.network", mention: "network"},
 		{name: "sandbox network", body: map[string]any{"network": "sandbox", "address": valid}, code: "invalid_network", location: "body.network", mention: "network"},
-		{name: "solana network", body: map[string]any{"network": "solana_devnet", "address": valid}, code: "invalid_network", location: "body.network", mention: "network"},
+		{name: "EVM address on a solana network", body: map[string]any{"network": "solana_devnet", "address": valid}, code: "invalid_address", location: "body.address", mention: "Solana public key"},
+		{name: "solana token account", body: map[string]any{"network": "solana_devnet", "address": "H51DXRt3ubThhdhNeDMScfkbC5X4AWzYfHaZS3JKEfPh"}, code: "invalid_address", location: "body.address", mention: "not a wallet"},
+		{name: "xpub on a solana network", body: map[string]any{"network": "solana_devnet", "xpub": "xpub6Ce9NcJvTk36xtLSrJLZqE7wtgA5deCeYs7rSQtreh4cj6ByPtrg9sD7V2FNFLPnf8heNP3FGkeV9qwfzvZNSd54JoNXVsXFYSYwHsnJxqP"}, code: "invalid_receiving_account", location: "body.xpub", mention: "wallet address"},
 		{name: "live network with a test key", body: map[string]any{"network": "base", "address": valid}, code: "invalid_network", location: "body.network", mention: "live"},
 		{name: "test network with a live key", body: map[string]any{"network": "base_sepolia", "address": valid}, code: "invalid_network", location: "body.network", mention: "test",
 			key: func(e *env) string { return e.liveKey() }},

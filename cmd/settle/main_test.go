@@ -400,7 +400,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 	// A config file naming a network that does not exist, or a setting of a
 	// network without its RPC URL.
 	for body, want := range map[string]string{
-		`{"networks":{"base_mainnet":{"rpc":"https://rpc.example"}}}`:           `unknown EVM network "base_mainnet"`,
+		`{"networks":{"base_mainnet":{"rpc":"https://rpc.example"}}}`:           `unknown EVM or Solana network "base_mainnet"`,
 		`{"networks":{"base":{"ws":"wss://rpc.example"}}}`:                      "network base has settings but no RPC URL",
 		`{"networks":{"base":{"rpc":"https://rpc.example","confirmations":0}}}`: "networks.base.confirmations",
 		`{"netwerks":{}}`: "unknown field",

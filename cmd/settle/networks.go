@@ -15,6 +15,7 @@ import (
 
 	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/chains/evm"
+	"github.com/settlepay/settle/chains/solana"
 )
 
 // configFile is the optional JSON file of SETTLE_CONFIG / --config: the
@@ -22,7 +23,9 @@ import (
 //
 //	{"networks": {"base_sepolia": {"rpc": "https://…", "ws": "wss://…", "confirmations": 3}}}
 //
-// confirmations is a number of blocks or "finalized".
+// confirmations is a number of blocks or "finalized"; on Solana networks it
+// is the commitment at which a payment is confirmed, "finalized" (the
+// default) or "confirmed".
 type configFile struct {
 	Networks map[string]struct {
 		RPC           string          `json:"rpc"`
@@ -51,6 +54,13 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 			}
 			e.WS = value
 		case "confirmations":
+			if n, _ := chains.NetworkByID(network); n.Kind == chains.KindSolana {
+				if value != chains.CommitmentFinalized && value != chains.CommitmentConfirmed {
+					return fmt.Errorf("%q is not a Solana commitment: \"finalized\" or \"confirmed\"", value)
+				}
+				e.Commitment = value
+				break
+			}
 			if value == "finalized" {
 				e.Finalized = true
 				break
@@ -76,8 +86,8 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 			return nil, fmt.Errorf("config file %s: %w", file, err)
 		}
 		for id, n := range cf.Networks {
-			if !evmNetwork(id) {
-				return nil, fmt.Errorf("config file %s: unknown EVM network %q", file, id)
+			if !watchedNetwork(id) {
+				return nil, fmt.Errorf("config file %s: unknown EVM or Solana network %q", file, id)
 			}
 			conf := strings.Trim(string(n.Confirmations), `"`)
 			for what, v := range map[string]string{"rpc": n.RPC, "ws": n.WS, "confirmations": conf} {
@@ -91,7 +101,7 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 		}
 	}
 	for _, n := range chains.Networks() {
-		if n.Kind != chains.KindEVM {
+		if !watchedNetwork(n.ID) {
 			continue
 		}
 		for what, prefix := range map[string]string{"rpc": "SETTLE_RPC_", "ws": "SETTLE_WS_", "confirmations": "SETTLE_CONFIRMATIONS_"} {
@@ -111,9 +121,9 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 	return out, nil
 }
 
-func evmNetwork(id string) bool {
+func watchedNetwork(id string) bool {
 	n, ok := chains.NetworkByID(id)
-	return ok && n.Kind == chains.KindEVM
+	return ok && (n.Kind == chains.KindEVM || n.Kind == chains.KindSolana)
 }
 
 func checkURL(s string, schemes ...string) error {
@@ -124,7 +134,8 @@ func checkURL(s string, schemes ...string) error {
 	return nil
 }
 
-// checkChains asks every network's RPC for its chain id, all at once, and
+// checkChains asks every network's RPC for its chain id (EVM) or genesis
+// hash (Solana), all at once, and
 // refuses the networks whose RPC serves another chain. An RPC that does not
 // answer is kept: its watcher retries.
 func checkChains(ctx context.Context, cat *chains.Catalogue, log *slog.Logger) {
@@ -134,9 +145,14 @@ func checkChains(ctx context.Context, cat *chains.Catalogue, log *slog.Logger) {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			err := evm.CheckChain(cctx, n, e)
+			var err error
+			if n.Kind == chains.KindSolana {
+				err = solana.CheckChain(cctx, n, e)
+			} else {
+				err = evm.CheckChain(cctx, n, e)
+			}
 			switch {
-			case errors.Is(err, evm.ErrWrongChain):
+			case errors.Is(err, evm.ErrWrongChain), errors.Is(err, solana.ErrWrongChain):
 				log.Error("network refused: its RPC serves another chain", "network", id, "err", err)
 				cat.Refuse(id)
 			case err != nil:
@@ -151,6 +167,12 @@ func checkChains(ctx context.Context, cat *chains.Catalogue, log *slog.Logger) {
 func newWatcher(c Config, cat *chains.Catalogue, id string, e chains.Endpoint, holder string,
 	ledger *chains.Ledger, monitor *chains.Monitor, log *slog.Logger) chains.Watcher {
 	n, _ := cat.Network(id)
+	if n.Kind == chains.KindSolana {
+		return solana.New(solana.Config{
+			Network: n, Endpoint: e, Mints: cat.Tokens(id), Holder: holder,
+			PollInterval: c.EVMPoll, Monitor: monitor, Log: log,
+		}, ledger)
+	}
 	return evm.New(evm.Config{
 		Network: n, Endpoint: e, Tokens: cat.Tokens(id), Holder: holder,
 		MaxRange: int64(c.EVMMaxRange), PollInterval: c.EVMPoll, MaxWatched: c.EVMMaxWatched,

@@ -1,0 +1,3 @@
+DROP TABLE solana_cursors;
+--bun:split
+DROP TABLE solana_references;
