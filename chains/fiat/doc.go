@@ -1,0 +1,18 @@
+// Package fiat is the format layer of settle's instant fiat rails: it builds
+// what a payor or a bank needs to pay an invoice (a typable bank reference, an
+// ISO 20022 pain.013 request for payment, a dynamic QRIS EMVCo payload) and
+// parses what each rail sends back (ISO 20022 camt.054 and pacs.008 for FedNow
+// and RTP, NACHA files for Same-Day ACH, a processor's signed JSON for
+// push-to-card, forwarded Indonesian e-wallet notifications for QRIS).
+//
+// It does no I/O: no database, no HTTP server, no matching against invoices.
+// Callers authenticate a body with [VerifySignature], parse it here, and turn
+// each credit into an invoice observation keyed by the rail's own transaction
+// id. Money is never a float: amounts are decimal strings or int64 minor units.
+//
+// Push-to-card is a payout rail: card networks let a card holder's bank push
+// funds (Visa Direct, Mastercard Send) but a merchant may not pull card funds
+// through it to pay for goods. Settle therefore only ingests a processor's
+// signed notification that a push from the payor's card has credited the
+// merchant; it never initiates one.
+package fiat

@@ -1,0 +1,88 @@
+package fiat
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// PushCredited is the only push-to-card event type that credits a merchant.
+const PushCredited = "push_to_card.credited"
+
+// ErrPushNotification is wrapped by the validation errors of
+// [ParsePushNotification].
+var ErrPushNotification = errors.New("push-to-card notification")
+
+// PushNotification is a card processor's notification that a push from the
+// payor's card (an original credit transaction: Visa Direct, Mastercard
+// Send) has credited the merchant. The shape follows what such processors
+// send in their webhooks:
+//
+//	{"id":"ptc_01J…","type":"push_to_card.credited","amount":2500,
+//	 "currency":"USD","card_last4":"4242","network":"visa",
+//	 "reference":"ST-7K3Q9M","created":1735689600}
+//
+// amount is in the currency's minor units (an integer; a JSON fraction is
+// refused), created is Unix seconds.
+type PushNotification struct {
+	ID        string `json:"id"` // processor's transaction id; the de-duplication key
+	Type      string `json:"type"`
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`   // ISO 4217, upper case
+	CardLast4 string `json:"card_last4"` // last four digits of the funding card
+	Network   string `json:"network"`    // "visa" (Visa Direct) or "mastercard" (Mastercard Send)
+	Reference string `json:"reference"`  // what the payor entered: the invoice reference
+	Created   int64  `json:"created"`
+}
+
+// CreatedAt is Created as a time.
+func (n PushNotification) CreatedAt() time.Time { return time.Unix(n.Created, 0).UTC() }
+
+// InvoiceReference returns the invoice reference the notification carries.
+func (n PushNotification) InvoiceReference() (string, bool) { return FindReference(n.Reference) }
+
+// ParsePushNotification authenticates body with the account's callback
+// secret ([VerifySignature] on the [SignatureHeader] value) and decodes it.
+// Forged, altered or stale bodies are refused before any field is read; so
+// are bodies without id, a non-positive amount, an unknown currency code
+// shape or a type other than [PushCredited].
+func ParsePushNotification(secret []byte, header string, body []byte, now time.Time) (PushNotification, error) {
+	if err := VerifySignature(secret, header, body, now); err != nil {
+		return PushNotification{}, err
+	}
+	var n PushNotification
+	if err := json.Unmarshal(body, &n); err != nil {
+		return PushNotification{}, fmt.Errorf("%w: %w", ErrPushNotification, err)
+	}
+	var errs []error
+	if strings.TrimSpace(n.ID) == "" {
+		errs = append(errs, fmt.Errorf("id is required"))
+	}
+	if n.Type != PushCredited {
+		errs = append(errs, fmt.Errorf("type must be %q, got %q", PushCredited, n.Type))
+	}
+	if n.Amount <= 0 {
+		errs = append(errs, fmt.Errorf("amount must be a positive integer of minor units"))
+	}
+	if len(n.Currency) != 3 || strings.ToUpper(n.Currency) != n.Currency || !isAlpha(n.Currency) {
+		errs = append(errs, fmt.Errorf("currency must be an upper-case ISO 4217 code, got %q", n.Currency))
+	}
+	if n.CardLast4 != "" && (len(n.CardLast4) != 4 || !isDigits(n.CardLast4)) {
+		errs = append(errs, fmt.Errorf("card_last4 must be four digits"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return PushNotification{}, fmt.Errorf("%w: %w", ErrPushNotification, err)
+	}
+	return n, nil
+}
+
+func isAlpha(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}

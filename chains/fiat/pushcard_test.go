@@ -1,0 +1,56 @@
+package fiat
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParsePushNotification(t *testing.T) {
+	t.Parallel()
+	secret := []byte("ptc-secret")
+	now := time.Unix(1735689700, 0)
+	ref := NewReference()
+	body := []byte(`{"id":"ptc_01JGX3","type":"push_to_card.credited","amount":2500,"currency":"USD","card_last4":"4242","network":"visa","reference":"` + ref + `","created":1735689600}`)
+	n, err := ParsePushNotification(secret, Sign(secret, body, now), body, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.ID != "ptc_01JGX3" || n.Amount != 2500 || n.Currency != "USD" || n.CardLast4 != "4242" || n.Network != "visa" {
+		t.Errorf("notification = %+v", n)
+	}
+	if !n.CreatedAt().Equal(time.Unix(1735689600, 0)) {
+		t.Errorf("CreatedAt = %v", n.CreatedAt())
+	}
+	if got, ok := n.InvoiceReference(); !ok || got != ref {
+		t.Errorf("InvoiceReference = %q, %v; want %q", got, ok, ref)
+	}
+
+	// Forged, altered and replayed bodies are refused before decoding.
+	if _, err := ParsePushNotification(secret, Sign([]byte("guess"), body, now), body, now); !errors.Is(err, ErrSignature) {
+		t.Errorf("forged: %v", err)
+	}
+	altered := []byte(strings.Replace(string(body), "2500", "250000", 1))
+	if _, err := ParsePushNotification(secret, Sign(secret, body, now), altered, now); !errors.Is(err, ErrSignature) {
+		t.Errorf("altered amount: %v", err)
+	}
+	if _, err := ParsePushNotification(secret, Sign(secret, body, now), body, now.Add(time.Hour)); !errors.Is(err, ErrStale) {
+		t.Errorf("replayed an hour later: %v", err)
+	}
+
+	for name, b := range map[string]string{
+		"float amount":   `{"id":"p","type":"push_to_card.credited","amount":25.00,"currency":"USD"}`,
+		"zero amount":    `{"id":"p","type":"push_to_card.credited","amount":0,"currency":"USD"}`,
+		"no id":          `{"type":"push_to_card.credited","amount":1,"currency":"USD"}`,
+		"other type":     `{"id":"p","type":"push_to_card.reversed","amount":1,"currency":"USD"}`,
+		"bad currency":   `{"id":"p","type":"push_to_card.credited","amount":1,"currency":"usd"}`,
+		"bad card_last4": `{"id":"p","type":"push_to_card.credited","amount":1,"currency":"USD","card_last4":"42"}`,
+		"not JSON":       `{"id":`,
+	} {
+		_, err := ParsePushNotification(secret, Sign(secret, []byte(b), now), []byte(b), now)
+		if !errors.Is(err, ErrPushNotification) {
+			t.Errorf("%s: error = %v, want ErrPushNotification", name, err)
+		}
+	}
+}
