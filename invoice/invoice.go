@@ -24,6 +24,9 @@ type Invoice struct {
 	CreatedAt       time.Time         `bun:"created_at"`
 	UpdatedAt       time.Time         `bun:"updated_at"`
 	PaidAt          *time.Time        `bun:"paid_at"`
+	MarkNote        string            `bun:"mark_note"`
+	MarkedBy        string            `bun:"marked_by"`
+	MarkedAt        *time.Time        `bun:"marked_at"`
 }
 
 // AmountDue is what is still to be paid: the amount less confirmed payments,
@@ -112,7 +115,7 @@ type InvoiceObject struct {
 	ID                    string            `json:"id" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs"`
 	Object                string            `json:"object" enum:"invoice"`
 	Mode                  Mode              `json:"mode" enum:"test,live"`
-	Status                Status            `json:"status" enum:"open,processing,paid,expired,cancelled"`
+	Status                Status            `json:"status" enum:"open,processing,paid,expired,cancelled,invalid"`
 	Exception             Exception         `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
 	Amount                string            `json:"amount" example:"25.00" doc:"Decimal string in the currency's units."`
 	Currency              Currency          `json:"currency" example:"USD"`
@@ -130,6 +133,14 @@ type InvoiceObject struct {
 	PaymentURL            string            `json:"payment_url" example:"http://localhost:8080/pay/3q2x8m1c?sig=d6f1c0b4"`
 	PaymentSessionHeaders SessionHeaders    `json:"payment_session_headers"`
 	PaymentInstructions   []Instruction     `json:"payment_instructions" nullable:"false" doc:"What to send where, one entry per method that needs one (the sandbox needs none)."`
+	Mark                  *MarkObject       `json:"mark" doc:"Set when the invoice was resolved by hand (exception marked)."`
+}
+
+// MarkObject tells who resolved an invoice by hand, when and why.
+type MarkObject struct {
+	Note     string    `json:"note" example:"Paid by bank transfer, see statement 2026-11-03"`
+	MarkedBy string    `json:"marked_by" example:"sk_test_a1b2c3d4" doc:"Prefix of the API key that marked it."`
+	MarkedAt time.Time `json:"marked_at"`
 }
 
 // Object returns the public form of inv, with checkout handles from c.
@@ -147,6 +158,10 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		instructions = []Instruction{}
 	}
 	url, headers := c.Links(inv.SessionToken)
+	var mark *MarkObject
+	if inv.MarkedAt != nil {
+		mark = &MarkObject{Note: inv.MarkNote, MarkedBy: inv.MarkedBy, MarkedAt: *inv.MarkedAt}
+	}
 	return InvoiceObject{
 		ID: inv.ID, Object: "invoice", Mode: inv.Mode, Status: inv.Status, Exception: inv.Exception,
 		Amount: inv.Amount.Format(inv.Decimals), Currency: inv.Currency,
@@ -154,7 +169,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		PaymentMethods: methods, MerchantOrderID: inv.MerchantOrderID, Description: inv.Description,
 		Metadata: metadata, RedirectURL: inv.RedirectURL,
 		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
-		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions,
+		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions, Mark: mark,
 	}
 }
 

@@ -11,10 +11,11 @@ const (
 	StatusPaid       Status = "paid"       // confirmed payments cover the amount
 	StatusExpired    Status = "expired"    // not covered by expires_at
 	StatusCancelled  Status = "cancelled"  // cancelled by the merchant
+	StatusInvalid    Status = "invalid"    // marked invalid by hand: not to be fulfilled
 )
 
 // Statuses lists every status in lifecycle order.
-var Statuses = []Status{StatusOpen, StatusProcessing, StatusPaid, StatusExpired, StatusCancelled}
+var Statuses = []Status{StatusOpen, StatusProcessing, StatusPaid, StatusExpired, StatusCancelled, StatusInvalid}
 
 func (s Status) String() string { return string(s) }
 
@@ -31,7 +32,7 @@ func (s Status) Valid() bool {
 // Terminal reports whether s ends the invoice's life; only late payments and
 // reversals move an invoice out of a terminal status.
 func (s Status) Terminal() bool {
-	return s == StatusPaid || s == StatusExpired || s == StatusCancelled
+	return s == StatusPaid || s == StatusExpired || s == StatusCancelled || s == StatusInvalid
 }
 
 // Exception flags an invoice that needs a person's attention.

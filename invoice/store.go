@@ -328,7 +328,7 @@ func lock(ctx context.Context, tx bun.IDB, id string) (Invoice, error) {
 
 // transition moves one invoice by in, under lock, and writes its events. It
 // reports whether the invoice changed.
-func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, id string, kind InputKind) (Invoice, bool, error) {
+func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, id string, in Input) (Invoice, bool, error) {
 	var out Invoice
 	var changed bool
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
@@ -343,7 +343,8 @@ func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, 
 		if err := tx.NewSelect().Model(&payments).Where("invoice_id = ?", id).Scan(ctx); err != nil {
 			return err
 		}
-		next, changes, err := Next(inv, payments, Input{Kind: kind, Now: s.Now()})
+		in.Now = s.Now()
+		next, changes, err := Next(inv, payments, in)
 		if err != nil {
 			return err
 		}
@@ -355,7 +356,7 @@ func (s *Service) transition(ctx context.Context, merchantID string, mode Mode, 
 
 // Cancel cancels an open invoice that has nothing paid or pending.
 func (s *Service) Cancel(ctx context.Context, merchantID string, mode Mode, id string) (Invoice, error) {
-	inv, _, err := s.transition(ctx, merchantID, mode, id, InputCancel)
+	inv, _, err := s.transition(ctx, merchantID, mode, id, Input{Kind: InputCancel})
 	return inv, err
 }
 
@@ -372,7 +373,7 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	}
 	n := 0
 	for _, id := range ids {
-		inv, changed, err := s.transition(ctx, "", "", id, InputExpire)
+		inv, changed, err := s.transition(ctx, "", "", id, Input{Kind: InputExpire})
 		if err != nil {
 			return n, fmt.Errorf("expire %s: %w", id, err)
 		}

@@ -18,7 +18,7 @@ import (
 // invoiceKeys is the public shape of an invoice (DESIGN.md, "Invoice").
 var invoiceKeys = []string{
 	"amount", "amount_due", "amount_paid", "created_at", "currency", "description", "exception",
-	"expires_at", "id", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
+	"expires_at", "id", "mark", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
 	"payment_session_headers", "payment_url", "redirect_url", "status", "updated_at",
 }
 
@@ -472,7 +472,7 @@ func TestCountByStatusAndPing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[invoice.Status]int{"open": 2, "cancelled": 1, "processing": 0, "paid": 0, "expired": 0}
+		want := map[invoice.Status]int{"open": 2, "cancelled": 1, "processing": 0, "paid": 0, "expired": 0, "invalid": 0}
 		if len(got) != len(want) {
 			t.Errorf("CountByStatus = %v, want %v", got, want)
 		}

@@ -12,6 +12,16 @@ type Input struct {
 	Payment *Payment
 	// Now is when the input is applied.
 	Now time.Time
+	// Mark is the resolution by hand (InputMark).
+	Mark *Mark
+}
+
+// Mark is a person's resolution of an invoice: it becomes paid or invalid
+// whatever its payments say, with the exception marked.
+type Mark struct {
+	Status Status // StatusPaid or StatusInvalid
+	Note   string
+	By     string // who: the API key's prefix
 }
 
 // InputKind names an input.
@@ -22,7 +32,12 @@ const (
 	InputPayment InputKind = iota + 1 // a payment appeared or changed status
 	InputExpire                       // the expirer found the invoice due
 	InputCancel                       // the merchant cancels
+	InputMark                         // the merchant resolves it by hand
 )
+
+// ErrMarkStatus is returned by [Next] for a mark to a status other than
+// paid or invalid.
+var ErrMarkStatus = errors.New("an invoice can be marked paid or invalid")
 
 // ErrNotCancellable is returned by [Next] (and [Service.Cancel]) when the
 // invoice is not open or already has money on it.
@@ -41,7 +56,8 @@ var ErrNotCancellable = errors.New("invoice cannot be cancelled")
 //   - 0 < confirmed < amount carries the exception underpaid;
 //   - a cancelled invoice stays cancelled and anything paid to it is flagged
 //     overpaid, for the merchant to refund;
-//   - a marked invoice keeps its status and exception; payments still count.
+//   - a marked invoice keeps its status and exception; payments still count;
+//   - a mark sets paid or invalid by hand, with the exception marked.
 func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) {
 	prev := inv
 	var changes []Change
@@ -64,6 +80,16 @@ func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) 
 		if inv.Exception != ExceptionMarked && inv.Status != StatusCancelled {
 			inv.Status = settledStatus(inv, payments, in.Now)
 		}
+	case InputMark:
+		if in.Mark == nil || in.Mark.Status != StatusPaid && in.Mark.Status != StatusInvalid {
+			return inv, nil, ErrMarkStatus
+		}
+		inv.Status, inv.Exception = in.Mark.Status, ExceptionMarked
+		inv.MarkNote, inv.MarkedBy = in.Mark.Note, in.Mark.By
+		t := in.Now
+		inv.MarkedAt = &t
+		// A mark is always news, also when only its note changed.
+		changes = append(changes, Change{Type: EventInvoiceUpdated, PreviousStatus: prev.Status})
 	default:
 		return inv, nil, errors.New("unknown input")
 	}
@@ -75,7 +101,7 @@ func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) 
 	case inv.Status != StatusPaid:
 		inv.PaidAt = nil
 	}
-	if inv.Status != prev.Status || inv.Exception != prev.Exception {
+	if (inv.Status != prev.Status || inv.Exception != prev.Exception) && in.Kind != InputMark {
 		changes = append(changes, Change{Type: EventInvoiceUpdated, PreviousStatus: prev.Status})
 	}
 	if len(changes) > 0 {

@@ -87,6 +87,7 @@ func (st state) build() invoice.Invoice {
 type input struct {
 	kind    invoice.InputKind
 	payment invoice.Payment
+	mark    invoice.Status
 	at      time.Time
 }
 
@@ -95,6 +96,9 @@ func observe(p invoice.Payment, at time.Time) input {
 }
 func expire(at time.Time) input { return input{kind: invoice.InputExpire, at: at} }
 func cancel() input             { return input{kind: invoice.InputCancel, at: before} }
+func mark(st invoice.Status, at time.Time) input {
+	return input{kind: invoice.InputMark, mark: st, at: at}
+}
 
 // label names the input for the coverage check.
 func (in input) label() string {
@@ -108,6 +112,8 @@ func (in input) label() string {
 		return "expire after"
 	case invoice.InputCancel:
 		return "cancel"
+	case invoice.InputMark:
+		return "mark " + string(in.mark)
 	}
 	return "?"
 }
@@ -142,6 +148,7 @@ const (
 	paid       = invoice.StatusPaid
 	expired    = invoice.StatusExpired
 	cancelled  = invoice.StatusCancelled
+	invalid    = invoice.StatusInvalid
 
 	none      = invoice.ExceptionNone
 	underpaid = invoice.ExceptionUnderpaid
@@ -605,6 +612,72 @@ var transitionTests = []struct {
 		wantEvents: []event{paymentUpdated},
 	},
 	{
+		name:       "marked invalid: a payment is recorded, status and exception stay",
+		from:       state{status: invalid, exception: marked},
+		in:         observe(pay("p1", "25", confirmed), before),
+		want:       result{invalid, marked, "25.00", paidAtNil},
+		wantEvents: []event{paymentUpdated},
+	},
+	{
+		name:       "marked invalid: a pending payment is recorded",
+		from:       state{status: invalid, exception: marked},
+		in:         observe(pay("p1", "25", pending), before),
+		want:       result{invalid, marked, "0.00", paidAtNil},
+		wantEvents: []event{paymentUpdated},
+	},
+	{
+		name:       "marked invalid: a reversal is recorded",
+		from:       state{status: invalid, exception: marked, payments: []invoice.Payment{pay("p1", "25", confirmed)}},
+		in:         observe(pay("p1", "25", reversed), before),
+		want:       result{invalid, marked, "0.00", paidAtNil},
+		wantEvents: []event{paymentUpdated},
+	},
+	{
+		name: "marked invalid: expire before is a no-op",
+		from: state{status: invalid, exception: marked},
+		in:   expire(before),
+		want: result{invalid, marked, "0.00", paidAtNil},
+	},
+	{
+		name: "marked invalid: expire after is a no-op",
+		from: state{status: invalid, exception: marked},
+		in:   expire(after),
+		want: result{invalid, marked, "0.00", paidAtNil},
+	},
+	{
+		name:    "marked invalid: cancel refused",
+		from:    state{status: invalid, exception: marked},
+		in:      cancel(),
+		wantErr: invoice.ErrNotCancellable,
+	},
+	{
+		name:       "mark paid: an underpaid open invoice becomes paid, marked",
+		from:       state{status: open, exception: underpaid, payments: []invoice.Payment{pay("p1", "10", confirmed)}},
+		in:         mark(paid, before),
+		want:       result{paid, marked, "10.00", paidAtNow},
+		wantEvents: []event{updated(open)},
+	},
+	{
+		name:       "mark invalid: a paid invoice becomes invalid, paid_at cleared",
+		from:       state{status: paid, payments: []invoice.Payment{pay("p1", "25", confirmed)}},
+		in:         mark(invalid, after),
+		want:       result{invalid, marked, "25.00", paidAtNil},
+		wantEvents: []event{updated(paid)},
+	},
+	{
+		name:       "mark again: the note changes, an event says so",
+		from:       state{status: paid, exception: marked},
+		in:         mark(paid, before),
+		want:       result{paid, marked, "0.00", paidAtKept},
+		wantEvents: []event{updated(paid)},
+	},
+	{
+		name:    "mark: only paid or invalid",
+		from:    state{status: open},
+		in:      mark(expired, before),
+		wantErr: invoice.ErrMarkStatus,
+	},
+	{
 		name:       "marked: cancelled invoice paid keeps the mark",
 		from:       state{status: cancelled, exception: marked},
 		in:         observe(pay("p1", "25", confirmed), before),
@@ -633,6 +706,9 @@ func TestNext(t *testing.T) {
 					payments = append(payments, p)
 				}
 				in.Payment = &p
+			}
+			if tc.in.kind == invoice.InputMark {
+				in.Mark = &invoice.Mark{Status: tc.in.mark, Note: "by hand", By: "sk_test_12345678"}
 			}
 
 			got, changes, err := invoice.Next(inv, payments, in)

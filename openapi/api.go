@@ -93,6 +93,7 @@ func New(d Deps) http.Handler {
 		next(ctx)
 	})
 	s.register(api)
+	s.registerPayments(api)
 	s.registerPayor(api, mux)
 	s.registerWS(api, mux)
 	s.registerOps(mux)
@@ -131,6 +132,7 @@ func Spec() ([]byte, error) {
 	api := newAPI(http.NewServeMux())
 	s := &server{}
 	s.register(api)
+	s.registerPayments(api)
 	s.registerPayor(api, http.NewServeMux())
 	s.registerWS(api, http.NewServeMux())
 	return api.OpenAPI().YAML()

@@ -172,6 +172,10 @@ var fieldCodes = map[string]string{
 	"network":         "invalid_network",
 	"address":         "invalid_address",
 	"xpub":            "invalid_xpub",
+	"note":            "invalid_note",
+	"query.from":      "invalid_range",
+	"query.to":        "invalid_range",
+	"query.format":    "invalid_format",
 }
 
 // fail maps a domain error to its problem. This table is the one place

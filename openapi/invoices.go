@@ -41,7 +41,7 @@ type invoiceOutput struct {
 type InvoiceStatus struct {
 	ID         string            `json:"id" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs"`
 	Object     string            `json:"object" enum:"invoice_status"`
-	Status     invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled"`
+	Status     invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled,invalid"`
 	Exception  invoice.Exception `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
 	AmountPaid string            `json:"amount_paid" example:"0.00"`
 	AmountDue  string            `json:"amount_due" example:"25.00"`
@@ -59,7 +59,7 @@ type cancelInput struct {
 }
 
 type listInvoicesInput struct {
-	Status          string    `query:"status" enum:"open,processing,paid,expired,cancelled" doc:"Only invoices in this status."`
+	Status          string    `query:"status" enum:"open,processing,paid,expired,cancelled,invalid" doc:"Only invoices in this status."`
 	MerchantOrderID string    `query:"merchant_order_id" maxLength:"200" doc:"Only invoices with this merchant_order_id."`
 	CreatedGTE      time.Time `query:"created_gte" doc:"Only invoices created at or after this RFC 3339 time."`
 	CreatedLTE      time.Time `query:"created_lte" doc:"Only invoices created at or before this RFC 3339 time."`

@@ -159,7 +159,7 @@ type SessionView struct {
 	Currency         invoice.Currency  `json:"currency" example:"USD"`
 	AmountPaid       string            `json:"amount_paid" example:"0.00"`
 	AmountDue        string            `json:"amount_due" example:"25.00"`
-	Status           invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled"`
+	Status           invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled,invalid"`
 	Exception        invoice.Exception `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
 	Description      string            `json:"description"`
 	ExpiresAt        time.Time         `json:"expires_at"`
@@ -198,26 +198,13 @@ func (s *Service) View(sess Session, now time.Time) SessionView {
 }
 
 func (s *Service) paymentView(inv invoice.Invoice, p invoice.Payment) PaymentView {
+	pr := s.cat.Progress(inv, p, s.Head)
 	pv := PaymentView{
 		Amount: p.Amount.Format(p.Decimals), Asset: p.Asset, Method: p.Method, Status: p.Status, TxID: p.TxID,
+		Confirmations: pr.Confirmations, ConfirmationsRequired: pr.Required, ExplorerURL: pr.ExplorerURL,
 	}
-	n, ok := s.cat.Network(p.Network)
-	if ok {
-		pv.NetworkName, pv.ConfirmationsRequired = n.Name, n.Confirmations
-		if n.Explorer != "" {
-			pv.ExplorerURL = n.Explorer + p.TxID
-		}
-	}
-	if in, ok := instruction(inv, p.Method); ok {
-		pv.ConfirmationsRequired = in.Confirmations
-	}
-	if s.Head != nil && p.Block > 0 {
-		if head, ok := s.Head(p.Network); ok && head >= p.Block {
-			pv.Confirmations = head - p.Block + 1
-		}
-	}
-	if p.Status == invoice.PaymentConfirmed {
-		pv.Confirmations = max(pv.Confirmations, int64(pv.ConfirmationsRequired))
+	if n, ok := s.cat.Network(p.Network); ok {
+		pv.NetworkName = n.Name
 	}
 	return pv
 }

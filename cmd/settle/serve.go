@@ -112,10 +112,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	monitor := chains.NewMonitor(metrics.Registry())
 	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db, svc.Now))
 	checkout.DevnetPay = o.devnetPay
-	checkout.Head = func(network string) (int64, bool) {
-		st, ok := monitor.Status()[network]
-		return st.Head, ok && st.Head > 0
-	}
+	checkout.Head = monitor.Head
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
 		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, log), Pages: payor.NewPages(checkout.Check),

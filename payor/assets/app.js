@@ -136,6 +136,7 @@
   }
 
   function statusOf(s) {
+    if (s.status === 'invalid') return 'cancelled'; // closed by the merchant: nothing more to pay
     if (s.status === 'open' && (state.expiredPush || (state.deadline && Date.now() >= state.deadline))) return 'expired';
     return s.status;
   }
