@@ -33,6 +33,7 @@ type Config struct {
 	EVMMaxWatched  int
 	UniqueHold     time.Duration
 	PayorRate      int
+	SolanaPoll     time.Duration
 }
 
 // setting is one row of the README's configuration table: a flag, its
@@ -63,6 +64,7 @@ var settings = []setting{
 	{"evm-poll-interval", "SETTLE_EVM_POLL_INTERVAL", "2s", "how often EVM heads are polled (new heads over SETTLE_WS_* wake the watcher sooner)", func(c *Config) any { return &c.EVMPoll }},
 	{"evm-max-watched", "SETTLE_EVM_MAX_WATCHED", "500", "up to this many watched addresses, logs are filtered by recipient; above, every transfer of the token is read", func(c *Config) any { return &c.EVMMaxWatched }},
 	{"unique-amount-hold", "SETTLE_UNIQUE_AMOUNT_HOLD", "168h", "how long after expiry an invoice keeps its unique amount on a shared address (late payments still match)", func(c *Config) any { return &c.UniqueHold }},
+	{"solana-poll-interval", "SETTLE_SOLANA_POLL_INTERVAL", "5s", "how often followed Solana token accounts are polled for signatures (logsSubscribe over SETTLE_WS_* wakes the watcher sooner)", func(c *Config) any { return &c.SolanaPoll }},
 	{"payor-rate", "SETTLE_PAYOR_RATE", "20", "payor requests (checkout API, page, WebSocket) per second from one IP, with bursts of 4 times as many", func(c *Config) any { return &c.PayorRate }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
 }

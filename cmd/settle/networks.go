@@ -170,7 +170,7 @@ func newWatcher(c Config, cat *chains.Catalogue, id string, e chains.Endpoint, h
 	if n.Kind == chains.KindSolana {
 		return solana.New(solana.Config{
 			Network: n, Endpoint: e, Mints: cat.Tokens(id), Holder: holder,
-			PollInterval: c.EVMPoll, Monitor: monitor, Log: log,
+			PollInterval: c.SolanaPoll, Monitor: monitor, Log: log,
 		}, ledger)
 	}
 	return evm.New(evm.Config{
