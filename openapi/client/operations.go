@@ -1,0 +1,86 @@
+package client
+
+import "strings"
+
+// operation is one operation of the spec that the client calls. Every
+// request the client makes goes through one of these, so the table below
+// is the whole surface of the client, and a test checks it against
+// openapi/openapi.yaml: the path, the method, the operationId and whether
+// it takes an Idempotency-Key must all be the spec's.
+type operation struct {
+	ID     string // operationId in the spec
+	Method string
+	Path   string // the spec's template, with {id} for the path parameter
+	// Keyed operations take an Idempotency-Key; the client always sends
+	// one, so they are retried like GETs.
+	Keyed bool
+	// Repeatable marks an unkeyed operation the server documents as safe
+	// to repeat (choosing a payor method returns the same instructions).
+	Repeatable bool
+	// Payor operations are authorised by session headers, not the API key.
+	Payor bool
+}
+
+// retryable reports whether a failed attempt may be made again.
+func (op *operation) retryable() bool {
+	return op.Method == "GET" || op.Keyed || op.Repeatable
+}
+
+// path fills the template's {id} with id (already escaped).
+func (op *operation) path(id string) string {
+	return strings.Replace(op.Path, "{id}", id, 1)
+}
+
+var (
+	opCreateInvoice    = &operation{ID: "create-invoice", Method: "POST", Path: "/api/v1/invoices", Keyed: true}
+	opListInvoices     = &operation{ID: "list-invoices", Method: "GET", Path: "/api/v1/invoices"}
+	opGetInvoice       = &operation{ID: "get-invoice", Method: "GET", Path: "/api/v1/invoices/{id}"}
+	opGetInvoiceStatus = &operation{ID: "get-invoice-status", Method: "GET", Path: "/api/v1/invoices/{id}/status"}
+	opCancelInvoice    = &operation{ID: "cancel-invoice", Method: "POST", Path: "/api/v1/invoices/{id}/cancel", Keyed: true}
+	opSimulatePayment  = &operation{ID: "simulate-payment", Method: "POST", Path: "/api/v1/test/invoices/{id}/simulate-payment", Keyed: true}
+	opMarkInvoice      = &operation{ID: "mark-invoice", Method: "POST", Path: "/api/v1/invoices/{id}/mark", Keyed: true}
+
+	opListPayments        = &operation{ID: "list-payments", Method: "GET", Path: "/api/v1/payments"}
+	opListInvoicePayments = &operation{ID: "list-invoice-payments", Method: "GET", Path: "/api/v1/invoices/{id}/payments"}
+	opReport              = &operation{ID: "reconciliation-report", Method: "GET", Path: "/api/v1/reports/reconciliation"}
+
+	opListEvents = &operation{ID: "list-events", Method: "GET", Path: "/api/v1/events"}
+	opGetEvent   = &operation{ID: "get-event", Method: "GET", Path: "/api/v1/events/{id}"}
+	opWSToken    = &operation{ID: "create-ws-token", Method: "POST", Path: "/api/v1/ws-tokens", Keyed: true}
+
+	opCreateEndpoint = &operation{ID: "create-webhook-endpoint", Method: "POST", Path: "/api/v1/webhook-endpoints", Keyed: true}
+	opListEndpoints  = &operation{ID: "list-webhook-endpoints", Method: "GET", Path: "/api/v1/webhook-endpoints"}
+	opGetEndpoint    = &operation{ID: "get-webhook-endpoint", Method: "GET", Path: "/api/v1/webhook-endpoints/{id}"}
+	opUpdateEndpoint = &operation{ID: "update-webhook-endpoint", Method: "PATCH", Path: "/api/v1/webhook-endpoints/{id}"}
+	opDeleteEndpoint = &operation{ID: "delete-webhook-endpoint", Method: "DELETE", Path: "/api/v1/webhook-endpoints/{id}"}
+	opRotateSecret   = &operation{ID: "rotate-webhook-endpoint-secret", Method: "POST", Path: "/api/v1/webhook-endpoints/{id}/rotate-secret", Keyed: true}
+	opListDeliveries = &operation{ID: "list-webhook-deliveries", Method: "GET", Path: "/api/v1/webhook-endpoints/{id}/deliveries"}
+	opReplayEndpoint = &operation{ID: "replay-webhook-endpoint", Method: "POST", Path: "/api/v1/webhook-endpoints/{id}/replay", Keyed: true}
+	opRetryDelivery  = &operation{ID: "retry-webhook-delivery", Method: "POST", Path: "/api/v1/deliveries/{id}/retry", Keyed: true}
+
+	opCreateAccount  = &operation{ID: "create-receiving-account", Method: "POST", Path: "/api/v1/receiving-accounts", Keyed: true}
+	opListAccounts   = &operation{ID: "list-receiving-accounts", Method: "GET", Path: "/api/v1/receiving-accounts"}
+	opGetAccount     = &operation{ID: "get-receiving-account", Method: "GET", Path: "/api/v1/receiving-accounts/{id}"}
+	opDeleteAccount  = &operation{ID: "delete-receiving-account", Method: "DELETE", Path: "/api/v1/receiving-accounts/{id}"}
+	opListUnmatched  = &operation{ID: "list-unmatched-payments", Method: "GET", Path: "/api/v1/unmatched-payments"}
+	opListNetworks   = &operation{ID: "list-networks", Method: "GET", Path: "/api/v1/networks"}
+	opPayorSession   = &operation{ID: "get-payor-session", Method: "GET", Path: "/api/v1/payor/session", Payor: true}
+	opPayorMethod    = &operation{ID: "choose-payor-method", Method: "POST", Path: "/api/v1/payor/session/method", Payor: true, Repeatable: true}
+	opPayorQR        = &operation{ID: "get-payor-qr", Method: "GET", Path: "/api/v1/payor/session/qr", Payor: true}
+	opPayorDevnetPay = &operation{ID: "pay-from-devnet", Method: "POST", Path: "/api/v1/payor/session/devnet-pay", Payor: true}
+)
+
+// operations lists every operation above, for the spec test.
+var operations = []*operation{
+	opCreateInvoice, opListInvoices, opGetInvoice, opGetInvoiceStatus, opCancelInvoice, opSimulatePayment, opMarkInvoice,
+	opListPayments, opListInvoicePayments, opReport,
+	opListEvents, opGetEvent, opWSToken,
+	opCreateEndpoint, opListEndpoints, opGetEndpoint, opUpdateEndpoint, opDeleteEndpoint, opRotateSecret,
+	opListDeliveries, opReplayEndpoint, opRetryDelivery,
+	opCreateAccount, opListAccounts, opGetAccount, opDeleteAccount, opListUnmatched, opListNetworks,
+	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay,
+}
+
+// wsPath is the merchant WebSocket. The spec cannot list an upgrade as an
+// operation; it documents it on create-ws-token.
+const wsPath = "/api/v1/ws"

@@ -1,0 +1,133 @@
+package client
+
+import (
+	"context"
+	"net/url"
+	"time"
+)
+
+// PayorClient is the payor's side of one invoice, authorised by its
+// payment_session_headers instead of an API key: what a wallet, an agent
+// or your own checkout uses. Five wrong signatures lock the session for
+// good (CodeSessionLocked).
+type PayorClient struct {
+	c *Client
+	h SessionHeaders
+}
+
+// PayorSession returns the payor's client of the invoice whose
+// payment_session_headers are h. The Client's API key, if any, is never
+// sent on its requests, so New(baseURL, "") serves.
+func (c *Client) PayorSession(h SessionHeaders) *PayorClient {
+	return &PayorClient{c: c, h: h}
+}
+
+// PayorSession is what a payor may see of an invoice (the spec's
+// SessionView).
+type PayorSession struct {
+	Object           string         `json:"object"`
+	Merchant         PayorMerchant  `json:"merchant"`
+	Mode             Mode           `json:"mode"`
+	Amount           string         `json:"amount"`
+	Currency         string         `json:"currency"`
+	AmountPaid       string         `json:"amount_paid"`
+	AmountDue        string         `json:"amount_due"`
+	Status           Status         `json:"status"`
+	Exception        Exception      `json:"exception"`
+	Description      string         `json:"description"`
+	ExpiresAt        time.Time      `json:"expires_at"`
+	ExpiresInSeconds int64          `json:"expires_in_seconds"`
+	RedirectURL      string         `json:"redirect_url"`
+	Methods          []PayorMethod  `json:"methods"`
+	Method           string         `json:"method"` // chosen; empty before
+	Payments         []PayorPayment `json:"payments"`
+	DevnetPay        bool           `json:"devnet_pay"`
+}
+
+// PayorMerchant is the merchant as a payor sees it (the spec's
+// MerchantView).
+type PayorMerchant struct {
+	Name string `json:"name"`
+}
+
+// PayorMethod is a method on offer (the spec's MethodView).
+type PayorMethod struct {
+	ID          string `json:"id"`
+	Label       string `json:"label"`
+	Asset       string `json:"asset"`
+	Network     string `json:"network"`
+	NetworkName string `json:"network_name"`
+}
+
+// PayorPayment is a payment as a payor sees it (the spec's PaymentView).
+type PayorPayment struct {
+	Amount                string `json:"amount"`
+	Asset                 string `json:"asset"`
+	Method                string `json:"method"`
+	NetworkName           string `json:"network_name"`
+	Status                string `json:"status"`
+	Confirmations         int64  `json:"confirmations"`
+	ConfirmationsRequired int64  `json:"confirmations_required"`
+	TxID                  string `json:"tx_id"`
+	ExplorerURL           string `json:"explorer_url,omitempty"`
+}
+
+// PaymentInstructions are what to send where for the chosen method, with
+// signed terms (the spec's InstructionsView).
+type PaymentInstructions struct {
+	Instruction
+	Object      string `json:"object"`
+	NetworkName string `json:"network_name"`
+	Label       string `json:"label"`
+	QRPNG       string `json:"qr_png"` // path; fetch it with QR
+	QRSVG       string `json:"qr_svg"`
+	// Terms is a compact JWS (ES256, typ settle-terms+jwt) over the
+	// merchant's name, the amount and these instructions; verify it against
+	// the server's /.well-known/jwks.json.
+	Terms string `json:"terms"`
+}
+
+// Get reads the session.
+func (p *PayorClient) Get(ctx context.Context) (*PayorSession, error) {
+	var out PayorSession
+	_, err := p.c.do(ctx, p.call(opPayorSession, nil, nil), &out)
+	return ptr(&out, err)
+}
+
+// ChooseMethod picks a method (one of the session's Methods) and returns
+// its instructions; choosing again returns the same instructions.
+func (p *PayorClient) ChooseMethod(ctx context.Context, method string) (*PaymentInstructions, error) {
+	var out PaymentInstructions
+	_, err := p.c.do(ctx, p.call(opPayorMethod, nil, map[string]string{"method": method}), &out)
+	return ptr(&out, err)
+}
+
+// QR returns the QR code of a method's payment URI as "png" or "svg" and
+// its content type.
+func (p *PayorClient) QR(ctx context.Context, method, format string) ([]byte, string, error) {
+	q := url.Values{"method": {method}}
+	set(q, "format", format)
+	var out []byte
+	r := p.call(opPayorQR, q, nil)
+	r.accept = "image/png, image/svg+xml, application/problem+json"
+	meta, err := p.c.do(ctx, r, &out)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, meta.header.Get("Content-Type"), nil
+}
+
+// PayFromDevnet pays a devnet method's instructions from the devnet wallet
+// of a server run as `settle devnet`, and returns the transaction id;
+// elsewhere it fails with CodeDevnetUnavailable.
+func (p *PayorClient) PayFromDevnet(ctx context.Context, method string) (string, error) {
+	var out struct {
+		TxID string `json:"tx_id"`
+	}
+	_, err := p.c.do(ctx, p.call(opPayorDevnetPay, nil, map[string]string{"method": method}), &out)
+	return out.TxID, err
+}
+
+func (p *PayorClient) call(op *operation, q url.Values, body any) *call {
+	return &call{op: op, query: q, body: body, header: p.h.Header()}
+}
