@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +32,9 @@ type cluster struct {
 	repeat  bool     // a page fetched with before= starts with that signature again
 	broken  string   // getTransaction of this signature answers a JSON-RPC error
 	calls   map[string]int
-	txCalls map[string]int // getTransaction by signature
+	txCalls map[string]int     // getTransaction by signature
+	scans   map[string][]int64 // getSignaturesForAddress by address: when each was answered
+	order   atomic.Int64       // orders landings, scans and notifications (pubsub)
 	srv     *httptest.Server
 }
 
@@ -46,6 +49,7 @@ type entry struct {
 	keys      []string
 	tx        json.RawMessage // recorded getTransaction result
 	built     map[string]any  // built getTransaction result, without its slot
+	landed    int64           // when it was added, in the cluster's order
 }
 
 const (
@@ -54,7 +58,8 @@ const (
 )
 
 func newCluster(t *testing.T, genesis string) *cluster {
-	c := &cluster{t: t, genesis: genesis, slot: 300_000_000, calls: map[string]int{}, txCalls: map[string]int{}}
+	c := &cluster{t: t, genesis: genesis, slot: 300_000_000, calls: map[string]int{}, txCalls: map[string]int{},
+		scans: map[string][]int64{}}
 	c.srv = httptest.NewServer(c)
 	t.Cleanup(c.srv.Close)
 	return c
@@ -74,6 +79,7 @@ func (c *cluster) add(e *entry) *entry {
 	if e.blockTime == 0 {
 		e.blockTime = time.Now().Unix()
 	}
+	e.landed = c.next()
 	c.entries = append(c.entries, e)
 	return e
 }
@@ -83,6 +89,18 @@ func (c *cluster) set(e *entry, f func(e *entry)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f(e)
+}
+
+// next is the next point in the order of landings, scans and
+// notifications.
+func (c *cluster) next() int64 { return c.order.Add(1) }
+
+// scanned returns when each getSignaturesForAddress of address was
+// answered, in the cluster's order.
+func (c *cluster) scanned(address string) []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.scans[address])
 }
 
 func (c *cluster) count(method string) int {
@@ -191,6 +209,7 @@ func (c *cluster) signatures(params []json.RawMessage) []any {
 	if opts.Commitment != "confirmed" {
 		c.t.Errorf("cluster: getSignaturesForAddress at commitment %q", opts.Commitment)
 	}
+	c.scans[address] = append(c.scans[address], c.next())
 	if opts.Limit == 0 {
 		opts.Limit = 1000
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -161,15 +162,22 @@ func (h *harness) await(id, what string, ok func(s state) bool) state {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		// A payment and the invoice state it leads to are written together:
+		// the invoice agrees with its payments when they did not change
+		// while it was read.
 		var s state
 		var err error
-		if s.inv, err = h.svc.Get(h.ctx, h.merchant, h.mode, id); err != nil {
-			h.t.Fatal(err)
-		}
 		if s.payments, err = h.svc.Payments(h.ctx, id); err != nil {
 			h.t.Fatal(err)
 		}
-		if ok(s) {
+		if s.inv, err = h.svc.Get(h.ctx, h.merchant, h.mode, id); err != nil {
+			h.t.Fatal(err)
+		}
+		after, err := h.svc.Payments(h.ctx, id)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if reflect.DeepEqual(after, s.payments) && ok(s) {
 			return s
 		}
 		if time.Now().After(deadline) {

@@ -63,7 +63,8 @@ type Config struct {
 	// looks back, to allow for clock skew (default 10 min).
 	Backfill time.Duration
 	// RetryInitial, RetryMax and RetryFor shape the backoff of a failed call
-	// (defaults 200 ms, 5 s, 1 min); rate limits (HTTP 429) included.
+	// (defaults 200 ms, 5 s, 1 min); rate limits (HTTP 429) included. A lost
+	// logs subscription is retried from RetryInitial up to a minute apart.
 	RetryInitial, RetryMax, RetryFor time.Duration
 
 	Monitor *chains.Monitor
@@ -170,7 +171,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 	}
 	if w.cfg.Endpoint.WS != "" {
-		go w.subscribe(ctx)
+		sctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { w.subscribe(sctx) })
+		defer wg.Wait()
+		defer cancel()
 	}
 	w.cfg.Monitor.Update(net, func(st *chains.NetworkStatus) { st.Confirmed = string(w.confirmAt) })
 	defer w.ledger.Release(context.WithoutCancel(ctx), net, w.cfg.Holder) //nolint:errcheck // the lease runs out by itself
