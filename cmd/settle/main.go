@@ -75,6 +75,7 @@ usage:
   settle keys revoke PREFIX                     revoke a key by its prefix (sk_test_xxxxxxxx)
   settle keys rotate-terms [--publish-for D]    new signing key for payment terms; old ones stay in the JWKS for D
   settle openapi                                print the OpenAPI spec as YAML
+  settle reconcile --network N --from T --to T  audit recorded payments against the chain
   settle bench create --url URL --key KEY [--concurrency N] [--duration D]
 
 Run "settle COMMAND -h" for a command's flags.
@@ -103,6 +104,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.openapi(args[1:])
 	case "bench":
 		return m.bench(ctx, args[1:])
+	case "reconcile":
+		return m.reconcile(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

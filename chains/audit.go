@@ -1,0 +1,105 @@
+package chains
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/settlepay/settle/invoice"
+)
+
+// This file holds the ledger's read-only queries for the on-chain audit
+// (`settle reconcile`): what the store says happened on a network, for the
+// auditor to compare with what the chain says. None of them writes.
+
+// Recorded returns the payments and the unmatched payments recorded on
+// network in blocks from to to (both included), whatever their status, of
+// merchantID when it is not "" and of every merchant otherwise, in block
+// and log order.
+func (l *Ledger) Recorded(ctx context.Context, network, merchantID string, from, to int64) ([]invoice.Payment, []Unmatched, error) {
+	return l.recorded(ctx, network, merchantID, func(q *bun.SelectQuery) *bun.SelectQuery {
+		return q.Where("block_number >= ? AND block_number <= ?", from, to)
+	})
+}
+
+// RecordedTx returns the payments and unmatched payments recorded on network
+// for the transactions txIDs, as Recorded does: the audit looks up transfers
+// the chain shows whose record is not where it expected it (a record of an
+// older block, before a reorg moved the transaction).
+func (l *Ledger) RecordedTx(ctx context.Context, network, merchantID string, txIDs []string) ([]invoice.Payment, []Unmatched, error) {
+	var payments []invoice.Payment
+	var unmatched []Unmatched
+	const chunk = 500
+	for len(txIDs) > 0 {
+		n := min(chunk, len(txIDs))
+		p, u, err := l.recorded(ctx, network, merchantID, func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("tx_id IN (?)", bun.In(txIDs[:n]))
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		payments, unmatched = append(payments, p...), append(unmatched, u...)
+		txIDs = txIDs[n:]
+	}
+	return payments, unmatched, nil
+}
+
+func (l *Ledger) recorded(ctx context.Context, network, merchantID string, where func(*bun.SelectQuery) *bun.SelectQuery) ([]invoice.Payment, []Unmatched, error) {
+	db := l.inv.IDB(ctx)
+	var payments []invoice.Payment
+	q := db.NewSelect().Model(&payments).Where("network = ?", network).Apply(where)
+	if merchantID != "" {
+		q = q.Where("merchant_id = ?", merchantID)
+	}
+	if err := q.OrderExpr("block_number, log_index, id").Scan(ctx); err != nil {
+		return nil, nil, fmt.Errorf("recorded payments on %s: %w", network, err)
+	}
+	var unmatched []Unmatched
+	q = db.NewSelect().Model(&unmatched).Where("network = ?", network).Apply(where)
+	if merchantID != "" {
+		q = q.Where("merchant_id = ?", merchantID)
+	}
+	if err := q.OrderExpr("block_number, log_index, id").Scan(ctx); err != nil {
+		return nil, nil, fmt.Errorf("recorded unmatched payments on %s: %w", network, err)
+	}
+	return payments, unmatched, nil
+}
+
+// Receiving returns every address on network that receives for merchantID
+// (every merchant when ""): receiving addresses, deleted ones included (a
+// transfer to them is still kept), and the addresses derived for invoices
+// from an xpub.
+func (l *Ledger) Receiving(ctx context.Context, network, merchantID string) ([]string, error) {
+	query := "SELECT address FROM receiving_accounts WHERE network = ? AND kind = ?"
+	args := []any{network, AccountAddress}
+	if merchantID != "" {
+		query += " AND merchant_id = ?"
+		args = append(args, merchantID)
+	}
+	query += " UNION SELECT d.address FROM deposits AS d JOIN receiving_accounts AS a ON a.id = d.account_id " +
+		"WHERE d.network = ? AND d.amount_units = ''"
+	args = append(args, network)
+	if merchantID != "" {
+		query += " AND a.merchant_id = ?"
+		args = append(args, merchantID)
+	}
+	out := []string{}
+	if err := l.inv.IDB(ctx).NewRaw(query, args...).Scan(ctx, &out); err != nil {
+		return nil, fmt.Errorf("receiving addresses on %s: %w", network, err)
+	}
+	return out, nil
+}
+
+// NetworkMethods returns the methods paying on network, their tokens
+// filled in, in catalogue order.
+func (c *Catalogue) NetworkMethods(network string) []Method {
+	var out []Method
+	for _, m := range methods {
+		if m.Network == network {
+			m, _ = c.Method(m.ID)
+			out = append(out, m)
+		}
+	}
+	return out
+}

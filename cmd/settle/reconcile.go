@@ -1,0 +1,237 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/evm"
+	"github.com/settlepay/settle/invoice"
+)
+
+// reconcile is `settle reconcile`: the on-chain audit of one network over a
+// time range. It re-reads every payment recorded in the range from the
+// chain, sums every transfer the chain shows to the receiving addresses,
+// and prints the discrepancies; it exits with status 1 when there is any.
+// It never writes: the database is opened read-only.
+func (m *Main) reconcile(ctx context.Context, args []string) error {
+	var c Config
+	fs := newFlagSet("reconcile", m.Stderr)
+	if err := m.flags(fs, &c, "database-url", "config", "evm-max-range"); err != nil {
+		return err
+	}
+	network := fs.String("network", "", "network id to audit, e.g. base or devnet (required)")
+	fromFlag := fs.String("from", "", "start of the range, RFC 3339 or a date (midnight UTC), included (required)")
+	toFlag := fs.String("to", "", "end of the range, RFC 3339 or a date (midnight UTC), excluded (required)")
+	merchant := fs.String("merchant", "", "audit one merchant's payments and addresses (default: every merchant)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return errUsage
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("reconcile takes no arguments, got %q", rest)
+	}
+	n, err := reconcileNetwork(*network)
+	if err != nil {
+		return err
+	}
+	from, err := parseTime("from", *fromFlag)
+	if err != nil {
+		return err
+	}
+	to, err := parseTime("to", *toFlag)
+	if err != nil {
+		return err
+	}
+	if !to.After(from) {
+		return fmt.Errorf("reconcile: --to (%s) must be after --from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	if c.EVMMaxRange <= 0 {
+		return errors.New("reconcile: --evm-max-range must be positive")
+	}
+	endpoints, err := m.networkEndpoints(c.ConfigFile)
+	if err != nil {
+		return err
+	}
+	e, ok := endpoints[n.ID]
+	if !ok {
+		return fmt.Errorf("reconcile: no RPC configured for %s: set SETTLE_RPC_%s or give it in the config file (--config)",
+			n.ID, strings.ToUpper(n.ID))
+	}
+	cat, err := chains.NewCatalogue(map[string]chains.Endpoint{n.ID: e})
+	if err != nil {
+		return err
+	}
+	n, _ = cat.Network(n.ID)
+
+	dbURL, err := readOnlyURL(c.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	db, err := invoice.OpenDB(dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ledger := chains.NewLedger(invoice.NewService(db, nil, nil, nil), cat)
+
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	client, err := evm.Dial(dctx, n, e)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("reconcile: %s RPC: %w", n.ID, err)
+	}
+	defer client.Close()
+	first, last, err := evm.BlockRange(ctx, client, from, to)
+	if err != nil {
+		return fmt.Errorf("reconcile: %s: %w", n.ID, err)
+	}
+	rep, err := evm.Audit(ctx, client, ledger, evm.AuditConfig{
+		Network: n, Methods: cat.NetworkMethods(n.ID), MerchantID: *merchant,
+		FromBlock: first, ToBlock: last, MaxRange: int64(c.EVMMaxRange),
+	})
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	if *asJSON {
+		err = m.printJSON(struct {
+			From time.Time `json:"from"`
+			To   time.Time `json:"to"`
+			evm.AuditReport
+		}{from, to, rep})
+	} else {
+		err = printAudit(m.Stdout, rep, from, to)
+	}
+	if err != nil {
+		return err
+	}
+	if k := len(rep.Discrepancies); k > 0 {
+		return fmt.Errorf("reconcile %s: %w: %d %s", n.ID, errFailed, k, plural(k, "discrepancy", "discrepancies"))
+	}
+	return nil
+}
+
+// reconcileNetwork returns the network to audit: a known EVM network.
+func reconcileNetwork(id string) (chains.Network, error) {
+	if id == "" {
+		return chains.Network{}, errors.New("reconcile: --network is required")
+	}
+	n, ok := chains.NetworkByID(id)
+	if !ok {
+		var evms []string
+		for _, n := range chains.Networks() {
+			if n.Kind == chains.KindEVM {
+				evms = append(evms, n.ID)
+			}
+		}
+		return n, fmt.Errorf("reconcile: unknown network %q (EVM networks: %s)", id, strings.Join(evms, ", "))
+	}
+	if n.Kind != chains.KindEVM {
+		return n, fmt.Errorf("reconcile supports EVM networks; %s is a %s network", id, n.Kind)
+	}
+	return n, nil
+}
+
+// parseTime reads an RFC 3339 time or a date (midnight UTC).
+func parseTime(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("reconcile: --%s is required", flag)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("reconcile: --%s %q: want an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", flag, s)
+}
+
+// readOnlyURL opens the database so that it cannot be written: SQLite in
+// read-only mode, Postgres with read-only transactions by default.
+func readOnlyURL(raw string) (string, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite:"):
+		sep := "?"
+		if strings.Contains(raw, "?") {
+			sep = "&"
+		}
+		return raw + sep + "mode=ro", nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", fmt.Errorf("database url: %w", err)
+		}
+		q := u.Query()
+		q.Set("default_transaction_read_only", "on")
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	default:
+		return raw, nil // OpenDB names what it accepts
+	}
+}
+
+// printAudit writes the report as a table of discrepancies and a summary.
+func printAudit(w io.Writer, rep evm.AuditReport, from, to time.Time) error {
+	who := "every merchant"
+	if rep.MerchantID != "" {
+		who = "merchant " + rep.MerchantID
+	}
+	blocks := fmt.Sprintf("blocks %d–%d", rep.FromBlock, rep.ToBlock)
+	if rep.FromBlock > rep.ToBlock {
+		blocks = "no block"
+	}
+	fmt.Fprintf(w, "reconcile %s, %s, %s (%s to %s)\n\n", rep.Network, who, blocks, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	if len(rep.Discrepancies) == 0 {
+		fmt.Fprintln(w, "no discrepancies")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tTX\tINDEX\tINVOICE\tRECORDED\tON CHAIN\tDETAIL")
+		for _, d := range rep.Discrepancies {
+			ref := cmp.Or(d.InvoiceID, d.PaymentID, "–")
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.Kind, d.TxID, d.Index, ref,
+				amount(d.Recorded, d.Decimals), amount(d.Chain, d.Decimals), d.Detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nchecked %d %s and %d unmatched against the chain's transfers to %d %s\n",
+		rep.Payments, plural(rep.Payments, "payment", "payments"), rep.Unmatched, rep.Addresses, plural(rep.Addresses, "address", "addresses"))
+	for _, t := range rep.Totals {
+		fmt.Fprintf(w, "%s: chain total %s in %d %s, recorded total %s in %d\n", t.Asset,
+			amount(t.ChainUnits, t.Decimals), t.ChainTransfers, plural(t.ChainTransfers, "transfer", "transfers"),
+			amount(t.RecordedUnits, t.Decimals), t.Recorded)
+	}
+	if k := len(rep.Discrepancies); k > 0 {
+		_, err := fmt.Fprintf(w, "%d %s\n", k, plural(k, "discrepancy", "discrepancies"))
+		return err
+	}
+	return nil
+}
+
+// amount formats base units with the asset's decimals, "–" for none.
+func amount(units string, decimals int) string {
+	if units == "" {
+		return "–"
+	}
+	u, err := invoice.ParseUnits(units)
+	if err != nil {
+		return units
+	}
+	return u.Format(decimals)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
