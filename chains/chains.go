@@ -28,6 +28,11 @@ const (
 	KindSandbox Kind = "sandbox"
 	KindEVM     Kind = "evm"
 	KindSolana  Kind = "solana"
+	// KindRail is an instant fiat rail (FedNow, RTP, Same-Day ACH,
+	// push-to-card, QRIS): no RPC endpoint, payments arrive as the rail's
+	// own signed notifications (package chains/fiat). Rails serve both
+	// modes: test-mode payments are simulated, live ones notified.
+	KindRail Kind = "rail"
 )
 
 // Network is a chain (or the sandbox) with its settings.
@@ -35,11 +40,11 @@ type Network struct {
 	ID            string
 	Name          string
 	Kind          Kind
-	Mode          invoice.Mode
-	ChainID       int64  // EVM only
-	Genesis       string // Solana only: the cluster's genesis hash, checked on start
-	Confirmations int    // depth at which a payment is confirmed
-	Explorer      string // transaction URL prefix, "" if none
+	Mode          invoice.Mode // "" for a rail: both modes
+	ChainID       int64        // EVM only
+	Genesis       string       // Solana only: the cluster's genesis hash, checked on start
+	Confirmations int          // depth at which a payment is confirmed
+	Explorer      string       // transaction URL prefix, "" if none
 	// ExplorerSuffix follows the transaction id in an explorer URL (a
 	// cluster parameter).
 	ExplorerSuffix string
@@ -58,15 +63,18 @@ func (n Network) TxURL(tx string) string {
 type Method struct {
 	ID       string // <asset>_<network>, or "sandbox"
 	Network  string
-	Asset    string // USDC, USDT, or the invoice currency for the sandbox
-	Token    string // contract address or mint; "" for the sandbox
-	Decimals int    // of the asset; 0 for the sandbox (the invoice's own)
-	Mode     invoice.Mode
+	Asset    string       // USDC, USDT, or the invoice currency for the sandbox
+	Token    string       // contract address or mint; "" for the sandbox
+	Decimals int          // of the asset; 0 for the sandbox (the invoice's own)
+	Mode     invoice.Mode // "" for a rail method: both modes
 	Label    string
 	// Currencies are the invoice currencies the method can settle at par.
 	// Nil means every currency (the sandbox).
 	Currencies []invoice.Currency
 }
+
+// InMode reports whether the method can pay invoices of mode.
+func (m Method) InMode(mode invoice.Mode) bool { return m.Mode == "" || m.Mode == mode }
 
 // Accepts reports whether the method can pay an invoice in currency c.
 func (m Method) Accepts(c invoice.Currency) bool {
@@ -77,7 +85,10 @@ func (m Method) Accepts(c invoice.Currency) bool {
 // simulated through the API.
 const Sandbox = "sandbox"
 
-var usd = []invoice.Currency{"USD"}
+var (
+	usd = []invoice.Currency{"USD"}
+	idr = []invoice.Currency{"IDR"}
+)
 
 // networks are the presets (DESIGN.md, "Payment detection").
 var networks = []Network{
@@ -95,6 +106,12 @@ var networks = []Network{
 		Confirmations: 1, Explorer: "https://explorer.solana.com/tx/"},
 	{ID: "solana_devnet", Name: "Solana devnet", Kind: KindSolana, Mode: invoice.ModeTest, Genesis: "EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG",
 		Confirmations: 1, Explorer: "https://explorer.solana.com/tx/", ExplorerSuffix: "?cluster=devnet"},
+	// Instant rails are final when notified: no confirmations to wait for.
+	{ID: "fednow", Name: "FedNow", Kind: KindRail},
+	{ID: "rtp", Name: "RTP", Kind: KindRail},
+	{ID: "ach", Name: "Same-Day ACH", Kind: KindRail},
+	{ID: "push_to_card", Name: "Push to card", Kind: KindRail},
+	{ID: "qris", Name: "QRIS", Kind: KindRail},
 }
 
 // methods are the presets' stablecoins.
@@ -116,6 +133,13 @@ var methods = []Method{
 	stable("usdc", "devnet", "0x5FbDB2315678afecb367f032d93F642f64180aa3"),
 	stable("usdc", "solana", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
 	stable("usdc", "solana_devnet", "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"),
+	// Fiat rails settle their own currency at its decimals. Their ids name
+	// the rail, not <asset>_<network>.
+	{ID: "fednow", Network: "fednow", Asset: "USD", Decimals: 2, Label: "FedNow instant transfer", Currencies: usd},
+	{ID: "rtp", Network: "rtp", Asset: "USD", Decimals: 2, Label: "RTP instant transfer", Currencies: usd},
+	{ID: "ach_same_day", Network: "ach", Asset: "USD", Decimals: 2, Label: "Same-Day ACH credit", Currencies: usd},
+	{ID: "push_to_card", Network: "push_to_card", Asset: "USD", Decimals: 2, Label: "Push from your card (Visa Direct, Mastercard Send)", Currencies: usd},
+	{ID: "qris", Network: "qris", Asset: "IDR", Decimals: 0, Label: "QRIS (Indonesian e-wallets and banks)", Currencies: idr},
 }
 
 func stable(asset, network, token string) Method {
@@ -185,7 +209,7 @@ type Catalogue struct {
 func NewCatalogue(endpoints map[string]Endpoint) (*Catalogue, error) {
 	c := &Catalogue{endpoints: map[string]Endpoint{}, tokens: map[string]string{}}
 	for id, e := range endpoints {
-		if _, ok := NetworkByID(id); !ok || id == Sandbox {
+		if n, ok := NetworkByID(id); !ok || id == Sandbox || n.Kind == KindRail {
 			return nil, fmt.Errorf("unknown network %q", id)
 		}
 		c.endpoints[id] = e
@@ -215,9 +239,11 @@ func (c *Catalogue) Endpoints() map[string]Endpoint {
 	return maps.Clone(c.endpoints)
 }
 
-// Offered reports whether network can take payments here.
+// Offered reports whether network can take payments here. The sandbox and
+// the fiat rails always can: they need no endpoint (a rail method still
+// needs the merchant's rail account, checked when an invoice is created).
 func (c *Catalogue) Offered(network string) bool {
-	if network == Sandbox {
+	if n, ok := NetworkByID(network); ok && (n.Kind == KindSandbox || n.Kind == KindRail) {
 		return true
 	}
 	c.mu.RLock()
@@ -290,7 +316,7 @@ func (c *Catalogue) Choose(mode invoice.Mode, currency invoice.Currency, request
 	if len(requested) == 0 {
 		var out []string
 		for _, m := range methods {
-			if m.Mode == mode && m.Accepts(currency) && c.Offered(m.Network) {
+			if m.InMode(mode) && m.Accepts(currency) && c.Offered(m.Network) {
 				out = append(out, m.ID)
 			}
 		}
@@ -306,7 +332,7 @@ func (c *Catalogue) Choose(mode invoice.Mode, currency invoice.Currency, request
 		switch {
 		case !ok:
 			return nil, fail("unknown payment method %q", id)
-		case m.Mode != mode:
+		case !m.InMode(mode):
 			return nil, fail("payment method %q is for %s mode, this key is %s mode", id, m.Mode, mode)
 		case !m.Accepts(currency):
 			return nil, fail("payment method %q cannot settle %s", id, currency)

@@ -13,7 +13,7 @@ import (
 func TestCatalogueIsConsistent(t *testing.T) {
 	t.Parallel()
 	want := []string{"ethereum", "base", "polygon", "arbitrum", "sepolia", "base_sepolia", "polygon_amoy",
-		"arbitrum_sepolia", "devnet", "solana", "solana_devnet"}
+		"arbitrum_sepolia", "devnet", "solana", "solana_devnet", "fednow", "rtp", "ach", "push_to_card", "qris"}
 	for _, id := range want {
 		if _, ok := chains.NetworkByID(id); !ok {
 			t.Errorf("network %s missing from the catalogue", id)
@@ -33,11 +33,15 @@ func TestCatalogueIsConsistent(t *testing.T) {
 		if m.Mode != n.Mode {
 			t.Errorf("method %s is %s mode on a %s network", m.ID, m.Mode, n.Mode)
 		}
-		if m.ID != chains.Sandbox && m.ID != strings.ToLower(m.Asset)+"_"+m.Network {
+		if n.Kind == chains.KindRail && (m.Mode != "" || !m.InMode(invoice.ModeTest) || !m.InMode(invoice.ModeLive)) {
+			t.Errorf("rail method %s is not of both modes", m.ID)
+		}
+		if m.ID != chains.Sandbox && n.Kind != chains.KindRail && m.ID != strings.ToLower(m.Asset)+"_"+m.Network {
 			t.Errorf("method id %s is not <asset>_<network>", m.ID)
 		}
 	}
-	for _, id := range []string{"usdc_base", "usdc_base_sepolia", "usdc_solana", "usdc_solana_devnet", "usdc_devnet", "sandbox"} {
+	for _, id := range []string{"usdc_base", "usdc_base_sepolia", "usdc_solana", "usdc_solana_devnet", "usdc_devnet", "sandbox",
+		"fednow", "rtp", "ach_same_day", "push_to_card", "qris"} {
 		if !seen[id] {
 			t.Errorf("method %s missing", id)
 		}
@@ -48,7 +52,7 @@ func TestChoose(t *testing.T) {
 	t.Parallel()
 	endpoints := map[string]chains.Endpoint{}
 	for _, n := range chains.Networks() {
-		if n.ID != chains.Sandbox && n.ID != "polygon_amoy" && n.ID != "arbitrum" {
+		if n.ID != chains.Sandbox && n.Kind != chains.KindRail && n.ID != "polygon_amoy" && n.ID != "arbitrum" {
 			endpoints[n.ID] = chains.Endpoint{HTTP: "http://127.0.0.1:1"}
 		}
 	}
@@ -68,11 +72,22 @@ func TestChoose(t *testing.T) {
 		cat       *chains.Catalogue // default: every network but polygon_amoy and arbitrum
 	}{
 		{name: "test default has sandbox and testnets only", mode: invoice.ModeTest, currency: "USD",
-			want: []string{"sandbox", "usdc_sepolia", "usdc_base_sepolia", "usdc_arbitrum_sepolia", "usdc_devnet", "usdc_solana_devnet"}},
+			want: []string{"sandbox", "usdc_sepolia", "usdc_base_sepolia", "usdc_arbitrum_sepolia", "usdc_devnet", "usdc_solana_devnet",
+				"fednow", "rtp", "ach_same_day", "push_to_card"}},
 		{name: "live default has mainnets only", mode: invoice.ModeLive, currency: "USD",
-			want: []string{"usdc_ethereum", "usdt_ethereum", "usdc_base", "usdc_polygon", "usdt_polygon", "usdc_solana"}},
-		{name: "without endpoints only the sandbox", mode: invoice.ModeTest, currency: "USD", cat: bare, want: []string{"sandbox"}},
-		{name: "without endpoints live has nothing", mode: invoice.ModeLive, currency: "USD", cat: bare, wantErr: "no live payment method settles USD"},
+			want: []string{"usdc_ethereum", "usdt_ethereum", "usdc_base", "usdc_polygon", "usdt_polygon", "usdc_solana",
+				"fednow", "rtp", "ach_same_day", "push_to_card"}},
+		{name: "without endpoints the sandbox and the rails", mode: invoice.ModeTest, currency: "USD", cat: bare,
+			want: []string{"sandbox", "fednow", "rtp", "ach_same_day", "push_to_card"}},
+		{name: "without endpoints live has the rails", mode: invoice.ModeLive, currency: "USD", cat: bare,
+			want: []string{"fednow", "rtp", "ach_same_day", "push_to_card"}},
+		{name: "rails need no endpoint in either mode", mode: invoice.ModeLive, currency: "USD", cat: bare,
+			requested: []string{"fednow", "ach_same_day"}, want: []string{"fednow", "ach_same_day"}},
+		{name: "requested rail in test mode gets the sandbox too", mode: invoice.ModeTest, currency: "USD", cat: bare,
+			requested: []string{"rtp"}, want: []string{"sandbox", "rtp"}},
+		{name: "qris settles IDR in live mode", mode: invoice.ModeLive, currency: "IDR", want: []string{"qris"}},
+		{name: "qris cannot settle USD", mode: invoice.ModeTest, currency: "USD", requested: []string{"qris"}, wantErr: "cannot settle USD"},
+		{name: "a USD rail cannot settle IDR", mode: invoice.ModeLive, currency: "IDR", requested: []string{"fednow"}, wantErr: "cannot settle IDR"},
 		{name: "method of a network without endpoint", mode: invoice.ModeTest, currency: "USD", requested: []string{"usdc_polygon_amoy"}, wantErr: "has no RPC endpoint"},
 		{name: "devnet without its endpoint", mode: invoice.ModeTest, currency: "USD", cat: bare, requested: []string{"usdc_devnet"}, wantErr: "not offered"},
 		{name: "test EUR offers the sandbox", mode: invoice.ModeTest, currency: "EUR", want: []string{"sandbox"}},

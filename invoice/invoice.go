@@ -95,7 +95,16 @@ type Instruction struct {
 	Amount        string `json:"amount" example:"25.000137" doc:"Exact amount to send, in the asset's units; it may carry a few base units more than the invoice so that the payment is told apart."`
 	AmountUnits   string `json:"amount_units" example:"25000137" doc:"The same amount in the asset's base units."`
 	Confirmations int    `json:"confirmations" example:"10" doc:"Blocks after which the payment counts as confirmed."`
-	URI           string `json:"uri" example:"ethereum:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913@8453/transfer?address=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed&uint256=25000137" doc:"Payment request URI for wallets (EIP-681 on EVM networks)."`
+	URI           string `json:"uri" example:"ethereum:0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913@8453/transfer?address=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed&uint256=25000137" doc:"Payment request URI for wallets (EIP-681 on EVM networks, Solana Pay on Solana, the dynamic QRIS payload for qris)."`
+	// Fiat rails only (fednow, rtp, ach_same_day, push_to_card, qris).
+	Reference     string `json:"reference,omitempty" example:"ST-7K3Q9M" doc:"Fiat rails: the invoice's reference; put it in the transfer's reference or memo so the payment is matched at once."`
+	BankName      string `json:"bank_name,omitempty" example:"First Example Bank" doc:"Bank rails: the receiving bank."`
+	AccountName   string `json:"account_name,omitempty" example:"Test Shop LLC" doc:"Bank rails: the account holder to pay."`
+	AccountNumber string `json:"account_number,omitempty" example:"000123456789" doc:"Bank rails: the account to credit."`
+	RoutingNumber string `json:"routing_number,omitempty" example:"021000021" doc:"Bank rails: the receiving bank's ABA routing number."`
+	QRISPayload   string `json:"qris_payload,omitempty" example:"00020101021226…6304ABCD" doc:"qris: the dynamic EMVCo payload to show as a QR code (also in uri)."`
+	UniqueCode    int64  `json:"unique_code,omitempty" example:"42" doc:"qris: rupiah added to the invoice amount so the payment names this invoice."`
+	TotalAmount   string `json:"total_amount,omitempty" example:"25042" doc:"qris: what the payor pays, the amount plus unique_code, in whole rupiah."`
 }
 
 // SessionHeaders authorise a payor's embedded checkout for one invoice.

@@ -142,7 +142,7 @@ func exception(prev, inv Invoice, now time.Time) Exception {
 		if late {
 			return ExceptionPaidLate
 		}
-		if inv.AmountPaid.Cmp(inv.Amount) > 0 {
+		if inv.AmountPaid.Cmp(asked(inv)) > 0 {
 			return ExceptionOverpaid
 		}
 		return ExceptionNone
@@ -177,4 +177,22 @@ func hasStatus(payments []Payment, s PaymentStatus) bool {
 		}
 	}
 	return false
+}
+
+// asked is the most an instruction of inv asks the payor to send, in the
+// invoice's currency, and at least the amount: a rail's unique code (QRIS)
+// is added to the amount, and paying exactly that is no over-payment.
+// Stablecoin instructions carry their code below the currency's smallest
+// unit, so they never raise it.
+func asked(inv Invoice) Units {
+	out := inv.Amount
+	for _, in := range inv.Instructions {
+		if in.Asset != string(inv.Currency) {
+			continue
+		}
+		if u, err := ParseAmount(in.Amount, inv.Decimals); err == nil && u.Cmp(out) > 0 {
+			out = u
+		}
+	}
+	return out
 }

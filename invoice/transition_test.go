@@ -850,3 +850,25 @@ func TestNextHighPrecisionAsset(t *testing.T) {
 		t.Errorf("%s paid %s, want paid 25.00", got.Status, got.AmountPaid.Format(2))
 	}
 }
+
+// TestNextUniqueCode: paying exactly what a rail's instruction asks (the
+// amount plus a QRIS unique code) is paid, not overpaid; more than that is.
+func TestNextUniqueCode(t *testing.T) {
+	t.Parallel()
+	inv := state{status: open}.build()
+	inv.Instructions = []invoice.Instruction{{Method: "qris", Network: "qris", Asset: "USD", Amount: "25.42", AmountUnits: "2542"}}
+	for _, tc := range []struct {
+		paid string
+		want invoice.Exception
+	}{{"25.42", none}, {"25.43", overpaid}, {"25.00", none}} {
+		units, err := invoice.ParseAmount(tc.paid, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := invoice.Payment{ID: "p1", InvoiceID: inv.ID, Asset: "USD", Decimals: 2, Amount: units, Status: confirmed}
+		got, _, err := invoice.Next(inv, []invoice.Payment{p}, invoice.Input{Kind: invoice.InputPayment, Payment: &p, Now: before})
+		if err != nil || got.Status != paid || got.Exception != tc.want {
+			t.Errorf("paid %s: %s/%s, %v; want paid/%s", tc.paid, got.Status, got.Exception, err, tc.want)
+		}
+	}
+}

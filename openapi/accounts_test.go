@@ -477,8 +477,8 @@ func TestListNetworks(t *testing.T) {
 				if n["object"] != "network" || n["mode"] != mode || str(t, n, "name") == "" {
 					t.Errorf("%s: %v", id, n)
 				}
-				// Every EVM network has an endpoint here and the sandbox
-				// needs none; no Solana cluster is configured.
+				// Every EVM network has an endpoint here, the sandbox and
+				// the rails need none; no Solana cluster is configured.
 				if offered := n["offered"].(bool); offered != (kind != "solana") {
 					t.Errorf("%s (%s): offered %v", id, kind, offered)
 				}
@@ -498,6 +498,13 @@ func TestListNetworks(t *testing.T) {
 						}
 						continue
 					}
+					if kind == "rail" {
+						// A rail settles its own currency: USD in cents, IDR in rupiah.
+						if token != "" || m["asset"] == "USD" && m["decimals"] != float64(2) || m["asset"] == "IDR" && m["decimals"] != float64(0) {
+							t.Errorf("rail method %v", m)
+						}
+						continue
+					}
 					if token == "" || m["decimals"] != float64(6) || m["asset"] != "USDC" && m["asset"] != "USDT" ||
 						m["id"] != strings.ToLower(fmtAny(m["asset"]))+"_"+id || str(t, m, "label") == "" {
 						t.Errorf("%s method %v", id, m)
@@ -507,7 +514,7 @@ func TestListNetworks(t *testing.T) {
 		}
 
 		test, ids := list(e.key)
-		check(test, ids, "test", []string{"sandbox", "sepolia", "base_sepolia", "polygon_amoy", "arbitrum_sepolia", "devnet", "solana_devnet"})
+		check(test, ids, "test", []string{"sandbox", "sepolia", "base_sepolia", "polygon_amoy", "arbitrum_sepolia", "devnet", "solana_devnet", "fednow", "rtp", "ach", "push_to_card", "qris"})
 		if n := test["sepolia"]; n["chain_id"] != float64(11155111) || n["confirmations"] != float64(3) || n["name"] != "Sepolia" {
 			t.Errorf("sepolia %v", n)
 		}
@@ -523,7 +530,7 @@ func TestListNetworks(t *testing.T) {
 		}
 
 		live, ids := list(e.liveKey())
-		check(live, ids, "live", []string{"ethereum", "base", "polygon", "arbitrum", "solana"})
+		check(live, ids, "live", []string{"ethereum", "base", "polygon", "arbitrum", "solana", "fednow", "rtp", "ach", "push_to_card", "qris"})
 		if m := live["ethereum"]["methods"].([]any); len(m) != 2 {
 			t.Errorf("ethereum methods %v, want usdc and usdt", m)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/payor"
@@ -42,6 +43,9 @@ type Deps struct {
 	// no network but the sandbox.
 	Ledger  *chains.Ledger
 	Monitor *chains.Monitor // nil: no watcher status in /readyz
+	// Rails holds rail accounts and takes the rails' notifications; nil
+	// means rails over Invoices with default settings.
+	Rails *fiat.Rails
 	// Payor is the payor side; nil means no payor API, pages or WebSocket.
 	Payor   *payor.Service
 	PayorWS http.Handler // GET /api/v1/payor/ws
@@ -59,6 +63,7 @@ type server struct {
 	metrics  *Metrics
 	ledger   *chains.Ledger
 	monitor  *chains.Monitor
+	rails    *fiat.Rails
 
 	payor      *payor.Service
 	payorWS    http.Handler
@@ -70,6 +75,9 @@ type server struct {
 func New(d Deps) http.Handler {
 	s := &server{invoices: d.Invoices, webhooks: d.Webhooks, hub: d.Hub, log: d.Log, metrics: d.Metrics, ledger: d.Ledger, monitor: d.Monitor}
 	s.payor, s.payorWS, s.pages = d.Payor, d.PayorWS, d.Pages
+	if s.rails = d.Rails; s.rails == nil {
+		s.rails = fiat.NewRails(d.Invoices)
+	}
 	if d.PayorRate <= 0 {
 		d.PayorRate = 20
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
@@ -176,6 +177,14 @@ var fieldCodes = map[string]string{
 	"query.from":      "invalid_range",
 	"query.to":        "invalid_range",
 	"query.format":    "invalid_format",
+	"rail":            "invalid_rail",
+	"query.rail":      "invalid_rail",
+	"bank_name":       "invalid_bank_name",
+	"account_name":    "invalid_account_name",
+	"account_number":  "invalid_account_number",
+	"routing_number":  "invalid_routing_number",
+	"qris_payload":    "invalid_qris_payload",
+	"processor_id":    "invalid_processor_id",
 }
 
 // fail maps a domain error to its problem. This table is the one place
@@ -202,6 +211,10 @@ func (s *server) fail(ctx context.Context, err error) error {
 		return problem(http.StatusConflict, "receiving_account_exists", "There is already an active receiving account on this network in this mode (delete it first), or this address or key receives for another merchant.")
 	case errors.Is(err, chains.ErrUniqueAmountsExhausted):
 		return problem(http.StatusServiceUnavailable, "unique_amounts_exhausted", "Every unique amount near this one is held by another open invoice on the receiving address; retry later, use another amount, or receive with an xpub.")
+	case errors.Is(err, fiat.ErrAccountExists):
+		return problem(http.StatusConflict, "rail_account_exists", "There is already an active account on this rail in this mode; delete it first.")
+	case errors.Is(err, fiat.ErrUniqueCodesExhausted):
+		return problem(http.StatusServiceUnavailable, "unique_codes_exhausted", "Every QRIS unique code for this amount is held by another open invoice of the account; retry later or use another amount.")
 	case errors.Is(err, invoice.ErrConflict):
 		return problem(http.StatusConflict, "conflict", "The request conflicts with a recorded payment.")
 	case errors.Is(err, context.Canceled):

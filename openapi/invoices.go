@@ -3,9 +3,11 @@ package openapi
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/uptrace/bun"
 
 	"github.com/settlepay/settle/invoice"
 )
@@ -112,6 +114,7 @@ func (s *server) register(api huma.API) {
 	s.registerWebhooks(api)
 	s.registerAccounts(api)
 	s.registerNetworks(api)
+	s.registerRails(api)
 }
 
 func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {
@@ -126,12 +129,29 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
 		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
 		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
-		Prepare: s.ledger.Prepare(methods, len(b.PaymentMethods) > 0),
+		Prepare: prepareAll(s.ledger.Prepare(methods, len(b.PaymentMethods) > 0), s.rails.Prepare(methods, len(b.PaymentMethods) > 0)),
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
+}
+
+// prepareAll runs the non-nil creation hooks in order (the chains' deposits,
+// then the rails'); it is nil when all are.
+func prepareAll(hooks ...func(context.Context, bun.IDB, *invoice.Invoice) error) func(context.Context, bun.IDB, *invoice.Invoice) error {
+	hooks = slices.DeleteFunc(hooks, func(h func(context.Context, bun.IDB, *invoice.Invoice) error) bool { return h == nil })
+	if len(hooks) == 0 {
+		return nil
+	}
+	return func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error {
+		for _, h := range hooks {
+			if err := h(ctx, tx, inv); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOutput, error) {

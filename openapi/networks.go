@@ -51,12 +51,12 @@ func (s *server) listNetworks(ctx context.Context, _ *struct{}) (*struct{ Body N
 	cat := s.ledger.Catalogue()
 	out := NetworkList{Object: "list", Data: []NetworkObject{}}
 	for _, n := range chains.Networks() {
-		if n.Mode != p.Mode {
+		if n.Mode != "" && n.Mode != p.Mode { // rails ("") serve both modes
 			continue
 		}
 		n, _ = cat.Network(n.ID)
 		o := NetworkObject{
-			ID: n.ID, Object: "network", Name: n.Name, Kind: string(n.Kind), Mode: n.Mode, ChainID: n.ChainID,
+			ID: n.ID, Object: "network", Name: n.Name, Kind: string(n.Kind), Mode: p.Mode, ChainID: n.ChainID,
 			Confirmations: n.Confirmations, Offered: cat.Offered(n.ID), Methods: []MethodObject{},
 		}
 		for _, m := range chains.Methods() {

@@ -155,6 +155,9 @@ func (s *server) payorQR(ctx context.Context, in *qrInput) (*qrOutput, error) {
 	}
 	b, ct, err := s.payor.QR(sess, in.Method, in.Format)
 	if err != nil {
+		if errors.Is(err, payor.ErrNoQR) {
+			return nil, problem(http.StatusNotFound, "no_qr_code", "This method is a bank transfer: it has no payment URI to show as a QR code.")
+		}
 		if errors.Is(err, payor.ErrNoMethod) {
 			return nil, problem(http.StatusUnprocessableEntity, "invalid_payment_method", "method: not one of this session's methods",
 				&huma.ErrorDetail{Location: "query.method", Message: "not one of this session's methods", Value: in.Method})

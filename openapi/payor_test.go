@@ -298,3 +298,34 @@ func TestPayorRateLimit(t *testing.T) {
 		e.mustStatus(r, http.StatusOK)
 	})
 }
+
+// TestPayorBankRail: a bank transfer's instructions carry the account and
+// the reference, and no QR code (there is no payment URI to scan); QRIS
+// carries its payload to scan.
+func TestPayorBankRail(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := setup(t, db)
+		e.railAccount(e.key, bankAccount("fednow"))
+		token, sig := handles(t, e.createInvoice(map[string]any{"amount": "25.00", "currency": "USD", "payment_methods": []string{"fednow"}}))
+		ins := e.mustStatus(e.payor("POST", "/api/v1/payor/session/method", token, sig, map[string]any{"method": "fednow"}), http.StatusOK).JSON
+		ref, _ := ins["reference"].(string)
+		if !strings.HasPrefix(ref, "ST-") || ins["account_number"] != "000123456789" || ins["routing_number"] != "021000021" ||
+			ins["bank_name"] != "First Example Bank" || ins["amount"] != "25.00" || ins["qr_png"] != "" || ins["uri"] != "" {
+			t.Errorf("fednow instructions %v", ins)
+		}
+		e.wantProblem(e.payor("GET", "/api/v1/payor/session/qr?method=fednow&format=svg", token, sig, nil), http.StatusNotFound, "no_qr_code")
+
+		e.railAccount(e.key, map[string]any{"rail": "qris", "qris_payload": staticQRIS})
+		token, sig = handles(t, e.createInvoice(map[string]any{"amount": "25000", "currency": "IDR", "payment_methods": []string{"qris"}}))
+		ins = e.mustStatus(e.payor("POST", "/api/v1/payor/session/method", token, sig, map[string]any{"method": "qris"}), http.StatusOK).JSON
+		if payload, _ := ins["qris_payload"].(string); payload == "" || ins["uri"] != payload || ins["qr_svg"] == "" {
+			t.Errorf("qris instructions %v", ins)
+		}
+		svg := e.mustStatus(e.payor("GET", "/api/v1/payor/session/qr?method=qris&format=svg", token, sig, nil), http.StatusOK)
+		if !strings.Contains(string(svg.Raw), "<svg") {
+			t.Errorf("qris QR %.100s", svg.Raw)
+		}
+	})
+}

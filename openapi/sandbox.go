@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -35,7 +36,7 @@ func (s *server) registerSandbox(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "simulate-payment", Method: http.MethodPost, Path: "/api/v1/test/invoices/{id}/simulate-payment",
 		Summary: "Simulate a payment (test mode)", Tags: []string{"Test mode"}, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
-		Description: "Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it.",
+		Description: "Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it. A fiat rail method (fednow, rtp, ach_same_day, push_to_card, qris) records a confirmed payment on the rail, with a tx_id shaped like the rail's, as its notification would (rails are final: no pending, no tx_id; for qris send the total_amount).",
 	}, s.simulatePayment)
 }
 
@@ -59,6 +60,9 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 	if !ok || !slices.Contains(inv.PaymentMethods, b.Method) {
 		return nil, problem(http.StatusUnprocessableEntity, "invalid_payment_method", "method: not one of this invoice's payment methods",
 			&huma.ErrorDetail{Location: "body.method", Message: "not one of this invoice's payment methods", Value: b.Method})
+	}
+	if fiat.IsRail(m.Network) {
+		return s.simulateRail(ctx, inv, m, b)
 	}
 	asset, decimals := m.Asset, m.Decimals
 	if m.ID == chains.Sandbox {
@@ -94,6 +98,30 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 		Asset: asset, Decimals: decimals, Amount: amount, Status: b.Status,
 		From: "sandbox-payor", To: "sandbox", ObservedAt: s.invoices.Now(),
 	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &struct{ Body SimulatedPayment }{SimulatedPayment{Invoice: inv.Object(s.invoices.Checkout()), Payment: pay.Object()}}, nil
+}
+
+// simulateRail records a confirmed rail payment as the rail's notification
+// would: instant rails are final, so there is nothing to move on.
+func (s *server) simulateRail(ctx context.Context, inv invoice.Invoice, m chains.Method, b SimulatePaymentBody) (*struct{ Body SimulatedPayment }, error) {
+	if b.Status != invoice.PaymentConfirmed {
+		return nil, problem(http.StatusUnprocessableEntity, "invalid_status", "status: rail payments are final when notified; simulate confirmed only",
+			&huma.ErrorDetail{Location: "body.status", Message: "rail payments are confirmed only", Value: b.Status})
+	}
+	if b.TxID != "" {
+		return nil, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: a rail payment has nothing to move on",
+			&huma.ErrorDetail{Location: "body.tx_id", Message: "not taken for a rail method", Value: b.TxID})
+	}
+	amount, err := invoice.ParseAmount(b.Amount, inv.Decimals)
+	if err != nil {
+		msg := err.Error() + " for " + string(inv.Currency)
+		return nil, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+msg,
+			&huma.ErrorDetail{Location: "body.amount", Message: msg, Value: b.Amount})
+	}
+	inv, pay, err := s.rails.Simulate(ctx, inv, m.ID, amount)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

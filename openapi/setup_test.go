@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 	"github.com/settlepay/settle/openapi"
@@ -57,6 +58,7 @@ type env struct {
 	key      string
 	cat      *chains.Catalogue
 	ledger   *chains.Ledger
+	rails    *fiat.Rails
 }
 
 func setup(t *testing.T, db storetest.DB) *env {
@@ -79,10 +81,12 @@ func setup(t *testing.T, db storetest.DB) *env {
 	cat.SetToken("devnet", "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 	ledger := chains.NewLedger(svc, cat)
 	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db.DB, c.Now))
+	rails := fiat.NewRails(svc)
 	socket := payor.NewSocket(checkout, nil, nil)
 	socket.KeepAlive, socket.Poll = 300*time.Millisecond, 50*time.Millisecond
 	srv := httptest.NewServer(openapi.New(openapi.Deps{
 		Invoices: svc, Ledger: ledger, Payor: checkout, PayorWS: socket, Pages: payor.NewPages(checkout.Check), PayorRate: 1000,
+		Rails: rails,
 	}))
 	t.Cleanup(srv.Close)
 	m, key, err := svc.CreateMerchant(context.Background(), "Test Shop")
@@ -97,7 +101,7 @@ func setup(t *testing.T, db storetest.DB) *env {
 			t.Fatal(err)
 		}
 	}
-	return &env{t: t, db: db, svc: svc, clock: c, signer: signer, srv: srv, merchant: m.ID, key: key, cat: cat, ledger: ledger}
+	return &env{t: t, db: db, svc: svc, clock: c, signer: signer, srv: srv, merchant: m.ID, key: key, cat: cat, ledger: ledger, rails: rails}
 }
 
 // merchantAddress receives the env merchant's payments on every network.

@@ -23,6 +23,7 @@ var (
 	ErrLocked       = errors.New("session locked")
 	ErrNoMethod     = errors.New("not a payment method of this invoice")
 	ErrNoDevnet     = errors.New("no devnet wallet here")
+	ErrNoQR         = errors.New("this method has nothing to scan (a bank transfer)")
 )
 
 // MaxFailedChecks is how many wrong signatures lock a session for good.
@@ -215,7 +216,7 @@ type InstructionsView struct {
 	NetworkName string `json:"network_name" example:"Base"`
 	Label       string `json:"label" example:"USDC on Base"`
 	invoice.Instruction
-	QRPNG string `json:"qr_png" doc:"Path of the QR code of uri as PNG (send the session headers)."`
+	QRPNG string `json:"qr_png" doc:"Path of the QR code of uri as PNG (send the session headers); empty for bank transfers, which have no uri."`
 	QRSVG string `json:"qr_svg" doc:"The same as SVG."`
 	Terms string `json:"terms" doc:"Compact JWS (ES256) over the merchant's display name, the amount, the instructions and the expiry, with a unique jti; verify it with /.well-known/jwks.json."`
 }
@@ -279,11 +280,12 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	if err != nil {
 		return InstructionsView{}, fmt.Errorf("sign terms: %w", err)
 	}
-	qr := "/api/v1/payor/session/qr?method=" + method + "&format="
-	return InstructionsView{
-		Object: "payment_instructions", NetworkName: n.Name, Label: m.Label, Instruction: in,
-		QRPNG: qr + "png", QRSVG: qr + "svg", Terms: terms,
-	}, nil
+	v := InstructionsView{Object: "payment_instructions", NetworkName: n.Name, Label: m.Label, Instruction: in, Terms: terms}
+	if in.URI != "" {
+		qr := "/api/v1/payor/session/qr?method=" + method + "&format="
+		v.QRPNG, v.QRSVG = qr+"png", qr+"svg"
+	}
+	return v, nil
 }
 
 // QR returns the QR code of method's payment URI as PNG or SVG.
@@ -291,6 +293,9 @@ func (s *Service) QR(sess Session, method, format string) ([]byte, string, error
 	in, ok := instruction(sess.Invoice, method)
 	if !ok {
 		return nil, "", ErrNoMethod
+	}
+	if in.URI == "" {
+		return nil, "", ErrNoQR
 	}
 	if format == "svg" {
 		b, err := QRSVG(in.URI)

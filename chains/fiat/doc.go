@@ -5,10 +5,15 @@
 // and RTP, NACHA files for Same-Day ACH, a processor's signed JSON for
 // push-to-card, forwarded Indonesian e-wallet notifications for QRIS).
 //
-// It does no I/O: no database, no HTTP server, no matching against invoices.
-// Callers authenticate a body with [VerifySignature], parse it here, and turn
-// each credit into an invoice observation keyed by the rail's own transaction
-// id. Money is never a float: amounts are decimal strings or int64 minor units.
+// The format files (emvco, qris, iso20022, pain013, nacha, pushcard,
+// notification, hmac, reference) do no I/O. [Rails] is the storage layer on
+// top of them, in the invoice store: rail accounts with their callback
+// secrets (accounts.go), the invoice-creation hook that writes references,
+// bank details and QRIS unique codes (rails.go), and [Rails.Receive], which
+// matches each authenticated credit to an invoice and applies it through
+// [invoice.Service.Apply], keyed by the rail's own transaction id, or keeps
+// it as unmatched (match.go). It serves no HTTP: package openapi does.
+// Money is never a float: amounts are decimal strings or int64 minor units.
 //
 // Push-to-card is a payout rail: card networks let a card holder's bank push
 // funds (Visa Direct, Mastercard Send) but a merchant may not pull card funds

@@ -191,9 +191,10 @@ func TestWalkthrough(t *testing.T) {
 			if status != 200 || len(p["data"].([]any)) != 0 {
 				t.Fatalf("live key after enable-live: %d %v", status, p)
 			}
-			// No live network has an RPC endpoint here: nothing to pay with.
+			// No live network has an RPC endpoint here and the merchant has
+			// no rail account: nothing to pay with.
 			status, p = e2eDo(t, "POST", base+"/api/v1/invoices", liveKey, `{"amount":"5.00","currency":"USD"}`)
-			if status != 422 || p["code"] != "invalid_payment_method" {
+			if status != 422 || p["code"] != "receiving_account_missing" {
 				t.Fatalf("live invoice without a live network: %d %v", status, p)
 			}
 

@@ -20,6 +20,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/migrations"
@@ -116,7 +117,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
 		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, log), Pages: payor.NewPages(checkout.Check),
-		PayorRate: float64(c.PayorRate),
+		PayorRate: float64(c.PayorRate), Rails: fiat.NewRails(svc),
 	})
 
 	srv := &http.Server{

@@ -304,7 +304,18 @@
     $('address').textContent = ins.address;
     $('network').textContent = ins.network_name || ins.network;
     $('confirmations').textContent = String(ins.confirmations);
-    $('network-hint').textContent = `Send only ${ins.asset} on ${ins.network_name || ins.network}. Other assets or networks are lost.`;
+    // Fiat rails: bank details and the reference instead of confirmations.
+    const bank = !!ins.account_number;
+    for (const [id, value] of [['reference', ins.reference], ['bank-name', ins.bank_name],
+      ['account-name', ins.account_name], ['routing-number', ins.routing_number]]) {
+      $(id).textContent = value || '';
+      $(id + '-field').hidden = !value;
+    }
+    $('address-label').textContent = bank ? 'To account number' : ins.qris_payload ? 'Merchant' : 'To this address';
+    $('confirmations-field').hidden = bank || !!ins.qris_payload || ins.confirmations <= 0;
+    $('network-hint').textContent = bank || ins.qris_payload
+      ? `Pay exactly this amount${ins.reference ? ' with the reference above' : ''}, so the payment is matched to this invoice.`
+      : `Send only ${ins.asset} on ${ins.network_name || ins.network}. Other assets or networks are lost.`;
     const link = $('wallet-link');
     if (walletURI(ins.uri)) {
       link.href = ins.uri;
@@ -325,7 +336,8 @@
 
   async function loadQR(ins) {
     const box = $('qr');
-    if (state.qrFor === ins.uri) return;
+    box.hidden = !ins.uri; // bank transfers have nothing to scan
+    if (!ins.uri || state.qrFor === ins.uri) return;
     state.qrFor = ins.uri;
     box.setAttribute('role', 'img');
     box.setAttribute('aria-label', `QR code to pay ${ins.amount} ${ins.asset}`);
