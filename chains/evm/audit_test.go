@@ -1,15 +1,8 @@
 package evm_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
-	"fmt"
 	"math/big"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -148,9 +141,9 @@ func TestAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		before := checksum(t, db)
+		before := storetest.Checksum(t, db)
 		rep = h.audit(start, end, "")
-		if after := checksum(t, db); after != before {
+		if after := storetest.Checksum(t, db); after != before {
 			t.Error("the audit changed the database")
 		}
 		reorgedPay := h.paymentOf(reorged.ID)
@@ -249,55 +242,4 @@ func TestAuditBlockRange(t *testing.T) {
 			}
 		}
 	})
-}
-
-// checksum hashes every row of every table, so that a test can tell
-// whether anything was written.
-func checksum(t *testing.T, db storetest.DB) string {
-	t.Helper()
-	ctx := context.Background()
-	var tables []string
-	q := "SELECT name FROM sqlite_master WHERE type = 'table'"
-	if db.Name == "postgres" {
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-	}
-	if err := db.NewRaw(q).Scan(ctx, &tables); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(tables)
-	sum := sha256.New()
-	for _, table := range tables {
-		rows, err := db.QueryContext(ctx, "SELECT * FROM "+table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := dump(rows)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(sum, "%s %d\n%s\n", table, len(lines), strings.Join(lines, "\n"))
-	}
-	return hex.EncodeToString(sum.Sum(nil))
-}
-
-func dump(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, fmt.Sprintf("%q", vals))
-	}
-	sort.Strings(out)
-	return out, rows.Err()
 }

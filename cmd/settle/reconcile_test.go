@@ -3,16 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -422,9 +418,9 @@ func TestReconcileReadOnly(t *testing.T) {
 			}
 			ro.Close()
 
-			before := dbChecksum(t, db)
+			before := storetest.Checksum(t, db)
 			out, err := reconcileRun(t, nil, args...)
-			if after := dbChecksum(t, db); after != before {
+			if after := storetest.Checksum(t, db); after != before {
 				t.Error("reconcile wrote to the database")
 			}
 			var rep evm.AuditReport
@@ -478,54 +474,4 @@ func TestReconcileFlags(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dbChecksum hashes every row of every table.
-func dbChecksum(t *testing.T, db storetest.DB) string {
-	t.Helper()
-	ctx := context.Background()
-	var tables []string
-	q := "SELECT name FROM sqlite_master WHERE type = 'table'"
-	if db.Name == "postgres" {
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-	}
-	if err := db.NewRaw(q).Scan(ctx, &tables); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(tables)
-	sum := sha256.New()
-	for _, table := range tables {
-		rows, err := db.QueryContext(ctx, "SELECT * FROM "+table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := dumpRows(rows)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(sum, "%s %d\n%s\n", table, len(lines), strings.Join(lines, "\n"))
-	}
-	return hex.EncodeToString(sum.Sum(nil))
-}
-
-func dumpRows(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, fmt.Sprintf("%q", vals))
-	}
-	sort.Strings(out)
-	return out, rows.Err()
 }
