@@ -15,7 +15,7 @@ type NetworkObject struct {
 	ID            string         `json:"id" example:"base_sepolia"`
 	Object        string         `json:"object" enum:"network"`
 	Name          string         `json:"name" example:"Base Sepolia"`
-	Kind          string         `json:"kind" enum:"sandbox,evm,solana"`
+	Kind          string         `json:"kind" enum:"sandbox,evm,solana,rail"`
 	Mode          invoice.Mode   `json:"mode" enum:"test,live"`
 	ChainID       int64          `json:"chain_id,omitempty" example:"84532"`
 	Confirmations int            `json:"confirmations" example:"3"`

@@ -136,7 +136,7 @@ func (s *server) registerRails(api huma.API) {
 	}, s.listUnmatchedRail)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-request-for-payment", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/request-for-payment",
-		Summary: "ISO 20022 request for payment (pain.013)", Tags: []string{"Invoices"}, Errors: errsRead,
+		Summary: "ISO 20022 request for payment (pain.013)", Tags: []string{"Invoices"}, Errors: append(slices.Clone(errsRead), http.StatusConflict),
 		Description: "A pain.013.001.07 creditor payment activation request for the invoice's amount due, with its reference as end-to-end id and remittance, addressed from your rail account; hand it to your bank to send over FedNow or RTP.",
 		Responses: map[string]*huma.Response{"200": {Description: "The pain.013 document", Content: map[string]*huma.MediaType{
 			"application/xml": {Schema: &huma.Schema{Type: "string"}},

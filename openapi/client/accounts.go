@@ -77,7 +77,7 @@ type Network struct {
 	ID            string   `json:"id"`
 	Object        string   `json:"object"`
 	Name          string   `json:"name"`
-	Kind          string   `json:"kind"` // sandbox, evm or solana
+	Kind          string   `json:"kind"` // sandbox, evm, solana or rail
 	Mode          Mode     `json:"mode"`
 	ChainID       int64    `json:"chain_id,omitempty"`
 	Confirmations int64    `json:"confirmations"`

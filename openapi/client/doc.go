@@ -1,7 +1,9 @@
 // Package client is the Go SDK of the settle API: a typed client of every
 // merchant and payor operation in openapi/openapi.yaml (the contract; a
 // test checks the client's paths, methods, idempotency and types against
-// it), plus what an integration needs around them.
+// it), plus what an integration needs around them. The rails' notification
+// endpoints (/api/v1/rails/…) are not in it: banks, card processors and
+// QRIS forwarders call those with a rail account's callback secret.
 //
 //   - [New] makes a [Client] of a server and an API key. Money stays a
 //     decimal string ("25.00") everywhere, never a float.
@@ -21,6 +23,13 @@
 //     decodes its [Event].
 //   - [Client.PayorSession] is the payor's side of one invoice, authorised
 //     by its session headers instead of a key.
+//   - Fiat rails (FedNow, RTP, Same-Day ACH, push-to-card, QRIS):
+//     [Client.CreateRailAccount] returns the account's callback secret
+//     once, to give to the bank, processor or forwarder; invoices then
+//     offer the rail, each [Instruction] with its bank details, reference
+//     or QRIS payload. [Client.RequestForPayment] is an invoice's ISO 20022
+//     pain.013 for your bank; [Client.ListUnmatchedRailCredits] lists what
+//     a rail reported for no invoice.
 //
 // Create an invoice and wait for it to be paid:
 //

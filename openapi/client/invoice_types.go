@@ -94,7 +94,17 @@ type Instruction struct {
 	ChainID       int64  `json:"chain_id,omitempty"`
 	Token         string `json:"token,omitempty"`
 	Confirmations int64  `json:"confirmations"`
-	URI           string `json:"uri"`
+	URI           string `json:"uri"` // for qris, the dynamic QRIS payload
+	// Fiat rails only. Reference names the invoice: the payor puts it in
+	// the transfer's reference or memo so the payment is matched at once.
+	Reference     string `json:"reference,omitempty"`
+	BankName      string `json:"bank_name,omitempty"`      // bank rails: the receiving bank
+	AccountName   string `json:"account_name,omitempty"`   // bank rails: the account holder
+	AccountNumber string `json:"account_number,omitempty"` // bank rails: the account to credit
+	RoutingNumber string `json:"routing_number,omitempty"` // bank rails: ABA routing number
+	QRISPayload   string `json:"qris_payload,omitempty"`   // qris: the dynamic payload to show as a QR code
+	UniqueCode    int64  `json:"unique_code,omitempty"`    // qris: rupiah added so the payment names the invoice
+	TotalAmount   string `json:"total_amount,omitempty"`   // qris: what the payor pays (amount + unique code), whole rupiah
 }
 
 // SessionHeaders authorise a payor's checkout session (the spec's

@@ -58,6 +58,13 @@ var (
 	opReplayEndpoint = &operation{ID: "replay-webhook-endpoint", Method: "POST", Path: "/api/v1/webhook-endpoints/{id}/replay", Keyed: true}
 	opRetryDelivery  = &operation{ID: "retry-webhook-delivery", Method: "POST", Path: "/api/v1/deliveries/{id}/retry", Keyed: true}
 
+	opCreateRailAccount = &operation{ID: "create-rail-account", Method: "POST", Path: "/api/v1/rail-accounts", Keyed: true}
+	opListRailAccounts  = &operation{ID: "list-rail-accounts", Method: "GET", Path: "/api/v1/rail-accounts"}
+	opGetRailAccount    = &operation{ID: "get-rail-account", Method: "GET", Path: "/api/v1/rail-accounts/{id}"}
+	opDeleteRailAccount = &operation{ID: "delete-rail-account", Method: "DELETE", Path: "/api/v1/rail-accounts/{id}"}
+	opListUnmatchedRail = &operation{ID: "list-unmatched-rail-credits", Method: "GET", Path: "/api/v1/rail-unmatched"}
+	opRequestForPayment = &operation{ID: "get-request-for-payment", Method: "GET", Path: "/api/v1/invoices/{id}/request-for-payment"}
+
 	opCreateAccount  = &operation{ID: "create-receiving-account", Method: "POST", Path: "/api/v1/receiving-accounts", Keyed: true}
 	opListAccounts   = &operation{ID: "list-receiving-accounts", Method: "GET", Path: "/api/v1/receiving-accounts"}
 	opGetAccount     = &operation{ID: "get-receiving-account", Method: "GET", Path: "/api/v1/receiving-accounts/{id}"}
@@ -70,7 +77,9 @@ var (
 	opPayorDevnetPay = &operation{ID: "pay-from-devnet", Method: "POST", Path: "/api/v1/payor/session/devnet-pay", Payor: true}
 )
 
-// operations lists every operation above, for the spec test.
+// operations lists every operation above, for the spec test. The rails'
+// notification endpoints (/api/v1/rails/…) are not among them: banks, card
+// processors and QRIS forwarders call those, not a merchant's backend.
 var operations = []*operation{
 	opCreateInvoice, opListInvoices, opGetInvoice, opGetInvoiceStatus, opCancelInvoice, opSimulatePayment, opMarkInvoice,
 	opListPayments, opListInvoicePayments, opReport,
@@ -78,6 +87,7 @@ var operations = []*operation{
 	opCreateEndpoint, opListEndpoints, opGetEndpoint, opUpdateEndpoint, opDeleteEndpoint, opRotateSecret,
 	opListDeliveries, opReplayEndpoint, opRetryDelivery,
 	opCreateAccount, opListAccounts, opGetAccount, opDeleteAccount, opListUnmatched, opListNetworks,
+	opCreateRailAccount, opListRailAccounts, opGetRailAccount, opDeleteRailAccount, opListUnmatchedRail, opRequestForPayment,
 	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay,
 }
 
