@@ -319,3 +319,51 @@ Settle.mount(document.getElementById('pay'), {
 	}
 	await(t, ctx, "settle:closed on the host page", `window.events.join() === 'paid,closed'`)
 }
+
+// TestBankTransferInBrowser opens the hosted page of an invoice payable by
+// FedNow at 360 px: the payor sees the bank details and the reference, no
+// QR code, and the page turns to paid when the rail's payment arrives.
+func TestBankTransferInBrowser(t *testing.T) {
+	t.Parallel()
+	alloc := browser(t)
+	dn := startDevnet(t, t.TempDir())
+	api, key := dn["api_url"], dn["api_key"]
+	status, acct := e2eDo(t, "POST", api+"/api/v1/rail-accounts", key,
+		`{"rail":"fednow","bank_name":"First Example Bank","account_name":"Devnet Shop LLC","account_number":"000123456789","routing_number":"021000021"}`)
+	if status != 201 {
+		t.Fatalf("rail account: %d %v", status, acct)
+	}
+	status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key, `{"amount":"25.00","currency":"USD","payment_methods":["fednow"]}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, inv)
+	}
+	ref := inv["payment_instructions"].([]any)[0].(map[string]any)["reference"].(string)
+
+	ctx := tab(t, alloc, 60*time.Second)
+	err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)),
+		chromedp.Navigate(inv["payment_url"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	isVisible := func(sel string) string { return fmt.Sprintf("(%s)(%q)", visible, sel) }
+	await(t, ctx, "method picker", isVisible(`[data-method="fednow"]`))
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-method="fednow"]`)); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "reference", isVisible("#reference"))
+	for sel, want := range map[string]string{"#reference": ref, "#address": "000123456789", "#routing-number": "021000021",
+		"#bank-name": "First Example Bank", "#pay-amount": "25.00"} {
+		if got := eval[string](t, ctx, fmt.Sprintf("document.querySelector(%q).textContent.trim()", sel)); got != want {
+			t.Errorf("%s %q, want %q", sel, got, want)
+		}
+	}
+	if eval[bool](t, ctx, isVisible("#qr")) || eval[bool](t, ctx, isVisible("#wallet-link")) {
+		t.Error("a bank transfer shows a QR code or a wallet link")
+	}
+	screenshot(t, ctx, "checkout-phone-bank-transfer.png")
+	status, _ = e2eDo(t, "POST", api+"/api/v1/test/invoices/"+inv["id"].(string)+"/simulate-payment", key, `{"method":"fednow","amount":"25.00"}`)
+	if status != 200 {
+		t.Fatalf("simulate: %d", status)
+	}
+	await(t, ctx, "paid screen", isVisible("#paid"))
+}
