@@ -196,9 +196,13 @@
     if (st === 'expired' || st === 'cancelled') {
       setStatus(st);
       show(returnable ? [st, 'progress-box', 'return-box'] : [st, 'progress-box']);
-      if (st === 'expired') post('settle:expired');
-      else closeSocket(); // an expired checkout may still see a late payment
-      stopPolling();
+      if (st === 'expired') {
+        post('settle:expired');
+        connect(); // a late payment still turns the page to paid
+      } else {
+        closeSocket();
+        stopPolling();
+      }
       return;
     }
     if (st === 'processing') {
@@ -560,7 +564,9 @@
 
   function live() {
     const st = state.session ? statusOf(state.session) : 'open';
-    return !state.finished && st !== 'paid' && st !== 'cancelled' && st !== 'expired';
+    // An expired checkout keeps listening: a payment sent in time may
+    // still confirm, and the page then shows it (paid late).
+    return !state.finished && st !== 'paid' && st !== 'cancelled';
   }
 
   function startPolling() {
