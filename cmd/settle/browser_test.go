@@ -17,6 +17,7 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/settlepay/settle/invoice"
 )
 
 // browser starts headless Chromium for the test and returns a context for a
@@ -366,4 +367,56 @@ func TestBankTransferInBrowser(t *testing.T) {
 		t.Fatalf("simulate: %d", status)
 	}
 	await(t, ctx, "paid screen", isVisible("#paid"))
+}
+
+// TestLatePaymentInBrowser: the payor was shown the instructions, the
+// checkout expired on the open page, and a payment sent late still turns
+// the page to paid, flagged as late, without a reload.
+func TestLatePaymentInBrowser(t *testing.T) {
+	t.Parallel()
+	alloc := browser(t)
+	dir := t.TempDir()
+	dn := startDevnet(t, dir)
+	api, key := dn["api_url"], dn["api_key"]
+	status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key, `{"amount":"9.00","currency":"USD","payment_methods":["usdc_devnet"]}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, inv)
+	}
+	ctx := tab(t, alloc, 60*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate(inv["payment_url"].(string))); err != nil {
+		t.Fatal(err)
+	}
+	isVisible := func(sel string) string { return fmt.Sprintf("(%s)(%q)", visible, sel) }
+	await(t, ctx, "method picker", isVisible(`[data-method="usdc_devnet"]`))
+	if err := chromedp.Do(ctx, chromedp.Click(`[data-method="usdc_devnet"]`)); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "instructions", isVisible("#devnet-pay"))
+
+	// The clock stands in for fifteen minutes: the invoice is due now.
+	db, err := invoice.OpenDB("sqlite://" + filepath.Join(dir, "settle.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.NewUpdate().Table("invoices").Set("expires_at = ?", time.Now().UTC().Add(-time.Second)).
+		Where("id = ?", inv["id"]).Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "expired screen", isVisible("#expired"))
+	eval[bool](t, ctx, `window.settleTestMarker = true`)
+	h := inv["payment_session_headers"].(map[string]any)
+	status, res := e2eDoWith(t, "POST", api+"/api/v1/payor/session/devnet-pay", map[string]string{
+		"x-session-token": h["x-session-token"].(string), "x-signature": h["x-signature"].(string),
+	}, `{"method":"usdc_devnet"}`)
+	if status != 200 {
+		t.Fatalf("late devnet pay: %d %v", status, res)
+	}
+	await(t, ctx, "paid late", isVisible("#paid")+` && `+isVisible("#paid-note"))
+	if !eval[bool](t, ctx, `window.settleTestMarker === true`) {
+		t.Error("the page reloaded to show the late payment")
+	}
+	if _, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+inv["id"].(string), key, ""); got["status"] != "paid" || got["exception"] != "paid_late" {
+		t.Errorf("invoice %v/%v, want paid/paid_late", got["status"], got["exception"])
+	}
 }
