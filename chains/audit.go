@@ -103,3 +103,84 @@ func (c *Catalogue) NetworkMethods(network string) []Method {
 	}
 	return out
 }
+
+// The on-chain audit (`settle reconcile`, chains/evm and chains/solana)
+// reads the chain again, compares it with what the store recorded, and
+// reports every difference in these shapes. It only reads: correcting the
+// store is the watcher's work, or a person's.
+
+// DiscrepancyKind is the kind of a difference between the store and the
+// chain.
+type DiscrepancyKind string
+
+// Kinds of discrepancy.
+const (
+	// MissingOnChain: a recorded transfer the chain does not hold (no such
+	// transaction, a failed one, or no transfer of the token to the
+	// recorded address at the recorded index), while the recorded block is
+	// still canonical.
+	MissingOnChain DiscrepancyKind = "missing_on_chain"
+	// AmountDiffers: the transfer is on chain with another amount.
+	AmountDiffers DiscrepancyKind = "amount_differs"
+	// Reversed: a transfer recorded as pending or confirmed whose block
+	// left the canonical chain (EVM), or recorded as pending whose
+	// transaction the cluster no longer knows (Solana).
+	Reversed DiscrepancyKind = "reversed"
+	// NotRecorded: a transfer to a receiving address that the store does
+	// not count: never recorded (a missed payment), or recorded as reversed
+	// while the chain holds it.
+	NotRecorded DiscrepancyKind = "not_recorded"
+)
+
+// AuditRecords is what an audit reads of the store (the Ledger).
+type AuditRecords interface {
+	Recorded(ctx context.Context, network, merchantID string, from, to int64) ([]invoice.Payment, []Unmatched, error)
+	RecordedTx(ctx context.Context, network, merchantID string, txIDs []string) ([]invoice.Payment, []Unmatched, error)
+	Receiving(ctx context.Context, network, merchantID string) ([]string, error)
+}
+
+// Discrepancy is one difference between the store and the chain. Amounts
+// are integer base units of the asset, as decimal strings; "" where one
+// side has nothing.
+type Discrepancy struct {
+	Kind      DiscrepancyKind `json:"kind"`
+	Network   string          `json:"network"`
+	TxID      string          `json:"tx_id"`
+	Index     int64           `json:"index"`                // log index (EVM), token account's key index (Solana)
+	Block     int64           `json:"block_number"`         // block (EVM), slot (Solana)
+	PaymentID string          `json:"payment_id,omitempty"` // pay_…, or upa_… for an unmatched payment
+	InvoiceID string          `json:"invoice_id,omitempty"`
+	Asset     string          `json:"asset"`
+	Decimals  int             `json:"decimals"`
+	Recorded  string          `json:"recorded_units,omitempty"`
+	Chain     string          `json:"chain_units,omitempty"`
+	Detail    string          `json:"detail"`
+}
+
+// AuditTotal sums one token over the audited range: every transfer the
+// chain shows to the receiving addresses, and every recorded transfer that
+// is not reversed (payments and unmatched payments). Without discrepancies
+// the two are equal.
+type AuditTotal struct {
+	Asset          string `json:"asset"`
+	Token          string `json:"token"` // contract or mint
+	Decimals       int    `json:"decimals"`
+	ChainUnits     string `json:"chain_units"`
+	ChainTransfers int    `json:"chain_transfers"`
+	RecordedUnits  string `json:"recorded_units"`
+	Recorded       int    `json:"recorded"`
+}
+
+// AuditReport is the outcome of an audit. FromBlock and ToBlock bound the
+// blocks (slots) audited.
+type AuditReport struct {
+	Network       string        `json:"network"`
+	MerchantID    string        `json:"merchant_id,omitempty"`
+	FromBlock     int64         `json:"from_block"`
+	ToBlock       int64         `json:"to_block"`
+	Addresses     int           `json:"addresses"` // receiving addresses (wallets) whose transfers were read
+	Payments      int           `json:"payments_checked"`
+	Unmatched     int           `json:"unmatched_checked"`
+	Totals        []AuditTotal  `json:"totals"`
+	Discrepancies []Discrepancy `json:"discrepancies"`
+}

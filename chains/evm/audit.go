@@ -26,40 +26,12 @@ import (
 // with what the store recorded, and reports every difference. It only reads:
 // correcting the store is the watcher's work, or a person's.
 
-// Kind is the kind of a discrepancy between the store and the chain.
-type Kind string
-
-// Kinds of discrepancy.
-const (
-	// MissingOnChain: a recorded transfer the chain does not hold (no such
-	// transaction, a failed one, or no Transfer of the token to the recorded
-	// address at the recorded log index), while the recorded block is still
-	// canonical.
-	MissingOnChain Kind = "missing_on_chain"
-	// AmountDiffers: the transfer is on chain with another amount.
-	AmountDiffers Kind = "amount_differs"
-	// Reversed: a transfer recorded as pending or confirmed whose block has
-	// left the canonical chain.
-	Reversed Kind = "reversed"
-	// NotRecorded: a transfer to a receiving address that the store does not
-	// count: never recorded (a missed payment), or recorded as reversed while
-	// the chain holds it.
-	NotRecorded Kind = "not_recorded"
-)
-
 // AuditClient is what the audit reads of a chain; *ethclient.Client and the
 // devchain's client satisfy it.
 type AuditClient interface {
 	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
 	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
 	FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error)
-}
-
-// Records is what the audit reads of the store (chains.Ledger).
-type Records interface {
-	Recorded(ctx context.Context, network, merchantID string, from, to int64) ([]invoice.Payment, []chains.Unmatched, error)
-	RecordedTx(ctx context.Context, network, merchantID string, txIDs []string) ([]invoice.Payment, []chains.Unmatched, error)
-	Receiving(ctx context.Context, network, merchantID string) ([]string, error)
 }
 
 // AuditConfig says what to audit.
@@ -77,51 +49,6 @@ type AuditConfig struct {
 	MaxRange     int64 // blocks per eth_getLogs (default 1000); halved when the provider refuses
 	MaxAddresses int   // recipients per eth_getLogs (default 500)
 	Workers      int   // receipts read at once (default 8)
-}
-
-// Discrepancy is one difference between the store and the chain. Amounts
-// are integer base units of the asset, as decimal strings; "" where one
-// side has nothing.
-type Discrepancy struct {
-	Kind      Kind   `json:"kind"`
-	Network   string `json:"network"`
-	TxID      string `json:"tx_id"`
-	Index     int64  `json:"index"`
-	Block     int64  `json:"block_number"`
-	PaymentID string `json:"payment_id,omitempty"` // pay_…, or upa_… for an unmatched payment
-	InvoiceID string `json:"invoice_id,omitempty"`
-	Asset     string `json:"asset"`
-	Decimals  int    `json:"decimals"`
-	Recorded  string `json:"recorded_units,omitempty"`
-	Chain     string `json:"chain_units,omitempty"`
-	Detail    string `json:"detail"`
-}
-
-// Total sums one token over the audited blocks: every transfer the chain
-// shows to the receiving addresses, and every recorded transfer that is not
-// reversed (payments and unmatched payments). Without discrepancies the two
-// are equal.
-type Total struct {
-	Asset          string `json:"asset"`
-	Token          string `json:"token"`
-	Decimals       int    `json:"decimals"`
-	ChainUnits     string `json:"chain_units"`
-	ChainTransfers int    `json:"chain_transfers"`
-	RecordedUnits  string `json:"recorded_units"`
-	Recorded       int    `json:"recorded"`
-}
-
-// AuditReport is the outcome of an audit.
-type AuditReport struct {
-	Network       string        `json:"network"`
-	MerchantID    string        `json:"merchant_id,omitempty"`
-	FromBlock     int64         `json:"from_block"`
-	ToBlock       int64         `json:"to_block"`
-	Addresses     int           `json:"addresses" doc:"receiving addresses whose transfers were read"`
-	Payments      int           `json:"payments_checked"`
-	Unmatched     int           `json:"unmatched_checked"`
-	Totals        []Total       `json:"totals"`
-	Discrepancies []Discrepancy `json:"discrepancies"`
 }
 
 // Dial connects to the endpoint's http URL and checks that it serves n's
@@ -187,13 +114,13 @@ type key struct {
 // the receiving addresses in the range is summed and looked up in the store.
 // A transfer recorded as reversed whose block is indeed gone is consistent.
 // The report lists discrepancies in block order.
-func Audit(ctx context.Context, c AuditClient, store Records, cfg AuditConfig) (AuditReport, error) {
+func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg AuditConfig) (chains.AuditReport, error) {
 	cfg.MaxRange = cmp.Or(max(cfg.MaxRange, 0), 1000)
 	cfg.MaxAddresses = cmp.Or(max(cfg.MaxAddresses, 0), 500)
 	cfg.Workers = cmp.Or(max(cfg.Workers, 0), 8)
 	net := cfg.Network.ID
-	rep := AuditReport{Network: net, MerchantID: cfg.MerchantID, FromBlock: cfg.FromBlock, ToBlock: cfg.ToBlock,
-		Totals: []Total{}, Discrepancies: []Discrepancy{}}
+	rep := chains.AuditReport{Network: net, MerchantID: cfg.MerchantID, FromBlock: cfg.FromBlock, ToBlock: cfg.ToBlock,
+		Totals: []chains.AuditTotal{}, Discrepancies: []chains.Discrepancy{}}
 	byToken, byMethod := map[common.Address]chains.Method{}, map[string]chains.Method{}
 	for _, m := range cfg.Methods {
 		if m.Network == net && m.Token != "" {
@@ -286,7 +213,7 @@ func Audit(ctx context.Context, c AuditClient, store Records, cfg AuditConfig) (
 		if counted || reported[k] {
 			continue
 		}
-		d := Discrepancy{Kind: NotRecorded, Network: net, TxID: k.tx, Index: k.index, Block: int64(lg.BlockNumber),
+		d := chains.Discrepancy{Kind: chains.NotRecorded, Network: net, TxID: k.tx, Index: k.index, Block: int64(lg.BlockNumber),
 			Asset: m.Asset, Decimals: m.Decimals, Chain: amount.String(),
 			Detail: "transfer to " + common.BytesToAddress(lg.Topics[2].Bytes()).Hex() + " is not recorded"}
 		if rs := recorded[k]; len(rs) > 0 {
@@ -297,12 +224,12 @@ func Audit(ctx context.Context, c AuditClient, store Records, cfg AuditConfig) (
 	}
 	for _, m := range cfg.Methods {
 		if s := sums[m.Token]; s != nil && m.Network == net {
-			rep.Totals = append(rep.Totals, Total{Asset: m.Asset, Token: m.Token, Decimals: m.Decimals,
+			rep.Totals = append(rep.Totals, chains.AuditTotal{Asset: m.Asset, Token: m.Token, Decimals: m.Decimals,
 				ChainUnits: s.chain.String(), ChainTransfers: s.nChain, RecordedUnits: s.recorded.String(), Recorded: s.nRec})
 			delete(sums, m.Token)
 		}
 	}
-	slices.SortFunc(rep.Discrepancies, func(a, b Discrepancy) int {
+	slices.SortFunc(rep.Discrepancies, func(a, b chains.Discrepancy) int {
 		return cmp.Or(cmp.Compare(a.Block, b.Block), strings.Compare(a.TxID, b.TxID), cmp.Compare(a.Index, b.Index),
 			strings.Compare(string(a.Kind), string(b.Kind)))
 	})
@@ -375,14 +302,14 @@ func transfers(ctx context.Context, c AuditClient, cfg AuditConfig, tokens []com
 
 // checkRecords reads each record's transaction receipt again (several at
 // once) and returns the discrepancies found.
-func checkRecords(ctx context.Context, c AuditClient, cfg AuditConfig, recs []*record, byToken map[common.Address]chains.Method) ([]Discrepancy, error) {
+func checkRecords(ctx context.Context, c AuditClient, cfg AuditConfig, recs []*record, byToken map[common.Address]chains.Method) ([]chains.Discrepancy, error) {
 	txs := map[string][]*record{}
 	for _, r := range recs {
 		txs[r.txID] = append(txs[r.txID], r)
 	}
 	var (
 		mu    sync.Mutex
-		out   []Discrepancy
+		out   []chains.Discrepancy
 		first error
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, cfg.Workers)
@@ -391,7 +318,7 @@ func checkRecords(ctx context.Context, c AuditClient, cfg AuditConfig, recs []*r
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			var found []Discrepancy
+			var found []chains.Discrepancy
 			var rcpt *types.Receipt
 			err := retry(ctx, func() (err error) { rcpt, err = c.TransactionReceipt(ctx, common.HexToHash(tx)); return err })
 			if errors.Is(err, ethereum.NotFound) {
@@ -401,7 +328,7 @@ func checkRecords(ctx context.Context, c AuditClient, cfg AuditConfig, recs []*r
 				if err != nil {
 					break
 				}
-				var d *Discrepancy
+				var d *chains.Discrepancy
 				if d, err = check(ctx, c, cfg.Network.ID, r, rcpt, byToken); d != nil {
 					found = append(found, *d)
 				}
@@ -420,8 +347,8 @@ func checkRecords(ctx context.Context, c AuditClient, cfg AuditConfig, recs []*r
 
 // check compares one record with its transaction's receipt (nil when the
 // chain has no such transaction).
-func check(ctx context.Context, c AuditClient, net string, r *record, rcpt *types.Receipt, byToken map[common.Address]chains.Method) (*Discrepancy, error) {
-	d := &Discrepancy{Network: net, TxID: r.txID, Index: r.index, Block: r.block, PaymentID: r.id, InvoiceID: r.invoiceID,
+func check(ctx context.Context, c AuditClient, net string, r *record, rcpt *types.Receipt, byToken map[common.Address]chains.Method) (*chains.Discrepancy, error) {
+	d := &chains.Discrepancy{Network: net, TxID: r.txID, Index: r.index, Block: r.block, PaymentID: r.id, InvoiceID: r.invoiceID,
 		Asset: r.method.Asset, Decimals: r.method.Decimals, Recorded: r.amount.String()}
 	var lg *types.Log
 	if rcpt != nil && rcpt.Status == types.ReceiptStatusSuccessful {
@@ -444,7 +371,7 @@ func check(ctx context.Context, c AuditClient, net string, r *record, rcpt *type
 		if !same {
 			return nil, nil
 		}
-		d.Kind, d.Chain, d.Block = NotRecorded, chainAmount.String(), rcpt.BlockNumber.Int64()
+		d.Kind, d.Chain, d.Block = chains.NotRecorded, chainAmount.String(), rcpt.BlockNumber.Int64()
 		d.Detail = fmt.Sprintf("recorded as reversed, but block %d holds the transfer", d.Block)
 		return d, nil
 	}
@@ -455,23 +382,23 @@ func check(ctx context.Context, c AuditClient, net string, r *record, rcpt *type
 			return nil, err
 		}
 		if r.blockHash != "" && !strings.EqualFold(canonical, r.blockHash) {
-			d.Kind, d.Detail = Reversed, fmt.Sprintf("block %d %s left the chain and the transaction is in no block", r.block, short(r.blockHash))
+			d.Kind, d.Detail = chains.Reversed, fmt.Sprintf("block %d %s left the chain and the transaction is in no block", r.block, short(r.blockHash))
 		} else {
-			d.Kind, d.Detail = MissingOnChain, "the chain has no such transaction"
+			d.Kind, d.Detail = chains.MissingOnChain, "the chain has no such transaction"
 		}
 	case rcpt.Status != types.ReceiptStatusSuccessful:
-		d.Kind, d.Detail = MissingOnChain, "the transaction failed on chain"
+		d.Kind, d.Detail = chains.MissingOnChain, "the transaction failed on chain"
 	case !strings.EqualFold(rcpt.BlockHash.Hex(), r.blockHash):
-		d.Kind = Reversed
+		d.Kind = chains.Reversed
 		d.Detail = fmt.Sprintf("block %d %s left the chain; the transaction is now in block %d", r.block, short(r.blockHash), rcpt.BlockNumber.Int64())
 		if same {
 			d.Chain = chainAmount.String()
 		}
 	case !same:
-		d.Kind = MissingOnChain
+		d.Kind = chains.MissingOnChain
 		d.Detail = fmt.Sprintf("log %d of the transaction is no Transfer of %s to %s", r.index, r.method.Asset, r.to)
 	case chainAmount.Cmp(r.amount) != 0:
-		d.Kind, d.Chain = AmountDiffers, chainAmount.String()
+		d.Kind, d.Chain = chains.AmountDiffers, chainAmount.String()
 		d.Detail = fmt.Sprintf("recorded %s %s, the chain shows %s", r.amount.Format(r.method.Decimals), r.method.Asset,
 			chainAmount.Format(r.method.Decimals))
 	default:

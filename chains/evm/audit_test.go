@@ -16,7 +16,7 @@ import (
 )
 
 // audit runs the audit of the harness's devnet over blocks from..to.
-func (h *harness) audit(from, to int64, merchant string) evm.AuditReport {
+func (h *harness) audit(from, to int64, merchant string) chains.AuditReport {
 	h.t.Helper()
 	n, _ := h.cat.Network("devnet")
 	rep, err := evm.Audit(h.ctx, h.chain.Client(), h.ledger, evm.AuditConfig{
@@ -147,12 +147,12 @@ func TestAudit(t *testing.T) {
 			t.Error("the audit changed the database")
 		}
 		reorgedPay := h.paymentOf(reorged.ID)
-		want := map[evm.Kind]evm.Discrepancy{
-			evm.MissingOnChain: {TxID: forgedTx, PaymentID: h.paymentOf(forged.ID).ID, InvoiceID: forged.ID, Recorded: "50000000"},
-			evm.AmountDiffers: {TxID: tamperedPay.TxID, PaymentID: tamperedPay.ID, InvoiceID: tampered.ID, Recorded: stored.String(),
+		want := map[chains.DiscrepancyKind]chains.Discrepancy{
+			chains.MissingOnChain: {TxID: forgedTx, PaymentID: h.paymentOf(forged.ID).ID, InvoiceID: forged.ID, Recorded: "50000000"},
+			chains.AmountDiffers: {TxID: tamperedPay.TxID, PaymentID: tamperedPay.ID, InvoiceID: tampered.ID, Recorded: stored.String(),
 				Chain: tamperedIn.AmountUnits},
-			evm.Reversed:    {TxID: reorgedTx.Hex(), PaymentID: reorgedPay.ID, InvoiceID: reorged.ID, Recorded: reorgedIn.AmountUnits},
-			evm.NotRecorded: {TxID: missedTx.Hex(), Chain: missedIn.AmountUnits},
+			chains.Reversed:    {TxID: reorgedTx.Hex(), PaymentID: reorgedPay.ID, InvoiceID: reorged.ID, Recorded: reorgedIn.AmountUnits},
+			chains.NotRecorded: {TxID: missedTx.Hex(), Chain: missedIn.AmountUnits},
 		}
 		if len(rep.Discrepancies) != len(want) {
 			t.Errorf("%d discrepancies, want %d: %+v", len(rep.Discrepancies), len(want), rep.Discrepancies)

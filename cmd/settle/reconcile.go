@@ -13,21 +13,22 @@ import (
 
 	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/chains/evm"
+	"github.com/settlepay/settle/chains/solana"
 	"github.com/settlepay/settle/invoice"
 )
 
-// reconcile is `settle reconcile`: the on-chain audit of one network over a
-// time range. It re-reads every payment recorded in the range from the
-// chain, sums every transfer the chain shows to the receiving addresses,
-// and prints the discrepancies; it exits with status 1 when there is any.
-// It never writes: the database is opened read-only.
+// reconcile is `settle reconcile`: the on-chain audit of one network (EVM or
+// Solana) over a time range. It re-reads every payment recorded in the range
+// from the chain, sums every transfer the chain shows to the receiving
+// addresses, and prints the discrepancies; it exits with status 1 when there
+// is any. It never writes: the database is opened read-only.
 func (m *Main) reconcile(ctx context.Context, args []string) error {
 	var c Config
 	fs := newFlagSet("reconcile", m.Stderr)
 	if err := m.flags(fs, &c, "database-url", "config", "evm-max-range"); err != nil {
 		return err
 	}
-	network := fs.String("network", "", "network id to audit, e.g. base or devnet (required)")
+	network := fs.String("network", "", "network id to audit, e.g. base, solana or devnet (required)")
 	fromFlag := fs.String("from", "", "start of the range, RFC 3339 or a date (midnight UTC), included (required)")
 	toFlag := fs.String("to", "", "end of the range, RFC 3339 or a date (midnight UTC), excluded (required)")
 	merchant := fs.String("merchant", "", "audit one merchant's payments and addresses (default: every merchant)")
@@ -83,32 +84,23 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	defer db.Close()
 	ledger := chains.NewLedger(invoice.NewService(db, nil, nil, nil), cat)
 
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	client, err := evm.Dial(dctx, n, e)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("reconcile: %s RPC: %w", n.ID, err)
+	var rep chains.AuditReport
+	if n.Kind == chains.KindSolana {
+		rep, err = reconcileSolana(ctx, n, e, ledger, cat, *merchant, from, to)
+	} else {
+		rep, err = reconcileEVM(ctx, n, e, ledger, cat, *merchant, from, to, c.EVMMaxRange)
 	}
-	defer client.Close()
-	first, last, err := evm.BlockRange(ctx, client, from, to)
 	if err != nil {
-		return fmt.Errorf("reconcile: %s: %w", n.ID, err)
-	}
-	rep, err := evm.Audit(ctx, client, ledger, evm.AuditConfig{
-		Network: n, Methods: cat.NetworkMethods(n.ID), MerchantID: *merchant,
-		FromBlock: first, ToBlock: last, MaxRange: int64(c.EVMMaxRange),
-	})
-	if err != nil {
-		return fmt.Errorf("reconcile: %w", err)
+		return err
 	}
 	if *asJSON {
 		err = m.printJSON(struct {
 			From time.Time `json:"from"`
 			To   time.Time `json:"to"`
-			evm.AuditReport
+			chains.AuditReport
 		}{from, to, rep})
 	} else {
-		err = printAudit(m.Stdout, rep, from, to)
+		err = printAudit(m.Stdout, rep, n.Kind, from, to)
 	}
 	if err != nil {
 		return err
@@ -119,23 +111,70 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	return nil
 }
 
-// reconcileNetwork returns the network to audit: a known EVM network.
+// reconcileEVM audits an EVM network over the blocks whose timestamps fall
+// in [from, to).
+func reconcileEVM(ctx context.Context, n chains.Network, e chains.Endpoint, ledger *chains.Ledger, cat *chains.Catalogue,
+	merchant string, from, to time.Time, maxRange int) (chains.AuditReport, error) {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	client, err := evm.Dial(dctx, n, e)
+	cancel()
+	if err != nil {
+		return chains.AuditReport{}, fmt.Errorf("reconcile: %s RPC: %w", n.ID, err)
+	}
+	defer client.Close()
+	first, last, err := evm.BlockRange(ctx, client, from, to)
+	if err != nil {
+		return chains.AuditReport{}, fmt.Errorf("reconcile: %s: %w", n.ID, err)
+	}
+	rep, err := evm.Audit(ctx, client, ledger, evm.AuditConfig{
+		Network: n, Methods: cat.NetworkMethods(n.ID), MerchantID: merchant,
+		FromBlock: first, ToBlock: last, MaxRange: int64(maxRange),
+	})
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: %w", err)
+	}
+	return rep, nil
+}
+
+// reconcileSolana audits a Solana network over the transactions whose block
+// times fall in [from, to); its report's blocks are slots.
+func reconcileSolana(ctx context.Context, n chains.Network, e chains.Endpoint, ledger *chains.Ledger, cat *chains.Catalogue,
+	merchant string, from, to time.Time) (chains.AuditReport, error) {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	client, err := solana.Dial(dctx, n, e)
+	cancel()
+	if err != nil {
+		return chains.AuditReport{}, fmt.Errorf("reconcile: %s RPC: %w", n.ID, err)
+	}
+	defer client.Close()
+	r, err := solana.Audit(ctx, client, ledger, solana.AuditConfig{
+		Network: n, Methods: cat.NetworkMethods(n.ID), MerchantID: merchant, From: from, To: to,
+	})
+	if err != nil {
+		return r, fmt.Errorf("reconcile: %w", err)
+	}
+	return r, nil
+}
+
+// reconcileNetwork returns the network to audit: a known EVM or Solana
+// network.
 func reconcileNetwork(id string) (chains.Network, error) {
 	if id == "" {
 		return chains.Network{}, errors.New("reconcile: --network is required")
 	}
+	supported := func(n chains.Network) bool { return n.Kind == chains.KindEVM || n.Kind == chains.KindSolana }
 	n, ok := chains.NetworkByID(id)
 	if !ok {
-		var evms []string
+		var ids []string
 		for _, n := range chains.Networks() {
-			if n.Kind == chains.KindEVM {
-				evms = append(evms, n.ID)
+			if supported(n) {
+				ids = append(ids, n.ID)
 			}
 		}
-		return n, fmt.Errorf("reconcile: unknown network %q (EVM networks: %s)", id, strings.Join(evms, ", "))
+		return n, fmt.Errorf("reconcile: unknown network %q (EVM and Solana networks: %s)", id, strings.Join(ids, ", "))
 	}
-	if n.Kind != chains.KindEVM {
-		return n, fmt.Errorf("reconcile supports EVM networks; %s is a %s network", id, n.Kind)
+	if !supported(n) {
+		return n, fmt.Errorf("reconcile supports EVM and Solana networks; %s is a %s network", id, n.Kind)
 	}
 	return n, nil
 }
@@ -178,15 +217,20 @@ func readOnlyURL(raw string) (string, error) {
 	}
 }
 
-// printAudit writes the report as a table of discrepancies and a summary.
-func printAudit(w io.Writer, rep evm.AuditReport, from, to time.Time) error {
+// printAudit writes the report as a table of discrepancies and a summary;
+// on a Solana network (kind) blocks are slots.
+func printAudit(w io.Writer, rep chains.AuditReport, kind chains.Kind, from, to time.Time) error {
 	who := "every merchant"
 	if rep.MerchantID != "" {
 		who = "merchant " + rep.MerchantID
 	}
-	blocks := fmt.Sprintf("blocks %d–%d", rep.FromBlock, rep.ToBlock)
+	unit := "block"
+	if kind == chains.KindSolana {
+		unit = "slot"
+	}
+	blocks := fmt.Sprintf("%ss %d–%d", unit, rep.FromBlock, rep.ToBlock)
 	if rep.FromBlock > rep.ToBlock {
-		blocks = "no block"
+		blocks = "no " + unit
 	}
 	fmt.Fprintf(w, "reconcile %s, %s, %s (%s to %s)\n\n", rep.Network, who, blocks, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	if len(rep.Discrepancies) == 0 {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/uptrace/bun"
 
+	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/chains/devchain"
 	"github.com/settlepay/settle/chains/evm"
 	"github.com/settlepay/settle/invoice"
@@ -41,7 +44,7 @@ func reconcileRun(t *testing.T, env map[string]string, args ...string) (string, 
 func discrepancyLines(out string) []string {
 	var rows []string
 	for _, l := range strings.Split(out, "\n") {
-		for _, k := range []evm.Kind{evm.MissingOnChain, evm.AmountDiffers, evm.Reversed, evm.NotRecorded} {
+		for _, k := range []chains.DiscrepancyKind{chains.MissingOnChain, chains.AmountDiffers, chains.Reversed, chains.NotRecorded} {
 			if strings.HasPrefix(l, string(k)+" ") {
 				rows = append(rows, l)
 			}
@@ -423,7 +426,7 @@ func TestReconcileReadOnly(t *testing.T) {
 			if after := storetest.Checksum(t, db); after != before {
 				t.Error("reconcile wrote to the database")
 			}
-			var rep evm.AuditReport
+			var rep chains.AuditReport
 			if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
 				t.Fatalf("reconcile --json printed %q: %v", out, jerr)
 			}
@@ -431,7 +434,7 @@ func TestReconcileReadOnly(t *testing.T) {
 				t.Fatalf("reconcile: %v %+v", err, rep)
 			}
 			d := rep.Discrepancies[0]
-			if d.Kind != evm.NotRecorded || d.TxID != missed.Hex() || d.Chain != asks[3].String() || d.Recorded != "" {
+			if d.Kind != chains.NotRecorded || d.TxID != missed.Hex() || d.Chain != asks[3].String() || d.Recorded != "" {
 				t.Errorf("discrepancy %+v: want the payment mined after the stop", d)
 			}
 			sum := new(big.Int).Add(asks[0], asks[1])
@@ -457,8 +460,8 @@ func TestReconcileFlags(t *testing.T) {
 	}{
 		{"no network", nil, ok, "--network is required"},
 		{"unknown network", nil, append([]string{"--network", "dogechain"}, ok...), `unknown network "dogechain"`},
-		{"solana", nil, append([]string{"--network", "solana_devnet"}, ok...), "reconcile supports EVM networks"},
-		{"sandbox", nil, append([]string{"--network", "sandbox"}, ok...), "reconcile supports EVM networks"},
+		{"solana without rpc", nil, append([]string{"--network", "solana_devnet"}, ok...), "no RPC configured for solana_devnet: set SETTLE_RPC_SOLANA_DEVNET"},
+		{"sandbox", nil, append([]string{"--network", "sandbox"}, ok...), "reconcile supports EVM and Solana networks; sandbox is a"},
 		{"no from", nil, []string{"--network", "base", "--to", "2026-01-02"}, "--from is required"},
 		{"bad time", nil, []string{"--network", "base", "--from", "yesterday", "--to", "2026-01-02"}, `--from "yesterday": want an RFC 3339 time`},
 		{"from after to", nil, []string{"--network", "base", "--from", "2026-01-02", "--to", "2026-01-01T12:00:00Z"}, "--to (2026-01-01T12:00:00Z) must be after --from"},
@@ -473,5 +476,42 @@ func TestReconcileFlags(t *testing.T) {
 				t.Errorf("err %v, out %q: want an error containing %q", err, out, tc.want)
 			}
 		})
+	}
+}
+
+// TestReconcileSolana runs `settle reconcile` on a Solana network against a
+// node that serves another cluster (refused), then its own with no
+// receiving wallet (nothing to report, in slots). The audit itself is
+// tested in chains/solana.
+func TestReconcileSolana(t *testing.T) {
+	t.Parallel()
+	n, _ := chains.NetworkByID("solana_devnet")
+	mainnet, _ := chains.NetworkByID("solana")
+	node := func(genesis string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				ID     json.RawMessage `json:"id"`
+				Method string          `json:"method"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			if req.Method != "getGenesisHash" {
+				t.Errorf("node: unexpected %s", req.Method)
+			}
+			json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": req.ID, "result": genesis})
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	db := storetest.Open(t, "sqlite")
+	e2eJSON(t, "merchants", "create", "--name", "Shop", "--database-url", db.URL)
+	args := []string{"--network", "solana_devnet", "--from", "2026-01-01", "--to", "2026-01-02", "--database-url", db.URL}
+	out, err := reconcileRun(t, map[string]string{"SETTLE_RPC_SOLANA_DEVNET": node(mainnet.Genesis)}, args...)
+	if err == nil || !strings.Contains(err.Error(), "rpc serves another cluster") || out != "" {
+		t.Errorf("wrong cluster: err %v, out %q", err, out)
+	}
+	out, err = reconcileRun(t, map[string]string{"SETTLE_RPC_SOLANA_DEVNET": node(n.Genesis)}, args...)
+	if err != nil || !strings.Contains(out, "reconcile solana_devnet, every merchant, no slot (2026-01-01T00:00:00Z to 2026-01-02T00:00:00Z)") ||
+		!strings.Contains(out, "no discrepancies") {
+		t.Errorf("err %v, out:\n%s", err, out)
 	}
 }
