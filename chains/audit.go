@@ -1,8 +1,11 @@
 package chains
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -183,4 +186,49 @@ type AuditReport struct {
 	Unmatched     int           `json:"unmatched_checked"`
 	Totals        []AuditTotal  `json:"totals"`
 	Discrepancies []Discrepancy `json:"discrepancies"`
+}
+
+// AuditSums adds up, per token, the transfers an audit finds on chain and
+// the recorded transfers that are not reversed.
+type AuditSums map[string]*auditSum
+
+type auditSum struct {
+	chain, recorded invoice.Units
+	nChain, nRec    int
+}
+
+func (s AuditSums) get(token string) *auditSum {
+	if s[token] == nil {
+		s[token] = &auditSum{}
+	}
+	return s[token]
+}
+
+// Chain counts a transfer of token seen on chain.
+func (s AuditSums) Chain(token string, amount invoice.Units) {
+	t := s.get(token)
+	t.chain, t.nChain = t.chain.Add(amount), t.nChain+1
+}
+
+// Recorded counts a recorded transfer of token.
+func (s AuditSums) Recorded(token string, amount invoice.Units) {
+	t := s.get(token)
+	t.recorded, t.nRec = t.recorded.Add(amount), t.nRec+1
+}
+
+// Finish adds to r the totals of the tokens of methods (the audited
+// network's, in their order) and sorts its discrepancies by block, tx,
+// index and kind.
+func (r *AuditReport) Finish(methods []Method, sums AuditSums) {
+	for _, m := range methods {
+		if s := sums[m.Token]; s != nil && m.Network == r.Network {
+			r.Totals = append(r.Totals, AuditTotal{Asset: m.Asset, Token: m.Token, Decimals: m.Decimals,
+				ChainUnits: s.chain.String(), ChainTransfers: s.nChain, RecordedUnits: s.recorded.String(), Recorded: s.nRec})
+			delete(sums, m.Token)
+		}
+	}
+	slices.SortFunc(r.Discrepancies, func(a, b Discrepancy) int {
+		return cmp.Or(cmp.Compare(a.Block, b.Block), strings.Compare(a.TxID, b.TxID), cmp.Compare(a.Index, b.Index),
+			strings.Compare(string(a.Kind), string(b.Kind)))
+	})
 }

@@ -186,28 +186,16 @@ func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg Au
 	rep.Discrepancies = append(rep.Discrepancies, found...)
 
 	// Totals, and the transfers on chain that the store does not count.
-	type sum struct {
-		chain, recorded invoice.Units
-		nChain, nRec    int
-	}
-	sums := map[string]*sum{}
-	get := func(token string) *sum {
-		if sums[token] == nil {
-			sums[token] = &sum{}
-		}
-		return sums[token]
-	}
+	sums := chains.AuditSums{}
 	for _, r := range inRange {
 		if r.status != invoice.PaymentReversed {
-			s := get(r.method.Token)
-			s.recorded, s.nRec = s.recorded.Add(r.amount), s.nRec+1
+			sums.Recorded(r.method.Token, r.amount)
 		}
 	}
 	for _, lg := range onChain {
 		m := byToken[lg.Address]
 		amount := invoice.BigUnits(new(big.Int).SetBytes(lg.Data))
-		s := get(m.Token)
-		s.chain, s.nChain = s.chain.Add(amount), s.nChain+1
+		sums.Chain(m.Token, amount)
 		k := key{lg.TxHash.Hex(), int64(lg.Index)}
 		counted := slices.ContainsFunc(recorded[k], func(r *record) bool { return r.status != invoice.PaymentReversed })
 		if counted || reported[k] {
@@ -222,17 +210,7 @@ func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg Au
 		}
 		rep.Discrepancies = append(rep.Discrepancies, d)
 	}
-	for _, m := range cfg.Methods {
-		if s := sums[m.Token]; s != nil && m.Network == net {
-			rep.Totals = append(rep.Totals, chains.AuditTotal{Asset: m.Asset, Token: m.Token, Decimals: m.Decimals,
-				ChainUnits: s.chain.String(), ChainTransfers: s.nChain, RecordedUnits: s.recorded.String(), Recorded: s.nRec})
-			delete(sums, m.Token)
-		}
-	}
-	slices.SortFunc(rep.Discrepancies, func(a, b chains.Discrepancy) int {
-		return cmp.Or(cmp.Compare(a.Block, b.Block), strings.Compare(a.TxID, b.TxID), cmp.Compare(a.Index, b.Index),
-			strings.Compare(string(a.Kind), string(b.Kind)))
-	})
+	rep.Finish(cfg.Methods, sums)
 	return rep, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -164,17 +163,7 @@ func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg Au
 		return rep, fmt.Errorf("audit %s: %w", net, err)
 	}
 
-	type sum struct {
-		chain, recorded invoice.Units
-		nChain, nRec    int
-	}
-	sums := map[string]*sum{}
-	get := func(token string) *sum {
-		if sums[token] == nil {
-			sums[token] = &sum{}
-		}
-		return sums[token]
-	}
+	sums := chains.AuditSums{}
 	recorded, reported := map[key][]*record{}, map[key]bool{}
 	for _, r := range recs {
 		if r.unmatched {
@@ -186,8 +175,7 @@ func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg Au
 		recorded[k] = append(recorded[k], r)
 		rep.FromBlock, rep.ToBlock = min(rep.FromBlock, r.block), max(rep.ToBlock, r.block)
 		if r.status != invoice.PaymentReversed {
-			s := get(r.method.Token)
-			s.recorded, s.nRec = s.recorded.Add(r.amount), s.nRec+1
+			sums.Recorded(r.method.Token, r.amount)
 		}
 		if d := check(net, r, a.tx(r.txID)); d != nil {
 			reported[k] = true
@@ -197,8 +185,7 @@ func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg Au
 	// Totals, and the transfers on chain that the store does not count.
 	for _, cr := range credits {
 		rep.FromBlock, rep.ToBlock = min(rep.FromBlock, cr.slot), max(rep.ToBlock, cr.slot)
-		s := get(cr.method.Token)
-		s.chain, s.nChain = s.chain.Add(cr.amount), s.nChain+1
+		sums.Chain(cr.method.Token, cr.amount)
 		counted := slices.ContainsFunc(recorded[cr.key], func(r *record) bool { return r.status != invoice.PaymentReversed })
 		if !counted && !reported[cr.key] {
 			rep.Discrepancies = append(rep.Discrepancies, chains.Discrepancy{Kind: chains.NotRecorded, Network: net, TxID: cr.tx,
@@ -209,17 +196,7 @@ func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg Au
 	if rep.FromBlock > rep.ToBlock {
 		rep.FromBlock, rep.ToBlock = 0, -1
 	}
-	for _, m := range cfg.Methods {
-		if s := sums[m.Token]; s != nil && m.Network == net {
-			rep.Totals = append(rep.Totals, chains.AuditTotal{Asset: m.Asset, Token: m.Token, Decimals: m.Decimals,
-				ChainUnits: s.chain.String(), ChainTransfers: s.nChain, RecordedUnits: s.recorded.String(), Recorded: s.nRec})
-			delete(sums, m.Token)
-		}
-	}
-	slices.SortFunc(rep.Discrepancies, func(a, b chains.Discrepancy) int {
-		return cmp.Or(cmp.Compare(a.Block, b.Block), strings.Compare(a.TxID, b.TxID), cmp.Compare(a.Index, b.Index),
-			strings.Compare(string(a.Kind), string(b.Kind)))
-	})
+	rep.Finish(cfg.Methods, sums)
 	return rep, nil
 }
 
