@@ -178,15 +178,9 @@ func (l *Ledger) unmatched(ctx context.Context, m Method, t Transfer) error {
 func (l *Ledger) UnmatchedList(ctx context.Context, merchantID string, mode invoice.Mode, before string, limit int64) ([]Unmatched, bool, error) {
 	out := []Unmatched{}
 	q := l.inv.IDB(ctx).NewSelect().Model(&out).Where("merchant_id = ? AND mode = ?", merchantID, mode)
-	if before != "" {
-		q = q.Where("id < ?", before)
-	}
-	if err := q.OrderExpr("id DESC").Limit(limit + 1).Scan(ctx); err != nil {
+	more, err := invoice.Page(ctx, q, &out, before, int(limit))
+	if err != nil {
 		return nil, false, err
-	}
-	more := int64(len(out)) > limit
-	if more {
-		out = out[:limit]
 	}
 	return out, more, nil
 }

@@ -22,14 +22,8 @@ type PaymentListParams struct {
 
 // ListPayments returns payments newest first, and whether there are more.
 func (s *Service) ListPayments(ctx context.Context, p PaymentListParams) ([]Payment, bool, error) {
-	if p.Limit <= 0 {
-		p.Limit = DefaultListLimit
-	}
-	p.Limit = min(p.Limit, MaxListLimit)
 	var out []Payment
-	q := s.idb(ctx).NewSelect().Model(&out).
-		Where("merchant_id = ? AND mode = ?", p.MerchantID, p.Mode).
-		OrderExpr("id DESC").Limit(int64(p.Limit) + 1)
+	q := s.idb(ctx).NewSelect().Model(&out).Where("merchant_id = ? AND mode = ?", p.MerchantID, p.Mode)
 	if p.InvoiceID != "" {
 		q = q.Where("invoice_id = ?", p.InvoiceID)
 	}
@@ -45,15 +39,9 @@ func (s *Service) ListPayments(ctx context.Context, p PaymentListParams) ([]Paym
 	if p.CreatedLT != nil {
 		q = q.Where("created_at < ?", p.CreatedLT.UTC())
 	}
-	if p.After != "" {
-		q = q.Where("id < ?", p.After)
-	}
-	if err := q.Scan(ctx); err != nil {
+	more, err := Page(ctx, q, &out, p.After, p.Limit)
+	if err != nil {
 		return nil, false, fmt.Errorf("list payments: %w", err)
-	}
-	more := len(out) > p.Limit
-	if more {
-		out = out[:p.Limit]
 	}
 	return out, more, nil
 }

@@ -274,14 +274,8 @@ const (
 
 // List returns one page of invoices and whether more follow.
 func (s *Service) List(ctx context.Context, p ListParams) ([]Invoice, bool, error) {
-	if p.Limit <= 0 {
-		p.Limit = DefaultListLimit
-	}
-	p.Limit = min(p.Limit, MaxListLimit)
 	var out []Invoice
-	q := s.idb(ctx).NewSelect().Model(&out).
-		Where("merchant_id = ? AND mode = ?", p.MerchantID, p.Mode).
-		OrderExpr("id DESC").Limit(int64(p.Limit) + 1)
+	q := s.idb(ctx).NewSelect().Model(&out).Where("merchant_id = ? AND mode = ?", p.MerchantID, p.Mode)
 	if p.Status != "" {
 		q = q.Where("status = ?", p.Status)
 	}
@@ -294,15 +288,9 @@ func (s *Service) List(ctx context.Context, p ListParams) ([]Invoice, bool, erro
 	if p.CreatedLTE != nil {
 		q = q.Where("created_at <= ?", p.CreatedLTE.UTC())
 	}
-	if p.After != "" {
-		q = q.Where("id < ?", p.After)
-	}
-	if err := q.Scan(ctx); err != nil {
+	more, err := Page(ctx, q, &out, p.After, p.Limit)
+	if err != nil {
 		return nil, false, fmt.Errorf("list invoices: %w", err)
-	}
-	more := len(out) > p.Limit
-	if more {
-		out = out[:p.Limit]
 	}
 	return out, more, nil
 }

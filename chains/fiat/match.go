@@ -242,15 +242,9 @@ func (r *Rails) keep(ctx context.Context, a Account, c Incoming, why string) err
 func (r *Rails) UnmatchedList(ctx context.Context, merchantID string, mode invoice.Mode, before string, limit int64) ([]UnmatchedCredit, bool, error) {
 	out := []UnmatchedCredit{}
 	q := r.inv.IDB(ctx).NewSelect().Model(&out).Where("merchant_id = ? AND mode = ?", merchantID, mode)
-	if before != "" {
-		q = q.Where("id < ?", before)
-	}
-	if err := q.OrderExpr("id DESC").Limit(limit + 1).Scan(ctx); err != nil {
+	more, err := invoice.Page(ctx, q, &out, before, int(limit))
+	if err != nil {
 		return nil, false, err
-	}
-	more := int64(len(out)) > limit
-	if more {
-		out = out[:limit]
 	}
 	return out, more, nil
 }
