@@ -247,6 +247,22 @@ func (s *Service) Get(ctx context.Context, merchantID string, mode Mode, id stri
 	return inv, notFound(err)
 }
 
+// GetMany returns the merchant's invoices in mode among ids, by id; ids
+// that name none are left out.
+func (s *Service) GetMany(ctx context.Context, merchantID string, mode Mode, ids []string) (map[string]Invoice, error) {
+	out := make(map[string]Invoice, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var list []Invoice
+	err := s.idb(ctx).NewSelect().Model(&list).
+		Where("id IN (?) AND merchant_id = ? AND mode = ?", bun.In(ids), merchantID, mode).Scan(ctx)
+	for _, inv := range list {
+		out[inv.ID] = inv
+	}
+	return out, err
+}
+
 // BySessionToken returns the invoice whose checkout session is token.
 func (s *Service) BySessionToken(ctx context.Context, token string) (Invoice, error) {
 	var inv Invoice

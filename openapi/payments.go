@@ -116,16 +116,16 @@ func (s *server) listPayments(ctx context.Context, in *listPaymentsInput) (*stru
 		return nil, s.fail(ctx, err)
 	}
 	out := PaymentList{Object: "list", Data: make([]Payment, len(list)), HasMore: more}
-	invoices := map[string]invoice.Invoice{}
+	ids := make([]string, len(list))
 	for i, pay := range list {
-		inv, ok := invoices[pay.InvoiceID]
-		if !ok {
-			if inv, err = s.invoices.Get(ctx, p.MerchantID, p.Mode, pay.InvoiceID); err != nil {
-				return nil, s.fail(ctx, err)
-			}
-			invoices[pay.InvoiceID] = inv
-		}
-		out.Data[i] = s.paymentView(inv, pay)
+		ids[i] = pay.InvoiceID
+	}
+	invoices, err := s.invoices.GetMany(ctx, p.MerchantID, p.Mode, ids)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	for i, pay := range list {
+		out.Data[i] = s.paymentView(invoices[pay.InvoiceID], pay)
 	}
 	return &struct{ Body PaymentList }{out}, nil
 }
