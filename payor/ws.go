@@ -23,7 +23,7 @@ type Socket struct {
 	// changed); nil means polling alone.
 	Changed   func() <-chan struct{}
 	KeepAlive time.Duration // default 15 s
-	Poll      time.Duration // safety net, default 2 s
+	Poll      time.Duration // safety net behind Changed, default 10 s
 	Log       *slog.Logger
 }
 
@@ -32,7 +32,7 @@ func NewSocket(svc *Service, changed func() <-chan struct{}, log *slog.Logger) *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Socket{svc: svc, Changed: changed, KeepAlive: 15 * time.Second, Poll: 2 * time.Second, Log: log}
+	return &Socket{svc: svc, Changed: changed, KeepAlive: 15 * time.Second, Poll: 10 * time.Second, Log: log}
 }
 
 func (k *Socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
