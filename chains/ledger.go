@@ -104,7 +104,7 @@ func (l *Ledger) Record(ctx context.Context, t Transfer) error {
 	db := l.inv.IDB(ctx)
 	var invoiceID string
 	err := db.NewSelect().Model((*invoice.Payment)(nil)).Column("invoice_id").
-		Where("network = ? AND tx_id = ? AND log_index = ?", t.Network, t.TxID, t.Index).Scan(ctx, &invoiceID)
+		Where("network = ? AND tx_id = ? AND log_index = ? AND credit_id = ''", t.Network, t.TxID, t.Index).Scan(ctx, &invoiceID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}

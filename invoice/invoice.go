@@ -50,6 +50,7 @@ type Payment struct {
 	Network    string        `bun:"network"`
 	TxID       string        `bun:"tx_id"`
 	Index      int64         `bun:"log_index"`
+	CreditID   string        `bun:"credit_id"` // rails: the rail credit it records; "" for chain transfers
 	Asset      string        `bun:"asset"`
 	Decimals   int           `bun:"decimals"`
 	Amount     Units         `bun:"amount,type:text"`
@@ -65,13 +66,17 @@ type Payment struct {
 
 // Observation is what a watcher, a rail or the sandbox saw of one payment.
 // Observations are delivered at least once and applied exactly once: the key
-// is (Network, TxID, Index).
+// is (Network, TxID, Index, CreditID).
 type Observation struct {
-	InvoiceID  string
-	Method     string
-	Network    string
-	TxID       string
-	Index      int64
+	InvoiceID string
+	Method    string
+	Network   string
+	TxID      string
+	Index     int64
+	// CreditID names the rail credit (chains/fiat) a rail payment records:
+	// a rail's own ids are unique only per bank account, so the credit, not
+	// the id, is what is applied once. Chain transfers leave it empty.
+	CreditID   string
 	Asset      string
 	Decimals   int
 	Amount     Units // in the asset's base units

@@ -47,12 +47,13 @@ func (s *Service) WithinTx(ctx context.Context, fn func(ctx context.Context, tx 
 	return s.inTx(ctx, fn)
 }
 
-// inTx runs fn in the caller's transaction, or in a new one.
+// inTx runs fn in the caller's transaction, or in a new one, which fn's
+// context carries: service calls fn makes join it.
 func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.IDB) error) error {
 	if tx, ok := ctx.Value(txKey{}).(bun.Tx); ok {
 		return fn(ctx, tx)
 	}
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(WithTx(ctx, tx), tx) })
 	if err == nil {
 		s.EventsWritten()
 	}
@@ -411,7 +412,7 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 		now := s.Now()
 		i := -1
 		for j := range payments {
-			if payments[j].Network == obs.Network && payments[j].TxID == obs.TxID && payments[j].Index == obs.Index {
+			if payments[j].Network == obs.Network && payments[j].TxID == obs.TxID && payments[j].Index == obs.Index && payments[j].CreditID == obs.CreditID {
 				i = j
 			}
 		}
@@ -419,7 +420,7 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 		case i < 0:
 			pay = Payment{
 				ID: NewID("pay_", now), InvoiceID: inv.ID, MerchantID: inv.MerchantID, Mode: inv.Mode,
-				Method: obs.Method, Network: obs.Network, TxID: obs.TxID, Index: obs.Index,
+				Method: obs.Method, Network: obs.Network, TxID: obs.TxID, Index: obs.Index, CreditID: obs.CreditID,
 				Asset: obs.Asset, Decimals: obs.Decimals, Amount: obs.Amount, Status: obs.Status,
 				From: obs.From, To: obs.To, Block: obs.Block, BlockHash: obs.BlockHash,
 				ObservedAt: obs.ObservedAt.UTC().Truncate(time.Microsecond),
@@ -428,7 +429,7 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 			// The key is unique across invoices. DO NOTHING (rather than
 			// failing) tells a conflict apart from any other error, and
 			// waits for a concurrent insert of the same key to commit.
-			res, err := tx.NewInsert().Model(&pay).On("CONFLICT (network, tx_id, log_index) DO NOTHING").Exec(ctx)
+			res, err := tx.NewInsert().Model(&pay).On("CONFLICT (network, tx_id, log_index, credit_id) DO NOTHING").Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("insert payment: %w", err)
 			}

@@ -145,12 +145,12 @@ func (s *server) registerRails(api huma.API) {
 
 	ntags := []string{"Rail notifications"}
 	none := []map[string][]string{}
-	signed := " Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit is de-duplicated by the rail's own id."
+	signed := " Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of \"<t>.<body>\"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit ends as exactly one of: a payment (matched), an unmatched credit of this merchant (unmatched), or a duplicate of this merchant's earlier credit; identities are scoped to the rail account, never shared with another merchant."
 	for _, rail := range []string{fiat.RailFedNow, fiat.RailRTP} {
 		huma.Register(api, huma.Operation{
 			OperationID: "receive-" + rail + "-notification", Method: http.MethodPost, Path: railsPrefix + rail + "/notifications",
 			Summary: "Receive an ISO 20022 notification (" + rail + ")", Tags: ntags, Errors: errsRail, Security: none, MaxBodyBytes: humaMaxBodyBytes,
-			Description: "A camt.054 or pacs.008 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched." + signed,
+			Description: "A camt.054 or pacs.008 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched. A credit with a UETR is that transfer however it arrives: its pacs.008 and its camt.054, on FedNow or RTP, make one payment." + signed,
 		}, s.receiveISO20022(rail))
 	}
 	huma.Register(api, huma.Operation{
@@ -166,12 +166,12 @@ func (s *server) registerRails(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "receive-qris-notification", Method: http.MethodPost, Path: railsPrefix + "qris/notifications",
 		Summary: "Receive a forwarded QRIS e-wallet notification", Tags: ntags, Errors: errsRail, Security: none, MaxBodyBytes: humaMaxBodyBytes,
-		Description: "What an Android notification forwarder posts: {app, title, message, timestamp, device_id, notif_id, event_hash}, with Authorization: Bearer <callback_secret>. The rupiah amount is read from the text and names the open QRIS invoice whose total (amount + unique code) it is. event_hash \"test\" is a connection test (200, nothing stored); a notification seen before answers 200 with message \"Duplicate notification\"; no readable amount is 422 amount_unreadable; no invoice with that total is 404 no_matching_invoice (the credit is kept as unmatched).",
+		Description: "What an Android notification forwarder posts: {app, title, message, timestamp, device_id, notif_id, event_hash}, with Authorization: Bearer <callback_secret>. The credited rupiah amount is read from the text (a balance or fee beside it is left aside) and names the open QRIS invoice whose total (amount + unique code) it is. A notification is identified by device_id, notif_id and event_hash together. event_hash \"test\" is a connection test (200, nothing stored); a notification seen before answers 200 with message \"Duplicate notification\"; no readable amount, or two amounts that could each be the credit, is 422 amount_unreadable (nothing stored); no invoice with that total is 404 no_matching_invoice (the credit is kept as unmatched).",
 	}, s.receiveQRISForwarded)
 	huma.Register(api, huma.Operation{
 		OperationID: "receive-qris-callback", Method: http.MethodPost, Path: railsPrefix + "qris/callback",
 		Summary: "Receive a QRIS payment callback", Tags: ntags, Errors: errsRail, Security: none, MaxBodyBytes: humaMaxBodyBytes,
-		Description: "An aggregator's or relay's {amount, sender_name, reference} with X-Callback-Key: <callback_secret>; matched by an invoice reference in reference, else by total; de-duplicated by reference. Answers as the forwarder endpoint does.",
+		Description: "An aggregator's or relay's {amount, sender_name, reference?} with X-Callback-Key: <callback_secret>; matched by an invoice reference in reference, else by total. reference is optional and need not be unique: a callback is identified by its amount, its reference and the invoice it pays together, so a retry is a duplicate and another payment reusing a reference is not. Answers as the forwarder endpoint does.",
 	}, s.receiveQRISCallback)
 }
 

@@ -10,12 +10,13 @@ import (
 
 // FromISO20022 turns the credits of a camt.054 or pacs.008 into incoming
 // credits: the rail's id (account servicer's reference, UETR, …) as tx id,
-// the end-to-end id and remittance as texts that may hold the reference.
+// the UETR as the transfer's identity, the end-to-end id and remittance as
+// texts that may hold the reference.
 func FromISO20022(credits []Credit) []Incoming {
 	out := make([]Incoming, 0, len(credits))
 	for _, c := range credits {
 		out = append(out, Incoming{
-			TxID: c.ID, Amount: c.Amount, Currency: c.Currency, From: c.Debtor,
+			TxID: c.ID, UETR: c.UETR, Amount: c.Amount, Currency: c.Currency, From: c.Debtor,
 			Texts: []string{c.EndToEndID, c.Reference}, ObservedAt: c.BookedAt,
 		})
 	}
@@ -57,9 +58,11 @@ func FromPush(n PushNotification) Incoming {
 
 // FromForwarded turns a forwarded e-wallet notification to account a into
 // an incoming rupiah credit. Its tx id is the account's id with the
-// device's notification id (a forwarder retrying sends the same one), or
-// the event hash when the forwarder gives no notification id: those ids are
-// only unique per phone, so the account qualifies them.
+// device's notification id (ids only unique per phone), or the event hash
+// when the forwarder gives no notification id. Its identity adds the event
+// hash to the notification id: a forwarder retrying sends both again, but
+// some e-wallet apps reuse a notification id for the next payment, which
+// then comes with another hash.
 func FromForwarded(a Account, f Forwarded, now time.Time) (Incoming, error) {
 	amount, err := f.Amount()
 	if err != nil {
@@ -74,16 +77,21 @@ func FromForwarded(a Account, f Forwarded, now time.Time) (Incoming, error) {
 		observed = now
 	}
 	return Incoming{
-		TxID: a.ID + ":" + id, Amount: strconv.FormatInt(amount, 10), Currency: "IDR",
+		TxID: a.ID + ":" + id, Key: "notification:" + f.DeviceID + ":" + f.NotifID + ":" + f.EventHash,
+		Amount: strconv.FormatInt(amount, 10), Currency: "IDR",
 		From: firstOf(f.App, "e-wallet"), Texts: []string{f.Title, f.Message}, ObservedAt: observed,
 	}, nil
 }
 
 // FromQRISCallback turns a QRIS callback to account a into an incoming
-// rupiah credit, de-duplicated by the callback's reference.
+// rupiah credit. A callback's reference is optional and need not be unique
+// (the aggregators' own example sends "optional-reference"), so its
+// identity is the amount, the reference and the invoice it pays together:
+// a retry is a duplicate, another payment that reuses the reference is not.
 func FromQRISCallback(a Account, c QRISCallback, now time.Time) Incoming {
+	amount := fmt.Sprint(int64(c.Amount))
 	return Incoming{
-		TxID: a.ID + ":" + c.Reference, Amount: fmt.Sprint(int64(c.Amount)), Currency: "IDR",
-		From: c.SenderName, Texts: []string{c.Reference}, ObservedAt: now,
+		TxID: a.ID + ":" + firstOf(c.Reference, amount), Key: "callback:" + amount + ":" + c.Reference, PerInvoice: true,
+		Amount: amount, Currency: "IDR", From: c.SenderName, Texts: []string{c.Reference}, ObservedAt: now,
 	}
 }

@@ -17,10 +17,20 @@ import (
 // Incoming is one credit a rail reported to a merchant's rail account, in
 // the rail's terms, before it is matched to an invoice.
 type Incoming struct {
-	TxID     string // the rail's own id: the payment's tx_id and de-duplication key
-	Amount   string // decimal as the rail sent it, e.g. "25.00" or "25042"
-	Currency string // ISO 4217
-	From     string // debtor, sender or card
+	TxID string // the rail's own id of the credit, the payment's tx_id
+	// Key identifies the credit within the rail account when TxID alone
+	// does not ("" means TxID): see [identity].
+	Key string
+	// UETR, when the message carries one, identifies the transfer itself,
+	// across message types and across the merchant's instant rails.
+	UETR string
+	// PerInvoice says that Key does not identify the credit alone: a QRIS
+	// callback's reference is optional and need not be unique, so the
+	// invoice its amount pays is part of its identity.
+	PerInvoice bool
+	Amount     string // decimal as the rail sent it, e.g. "25.00" or "25042"
+	Currency   string // ISO 4217
+	From       string // debtor, sender or card
 	// Texts may hold the invoice reference (end-to-end id, remittance,
 	// individual id, addenda, the payor's reference).
 	Texts      []string
@@ -29,10 +39,11 @@ type Incoming struct {
 
 // Outcome is what became of one credit.
 type Outcome struct {
-	ID        string `json:"id" example:"AAAASESS-FP-ACCR001" doc:"The rail's id of the credit."`
-	Status    string `json:"status" enum:"matched,duplicate,unmatched" doc:"matched: recorded as a payment now; duplicate: already recorded (as a payment, or kept unmatched); unmatched: no invoice expects it, kept for you (GET /api/v1/rail-unmatched)."`
-	InvoiceID string `json:"invoice_id,omitempty" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs"`
-	PaymentID string `json:"payment_id,omitempty" example:"pay_06f0r5v3q8k2d1b4n7m9c0x2zs"`
+	ID          string `json:"id" example:"AAAASESS-FP-ACCR001" doc:"The rail's id of the credit."`
+	Status      string `json:"status" enum:"matched,duplicate,unmatched" doc:"matched: recorded as a payment now; duplicate: this account's merchant already has this credit (as a payment, or kept unmatched); unmatched: no invoice expects it, kept for you (GET /api/v1/rail-unmatched)."`
+	InvoiceID   string `json:"invoice_id,omitempty" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs"`
+	PaymentID   string `json:"payment_id,omitempty" example:"pay_06f0r5v3q8k2d1b4n7m9c0x2zs"`
+	UnmatchedID string `json:"unmatched_id,omitempty" example:"rlu_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The unmatched credit it was kept as."`
 }
 
 // Outcome statuses.
@@ -41,49 +52,6 @@ const (
 	Duplicate = "duplicate"
 	Unmatched = "unmatched"
 )
-
-// Receive records one credit to account a: already recorded (as a payment
-// of the rail, or kept unmatched) it is a duplicate; otherwise it is matched
-// to an invoice of the account's merchant and mode by reference, else by
-// QRIS total (qris) or by amount and currency when exactly one open invoice
-// offering the rail has that amount (the other rails), and applied as a
-// confirmed payment; else it is kept as unmatched.
-func (r *Rails) Receive(ctx context.Context, a Account, c Incoming) (Outcome, error) {
-	out := Outcome{ID: c.TxID}
-	db := r.inv.IDB(ctx)
-	var prior struct {
-		ID        string `bun:"id"`
-		InvoiceID string `bun:"invoice_id"`
-	}
-	err := db.NewSelect().Table("payments").Column("id", "invoice_id").
-		Where("network = ? AND tx_id = ? AND log_index = 0", a.Rail, c.TxID).Scan(ctx, &prior)
-	switch {
-	case err == nil:
-		out.Status, out.InvoiceID, out.PaymentID = Duplicate, prior.InvoiceID, prior.ID
-		return out, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return out, err
-	}
-	kept, err := db.NewSelect().Model((*UnmatchedCredit)(nil)).Where("rail = ? AND tx_id = ?", a.Rail, c.TxID).Exists(ctx)
-	if err != nil || kept {
-		out.Status = Duplicate
-		return out, err
-	}
-	inv, why, err := r.match(ctx, db, a, c)
-	if err != nil {
-		return out, err
-	}
-	if inv.ID == "" {
-		out.Status = Unmatched
-		return out, r.keep(ctx, a, c, why)
-	}
-	_, pay, err := r.apply(ctx, a, inv, c)
-	if err != nil {
-		return out, err
-	}
-	out.Status, out.InvoiceID, out.PaymentID = Matched, inv.ID, pay.ID
-	return out, nil
-}
 
 // match finds the invoice c pays, or says why none.
 func (r *Rails) match(ctx context.Context, db bun.IDB, a Account, c Incoming) (invoice.Invoice, string, error) {
@@ -152,9 +120,9 @@ func methodOf(rail string) string {
 	return ""
 }
 
-// apply records c as a confirmed payment of inv: instant rails are final
-// when notified.
-func (r *Rails) apply(ctx context.Context, a Account, inv invoice.Invoice, c Incoming) (invoice.Invoice, invoice.Payment, error) {
+// apply records c, registered as credit, as a confirmed payment of inv:
+// instant rails are final when notified.
+func (r *Rails) apply(ctx context.Context, a Account, inv invoice.Invoice, c Incoming, credit string) (invoice.Invoice, invoice.Payment, error) {
 	amount, err := invoice.ParseAmount(c.Amount, inv.Decimals)
 	if err != nil {
 		return inv, invoice.Payment{}, fmt.Errorf("credit %s: %w", c.TxID, err)
@@ -168,7 +136,7 @@ func (r *Rails) apply(ctx context.Context, a Account, inv invoice.Invoice, c Inc
 		observed = r.inv.Now()
 	}
 	return r.inv.Apply(ctx, invoice.Observation{
-		InvoiceID: inv.ID, Method: methodOf(a.Rail), Network: a.Rail, TxID: c.TxID,
+		InvoiceID: inv.ID, Method: methodOf(a.Rail), Network: a.Rail, TxID: c.TxID, CreditID: credit,
 		Asset: string(inv.Currency), Decimals: inv.Decimals, Amount: amount, Status: invoice.PaymentConfirmed,
 		From: c.From, To: to, ObservedAt: observed,
 	})
@@ -185,6 +153,7 @@ type UnmatchedCredit struct {
 	AccountID  string       `bun:"account_id"`
 	Rail       string       `bun:"rail"`
 	TxID       string       `bun:"tx_id"`
+	CreditID   string       `bun:"credit_id"` // the rail credit it records
 	Currency   string       `bun:"currency"`
 	Amount     string       `bun:"amount"` // decimal as the rail sent it
 	Sender     string       `bun:"sender"`
@@ -220,8 +189,9 @@ func (u *UnmatchedCredit) Object() UnmatchedCreditObject {
 	}
 }
 
-// keep stores an unmatched credit once.
-func (r *Rails) keep(ctx context.Context, a Account, c Incoming, why string) error {
+// keep stores c, registered as credit, as an unmatched credit of a's
+// merchant.
+func (r *Rails) keep(ctx context.Context, tx bun.IDB, a Account, c Incoming, why, credit string) (UnmatchedCredit, error) {
 	now := r.inv.Now()
 	observed := c.ObservedAt
 	if observed.IsZero() {
@@ -229,12 +199,12 @@ func (r *Rails) keep(ctx context.Context, a Account, c Incoming, why string) err
 	}
 	u := UnmatchedCredit{
 		ID: invoice.NewID("rlu_", now), MerchantID: a.MerchantID, Mode: a.Mode, AccountID: a.ID, Rail: a.Rail,
-		TxID: c.TxID, Currency: c.Currency, Amount: c.Amount, Sender: c.From,
+		TxID: c.TxID, CreditID: credit, Currency: c.Currency, Amount: c.Amount, Sender: c.From,
 		Reference: truncate(strings.Join(c.Texts, " / "), 500), Detail: why,
 		ObservedAt: observed.UTC().Truncate(time.Microsecond), CreatedAt: now,
 	}
-	_, err := r.inv.IDB(ctx).NewInsert().Model(&u).On("CONFLICT (rail, tx_id) DO NOTHING").Exec(ctx)
-	return err
+	_, err := tx.NewInsert().Model(&u).Exec(ctx)
+	return u, err
 }
 
 // UnmatchedList pages the merchant's unmatched rail credits in mode,

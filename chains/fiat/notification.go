@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,19 +13,86 @@ import (
 )
 
 // ErrNoAmount is returned by [ParseAmountIDR] when the text names no rupiah
-// amount it can read exactly.
+// amount it can read exactly, or names several that could be the credit.
 var ErrNoAmount = errors.New("no rupiah amount")
 
-// ParseAmountIDR reads the first rupiah amount in an e-wallet or bank
+// ParseAmountIDR reads the credited rupiah amount of an e-wallet or bank
 // notification, e.g. "Kamu berhasil menerima Rp25.042 dari JOHN DOE" → 25042.
-// The amount must follow "Rp" or "IDR" (any case, optional "." or ":" and
+// An amount follows "Rp" or "IDR" (any case, optional "." or ":" and
 // spaces). Indonesian texts group thousands with '.' and use ',' for
 // decimals ("Rp 25.042,00"); English-style texts do the opposite
 // ("IDR 25,042.00"). A lone separator followed by exactly three digits groups
 // thousands; otherwise the last separator is the decimal mark. A non-zero
 // fraction is an error: QRIS rupiah are whole.
+//
+// Only the credited amount counts: an amount introduced as a balance
+// ("Saldo Rp1.000.000", "sisa saldo") or a fee ("biaya admin Rp1.000") is
+// left aside. Anything that leaves doubt is an error rather than a guess: a
+// number that runs into letters ("Rp 1e5"), or two different amounts that
+// could each be the credit.
 func ParseAmountIDR(text string) (int64, error) {
+	mentions, err := amountMentions(text)
+	if err != nil {
+		return 0, err
+	}
+	var credits, stated []int64
+	for _, m := range mentions {
+		switch m.role {
+		case roleCredit:
+			credits = appendNew(credits, m.value)
+			stated = appendNew(stated, m.value)
+		case roleUnstated:
+			stated = appendNew(stated, m.value)
+		}
+	}
+	// An amount said to be received wins over one merely mentioned.
+	for _, set := range [][]int64{credits, stated} {
+		switch len(set) {
+		case 0:
+			continue
+		case 1:
+			return set[0], nil
+		default:
+			return 0, fmt.Errorf("%w: several amounts (Rp%d and Rp%d) could be the credit in %q", ErrNoAmount, set[0], set[1], truncate(text, 80))
+		}
+	}
+	if len(mentions) > 0 {
+		return 0, fmt.Errorf("%w: only a balance or fee in %q", ErrNoAmount, truncate(text, 80))
+	}
+	return 0, fmt.Errorf("%w in %q", ErrNoAmount, truncate(text, 80))
+}
+
+// role is what the words before an amount say it is.
+type role int
+
+const (
+	roleUnstated role = iota // nothing says what it is
+	roleCredit               // received, paid in
+	roleOther                // a balance or a fee: never the credit
+)
+
+type mention struct {
+	value int64
+	role  role
+}
+
+// Words that tell, within the few words before an amount, what it is.
+var (
+	creditWords = []string{"MASUK", "MENERIMA", "DITERIMA", "TERIMA", "BERTAMBAH", "PEMBAYARAN",
+		"TRANSFER", "KREDIT", "RECEIVED", "RECEIVE", "CREDITED", "CREDIT", "PAYMENT", "PAID"}
+	otherWords = []string{"SALDO", "BALANCE", "SISA", "BIAYA", "FEE", "ADMIN", "LIMIT"}
+	// Words that join two amounts of one kind: "Rp1.000 dan Rp2.000".
+	joinWords = []string{"DAN", "AND", "ATAU", "OR", "PLUS"}
+)
+
+// contextWords is how many words before an amount are read for its role.
+const contextWords = 3
+
+// amountMentions finds every "Rp"/"IDR" amount in text with its role.
+func amountMentions(text string) ([]mention, error) {
 	u := strings.ToUpper(text)
+	var out []mention
+	prevEnd := 0 // where the previous amount ended
 	for i := 0; i < len(u); i++ {
 		var n int
 		switch {
@@ -57,15 +125,59 @@ func ParseAmountIDR(text string) (int64, error) {
 		}
 		num := strings.TrimRight(u[j:k], ".,") // sentence punctuation
 		if num == "" || num[0] < '0' || num[0] > '9' {
-			continue
+			continue // "Rp" as a word, not an amount
+		}
+		if k < len(u) && isAlnum(u[k]) {
+			return nil, fmt.Errorf("%w: %q runs into %q", ErrNoAmount, num, truncate(u[k:], 8))
 		}
 		v, err := parseIDRNumber(num)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %q: %w", ErrNoAmount, num, err)
+			return nil, fmt.Errorf("%w: %q: %w", ErrNoAmount, num, err)
 		}
-		return v, nil
+		r, joined := roleBefore(u[prevEnd:i])
+		if joined && len(out) > 0 {
+			r = out[len(out)-1].role
+		}
+		out = append(out, mention{value: v, role: r})
+		i, prevEnd = k-1, k
 	}
-	return 0, fmt.Errorf("%w in %q", ErrNoAmount, truncate(text, 80))
+	return out, nil
+}
+
+// roleBefore reads the last few words of before (upper case, the text since
+// the previous amount) for what the amount that follows is. joined reports
+// that only a conjunction stands between it and the previous amount, whose
+// role it then shares.
+func roleBefore(before string) (r role, joined bool) {
+	// Only the same sentence speaks of the amount.
+	sentence := before
+	if end := strings.LastIndex(before, ". "); end >= 0 {
+		sentence = before[end+1:]
+	}
+	words := strings.FieldsFunc(sentence, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	if len(sentence) == len(before) && len(words) <= 1 && (len(words) == 0 || slices.Contains(joinWords, words[0])) {
+		return roleUnstated, true
+	}
+	// The nearest telling word decides: "Saldo masuk Rp…" is money in,
+	// "diterima, biaya admin Rp…" a fee.
+	for i := len(words) - 1; i >= max(0, len(words)-contextWords); i-- {
+		switch {
+		case slices.Contains(creditWords, words[i]):
+			return roleCredit, false
+		case slices.Contains(otherWords, words[i]):
+			return roleOther, false
+		}
+	}
+	return roleUnstated, false
+}
+
+func appendNew(list []int64, v int64) []int64 {
+	for _, x := range list {
+		if x == v {
+			return list
+		}
+	}
+	return append(list, v)
 }
 
 // parseIDRNumber reads digits with '.'/',' separators as whole rupiah.
@@ -197,10 +309,10 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 type QRISCallback struct {
 	Amount     Rupiah `json:"amount"`
 	SenderName string `json:"sender_name"`
-	Reference  string `json:"reference"` // the payer's or acquirer's reference; the de-duplication key
+	Reference  string `json:"reference"` // the payer's or acquirer's reference; optional, not unique
 }
 
-// ParseQRISCallback decodes a callback; amount and reference are required.
+// ParseQRISCallback decodes a callback; the amount is required.
 func ParseQRISCallback(body []byte) (QRISCallback, error) {
 	var c QRISCallback
 	if err := json.Unmarshal(body, &c); err != nil {
@@ -209,9 +321,7 @@ func ParseQRISCallback(body []byte) (QRISCallback, error) {
 	if c.Amount <= 0 {
 		return QRISCallback{}, fmt.Errorf("qris callback: amount must be positive")
 	}
-	if strings.TrimSpace(c.Reference) == "" {
-		return QRISCallback{}, fmt.Errorf("qris callback: reference is required")
-	}
+	c.Reference = strings.TrimSpace(c.Reference)
 	return c, nil
 }
 

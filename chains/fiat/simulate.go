@@ -4,14 +4,16 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/uptrace/bun"
+
 	"github.com/settlepay/settle/invoice"
 )
 
 // Simulate records a test-mode payment of amount (in the invoice's
 // currency units) to inv by rail method, as the rail's notification would:
 // network the rail, a tx_id shaped like the rail's own ids, the payor's
-// reference, to the merchant's rail account, confirmed. It goes through the
-// same [invoice.Service.Apply] as a real notification.
+// reference, to the merchant's rail account, confirmed. It is recorded as
+// a rail credit and applied like a real notification's.
 func (r *Rails) Simulate(ctx context.Context, inv invoice.Invoice, method string, amount invoice.Units) (invoice.Invoice, invoice.Payment, error) {
 	rail := railOf(method)
 	if rail == "" {
@@ -53,8 +55,15 @@ func (r *Rails) Simulate(ctx context.Context, inv invoice.Invoice, method string
 	case RailQRIS:
 		tx, from = a.ID+":sim:"+rnd[len(rnd)-12:], "SANDBOX PAYOR"
 	}
-	return r.apply(ctx, a, inv, Incoming{
+	c := Incoming{
 		TxID: tx, Amount: amount.Format(inv.Decimals), Currency: string(inv.Currency), From: from,
 		Texts: []string{ref}, ObservedAt: now,
+	}
+	var l landed
+	err = r.inv.WithinTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+		var err error
+		l, err = r.record(ctx, tx, a, c, inv, "")
+		return err
 	})
+	return l.invoice, l.payment, err
 }

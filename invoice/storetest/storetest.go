@@ -55,6 +55,17 @@ func Dialects(t testing.TB) []string {
 // Open returns a fresh migrated database of the dialect, removed at cleanup.
 func Open(t testing.TB, dialect string) DB {
 	t.Helper()
+	db := OpenEmpty(t, dialect)
+	if _, err := migrations.Up(context.Background(), db.DB); err != nil {
+		t.Fatalf("migrate %s: %v", dialect, err)
+	}
+	return db
+}
+
+// OpenEmpty returns a fresh database of the dialect without any schema,
+// for tests of the migrations themselves; it is removed at cleanup.
+func OpenEmpty(t testing.TB, dialect string) DB {
+	t.Helper()
 	var dbURL string
 	switch dialect {
 	case "sqlite":
@@ -69,9 +80,6 @@ func Open(t testing.TB, dialect string) DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := migrations.Up(context.Background(), db); err != nil {
-		t.Fatalf("migrate %s: %v", dialect, err)
-	}
 	return DB{Name: dialect, URL: dbURL, DB: db}
 }
 

@@ -18,20 +18,7 @@ import (
 func (e *env) storedEventIDs(db storetest.DB) []string {
 	e.t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n, err := db.NewSelect().TableExpr("events").Where("sequence IS NULL").Count(ctx)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("%d events still unnumbered", n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.waitNumbered(db)
 	var ids []string
 	var after int64
 	for {
@@ -218,4 +205,24 @@ func TestStream(t *testing.T) {
 			}
 		}
 	})
+}
+
+// waitNumbered waits until the sequencer has numbered every event written
+// so far: events are listed only once numbered, moments after their commit.
+func (e *env) waitNumbered(db storetest.DB) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := db.NewSelect().TableExpr("events").Where("sequence IS NULL").Count(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d events still unnumbered", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -89,6 +89,7 @@ func TestPayorSession(t *testing.T) {
 		_, err = e.c.PayorSession(bad).Get(ctx)
 		wantError(t, err, http.StatusUnauthorized, client.CodeInvalidSignature)
 
+		e.waitNumbered(db)
 		n := 0
 		for ev, err := range e.c.EventsWith(ctx, client.ListEventsParams{Type: client.EventCheckoutOpened}) {
 			if err != nil {
