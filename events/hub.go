@@ -137,8 +137,8 @@ type ipKey struct {
 	mode invoice.Mode
 }
 
-// Client is who asks for a subscription.
-type Client struct {
+// Subscriber is who asks for a subscription: a merchant WebSocket.
+type Subscriber struct {
 	MerchantID string
 	Mode       invoice.Mode // the events of this mode only
 	// KeyPrefix names the API key the connection was opened with, or the
@@ -289,8 +289,8 @@ func (h *Hub) publish(page []invoice.Event, msgs []Message) {
 	}
 }
 
-// Subscribe registers a subscriber for the client's merchant's events in
-// its mode, published from now on. It waits until the hub has started, and
+// Subscribe registers c for its merchant's events in its mode, published
+// from now on. It waits until the hub has started, and
 // refuses with ErrTooManyForIP or ErrTooManyForMerchant (wrapped with the
 // mode and the limit) over the limits. The caller must Close the
 // subscription.
@@ -298,7 +298,7 @@ func (h *Hub) publish(page []invoice.Event, msgs []Message) {
 // To resume without a gap, subscribe first, then replay the store after
 // the client's cursor, then deliver the subscription's events, skipping
 // those at or below the last one replayed.
-func (h *Hub) Subscribe(ctx context.Context, c Client) (*Subscription, error) {
+func (h *Hub) Subscribe(ctx context.Context, c Subscriber) (*Subscription, error) {
 	select {
 	case <-h.ready:
 	case <-ctx.Done():

@@ -28,7 +28,7 @@ type Subscription struct {
 	ended bool
 }
 
-func newSubscription(h *Hub, c Client) *Subscription {
+func newSubscription(h *Hub, c Subscriber) *Subscription {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Subscription{hub: h, merchantID: c.MerchantID, mode: c.Mode, keyPrefix: c.KeyPrefix, ip: c.IP,
 		ctx: ctx, cancel: cancel, ready: make(chan struct{}, 1)}

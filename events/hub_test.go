@@ -65,7 +65,7 @@ func (e *hubEnv) subscribe(t *testing.T, merchant, ip string) *events.Subscripti
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := e.hub.Subscribe(ctx, events.Client{MerchantID: merchant, Mode: invoice.ModeTest, IP: ip})
+	s, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: merchant, Mode: invoice.ModeTest, IP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +158,11 @@ func TestHubLimitsAndStop(t *testing.T) {
 		ctx := context.Background()
 		s1 := e.subscribe(t, e.a, "10.0.0.1")
 		e.subscribe(t, e.a, "10.0.0.1")
-		if _, err := e.hub.Subscribe(ctx, events.Client{MerchantID: e.b, Mode: invoice.ModeTest, IP: "10.0.0.1"}); !errors.Is(err, events.ErrTooManyForIP) {
+		if _, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.b, Mode: invoice.ModeTest, IP: "10.0.0.1"}); !errors.Is(err, events.ErrTooManyForIP) {
 			t.Errorf("third from one IP: %v, want ErrTooManyForIP", err)
 		}
 		e.subscribe(t, e.a, "10.0.0.2")
-		if _, err := e.hub.Subscribe(ctx, events.Client{MerchantID: e.a, Mode: invoice.ModeTest, IP: "10.0.0.3"}); !errors.Is(err, events.ErrTooManyForMerchant) {
+		if _, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.a, Mode: invoice.ModeTest, IP: "10.0.0.3"}); !errors.Is(err, events.ErrTooManyForMerchant) {
 			t.Errorf("fourth of one merchant: %v, want ErrTooManyForMerchant", err)
 		}
 		s1.Close()
@@ -170,7 +170,7 @@ func TestHubLimitsAndStop(t *testing.T) {
 		e.subscribe(t, e.a, "10.0.0.1")
 
 		e.stop()
-		if _, err := e.hub.Subscribe(ctx, events.Client{MerchantID: e.b, Mode: invoice.ModeTest, IP: "10.0.0.9"}); !errors.Is(err, events.ErrHubStopped) {
+		if _, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.b, Mode: invoice.ModeTest, IP: "10.0.0.9"}); !errors.Is(err, events.ErrHubStopped) {
 			t.Errorf("after stop: %v, want ErrHubStopped", err)
 		}
 		if n := e.hub.Connections(); n != 0 {
@@ -187,7 +187,7 @@ func TestHubLimitsPerMode(t *testing.T) {
 		e := newHubEnv(t, db, events.HubConfig{MaxPerIP: 2, MaxPerMerchant: 2})
 		ctx := context.Background()
 		sub := func(mode invoice.Mode, ip string) error {
-			s, err := e.hub.Subscribe(ctx, events.Client{MerchantID: e.a, Mode: mode, IP: ip})
+			s, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.a, Mode: mode, IP: ip})
 			if err == nil {
 				t.Cleanup(s.Close)
 			}
@@ -232,7 +232,7 @@ func TestHubEndRevoked(t *testing.T) {
 			t.Fatal(err)
 		}
 		sub := func(prefix string) *events.Subscription {
-			s, err := e.hub.Subscribe(ctx, events.Client{MerchantID: e.a, Mode: invoice.ModeTest, KeyPrefix: prefix, IP: "10.0.0.1"})
+			s, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.a, Mode: invoice.ModeTest, KeyPrefix: prefix, IP: "10.0.0.1"})
 			if err != nil {
 				t.Fatal(err)
 			}

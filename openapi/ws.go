@@ -141,7 +141,7 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problem(http.StatusUpgradeRequired, "upgrade_required", "This is a WebSocket endpoint: connect with a WebSocket client."))
 		return
 	}
-	sub, refused := s.hub.Subscribe(ctx, events.Client{MerchantID: p.MerchantID, Mode: p.Mode, KeyPrefix: p.KeyPrefix, IP: clientIP(r)})
+	sub, refused := s.hub.Subscribe(ctx, events.Subscriber{MerchantID: p.MerchantID, Mode: p.Mode, KeyPrefix: p.KeyPrefix, IP: clientIP(r)})
 	if refused != nil && !errors.Is(refused, events.ErrTooManyForIP) && !errors.Is(refused, events.ErrTooManyForMerchant) {
 		s.unavailable(w, r, "websocket", refused)
 		return
