@@ -18,13 +18,15 @@ import (
 // HubConfig tunes the merchant WebSocket hub. Zero fields take the
 // defaults below; a negative limit means no limit. Limits count the
 // connections of one instance: behind a load balancer spreading clients
-// over N instances, a client may hold up to N times as many.
+// over N instances, a client may hold up to N times as many. Both limits
+// count each mode apart, so that test connections (a test suite, a
+// developer's tabs) never lock out the live stream.
 type HubConfig struct {
-	// MaxPerIP is the most connections from one client IP address
-	// (default 10).
+	// MaxPerIP is the most connections from one client IP address in one
+	// mode (default 10).
 	MaxPerIP int
-	// MaxPerMerchant is the most connections of one merchant, both modes
-	// together (default 100).
+	// MaxPerMerchant is the most connections of one merchant in one mode
+	// (default 100).
 	MaxPerMerchant int
 	// PingInterval is how often the server sends a WebSocket ping frame on
 	// each connection (default 30 s).
@@ -83,11 +85,14 @@ func (c HubConfig) withDefaults() HubConfig {
 // close reason, so each stays well under 123 bytes.
 var (
 	// ErrTooManyForIP is returned by [Hub.Subscribe] when the client's IP
-	// address holds MaxPerIP connections already.
+	// address holds MaxPerIP connections of the mode already.
 	ErrTooManyForIP = errors.New("too many connections from this IP address")
 	// ErrTooManyForMerchant is returned by [Hub.Subscribe] when the
-	// merchant holds MaxPerMerchant connections already.
+	// merchant holds MaxPerMerchant connections of the mode already.
 	ErrTooManyForMerchant = errors.New("too many connections for this merchant")
+	// ErrKeyRevoked ends the subscriptions opened with an API key (or with
+	// a ws_token it minted) once the key is revoked; see [Hub.WatchKeys].
+	ErrKeyRevoked = errors.New("api key revoked")
 	// ErrSlowReader ends a subscription whose client fell SendBuffer
 	// events behind.
 	ErrSlowReader = errors.New("slow reader: too many events waiting; reconnect with after")
@@ -116,8 +121,8 @@ type Hub struct {
 
 	mu          sync.RWMutex
 	subs        map[subKey]map[*Subscription]struct{}
-	perIP       map[string]int
-	perMerchant map[string]int
+	perIP       map[ipKey]int
+	perMerchant map[subKey]int
 	count       int
 	stopped     bool
 }
@@ -125,6 +130,21 @@ type Hub struct {
 type subKey struct {
 	merchantID string
 	mode       invoice.Mode
+}
+
+type ipKey struct {
+	ip   string
+	mode invoice.Mode
+}
+
+// Subscriber is who asks for a subscription: a merchant WebSocket.
+type Subscriber struct {
+	MerchantID string
+	Mode       invoice.Mode // the events of this mode only
+	// KeyPrefix names the API key the connection was opened with, or the
+	// key that minted its ws_token: revoking that key ends it.
+	KeyPrefix string
+	IP        string // the address the connection comes from
 }
 
 // NewHub returns a hub on db; sequenced rings when new events are sequenced.
@@ -138,7 +158,7 @@ func NewHub(db *bun.DB, log *slog.Logger, cfg HubConfig, sequenced *Signal) *Hub
 	return &Hub{
 		db: db, log: log, cfg: cfg.withDefaults(), sequenced: sequenced,
 		ready: make(chan struct{}),
-		subs:  map[subKey]map[*Subscription]struct{}{}, perIP: map[string]int{}, perMerchant: map[string]int{},
+		subs:  map[subKey]map[*Subscription]struct{}{}, perIP: map[ipKey]int{}, perMerchant: map[subKey]int{},
 	}
 }
 
@@ -269,38 +289,39 @@ func (h *Hub) publish(page []invoice.Event, msgs []Message) {
 	}
 }
 
-// Subscribe registers a subscriber for the merchant's events in mode,
-// published from now on. It waits until the hub has started, and refuses
-// with ErrTooManyForIP or ErrTooManyForMerchant (wrapped with the limit)
-// over the limits. The caller must Close the subscription.
+// Subscribe registers c for its merchant's events in its mode, published
+// from now on. It waits until the hub has started, and
+// refuses with ErrTooManyForIP or ErrTooManyForMerchant (wrapped with the
+// mode and the limit) over the limits. The caller must Close the
+// subscription.
 //
 // To resume without a gap, subscribe first, then replay the store after
 // the client's cursor, then deliver the subscription's events, skipping
 // those at or below the last one replayed.
-func (h *Hub) Subscribe(ctx context.Context, merchantID string, mode invoice.Mode, ip string) (*Subscription, error) {
+func (h *Hub) Subscribe(ctx context.Context, c Subscriber) (*Subscription, error) {
 	select {
 	case <-h.ready:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	k, ik := subKey{c.MerchantID, c.Mode}, ipKey{c.IP, c.Mode}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
 	case h.stopped:
 		return nil, ErrHubStopped
-	case h.cfg.MaxPerIP > 0 && h.perIP[ip] >= h.cfg.MaxPerIP:
-		return nil, fmt.Errorf("%w (limit %d)", ErrTooManyForIP, h.cfg.MaxPerIP)
-	case h.cfg.MaxPerMerchant > 0 && h.perMerchant[merchantID] >= h.cfg.MaxPerMerchant:
-		return nil, fmt.Errorf("%w (limit %d)", ErrTooManyForMerchant, h.cfg.MaxPerMerchant)
+	case h.cfg.MaxPerIP > 0 && h.perIP[ik] >= h.cfg.MaxPerIP:
+		return nil, fmt.Errorf("%w in %s mode (limit %d)", ErrTooManyForIP, c.Mode, h.cfg.MaxPerIP)
+	case h.cfg.MaxPerMerchant > 0 && h.perMerchant[k] >= h.cfg.MaxPerMerchant:
+		return nil, fmt.Errorf("%w in %s mode (limit %d)", ErrTooManyForMerchant, c.Mode, h.cfg.MaxPerMerchant)
 	}
-	s := newSubscription(h, merchantID, mode, ip)
-	k := subKey{merchantID, mode}
+	s := newSubscription(h, c)
 	if h.subs[k] == nil {
 		h.subs[k] = map[*Subscription]struct{}{}
 	}
 	h.subs[k][s] = struct{}{}
-	h.perIP[ip]++
-	h.perMerchant[merchantID]++
+	h.perIP[ik]++
+	h.perMerchant[k]++
 	h.count++
 	s.registered = true
 	return s, nil
@@ -324,11 +345,12 @@ func (h *Hub) removeLocked(s *Subscription) {
 	if len(h.subs[k]) == 0 {
 		delete(h.subs, k)
 	}
-	if h.perIP[s.ip]--; h.perIP[s.ip] <= 0 {
-		delete(h.perIP, s.ip)
+	ik := ipKey{s.ip, s.mode}
+	if h.perIP[ik]--; h.perIP[ik] <= 0 {
+		delete(h.perIP, ik)
 	}
-	if h.perMerchant[s.merchantID]--; h.perMerchant[s.merchantID] <= 0 {
-		delete(h.perMerchant, s.merchantID)
+	if h.perMerchant[k]--; h.perMerchant[k] <= 0 {
+		delete(h.perMerchant, k)
 	}
 	h.count--
 }

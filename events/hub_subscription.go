@@ -15,6 +15,7 @@ type Subscription struct {
 	hub        *Hub
 	merchantID string
 	mode       invoice.Mode
+	keyPrefix  string
 	ip         string
 	registered bool // guarded by hub.mu
 
@@ -27,17 +28,17 @@ type Subscription struct {
 	ended bool
 }
 
-func newSubscription(h *Hub, merchantID string, mode invoice.Mode, ip string) *Subscription {
+func newSubscription(h *Hub, c Subscriber) *Subscription {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Subscription{hub: h, merchantID: merchantID, mode: mode, ip: ip,
+	return &Subscription{hub: h, merchantID: c.MerchantID, mode: c.Mode, keyPrefix: c.KeyPrefix, ip: c.IP,
 		ctx: ctx, cancel: cancel, ready: make(chan struct{}, 1)}
 }
 
 // Ready has a value when events wait to be taken.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
-// Context ends when the hub ends the subscription (a slow reader, or the
-// hub stopping); context.Cause tells why. Writes to the client use it, so
+// Context ends when the hub ends the subscription (a slow reader, its key
+// revoked, or the hub stopping); context.Cause tells why. Writes to the client use it, so
 // that a write blocked on a client that stopped reading is abandoned.
 func (s *Subscription) Context() context.Context { return s.ctx }
 

@@ -65,7 +65,7 @@ func (e *hubEnv) subscribe(t *testing.T, merchant, ip string) *events.Subscripti
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := e.hub.Subscribe(ctx, merchant, invoice.ModeTest, ip)
+	s, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: merchant, Mode: invoice.ModeTest, IP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +158,11 @@ func TestHubLimitsAndStop(t *testing.T) {
 		ctx := context.Background()
 		s1 := e.subscribe(t, e.a, "10.0.0.1")
 		e.subscribe(t, e.a, "10.0.0.1")
-		if _, err := e.hub.Subscribe(ctx, e.b, invoice.ModeTest, "10.0.0.1"); !errors.Is(err, events.ErrTooManyForIP) {
+		if _, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.b, Mode: invoice.ModeTest, IP: "10.0.0.1"}); !errors.Is(err, events.ErrTooManyForIP) {
 			t.Errorf("third from one IP: %v, want ErrTooManyForIP", err)
 		}
 		e.subscribe(t, e.a, "10.0.0.2")
-		if _, err := e.hub.Subscribe(ctx, e.a, invoice.ModeTest, "10.0.0.3"); !errors.Is(err, events.ErrTooManyForMerchant) {
+		if _, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.a, Mode: invoice.ModeTest, IP: "10.0.0.3"}); !errors.Is(err, events.ErrTooManyForMerchant) {
 			t.Errorf("fourth of one merchant: %v, want ErrTooManyForMerchant", err)
 		}
 		s1.Close()
@@ -170,11 +170,95 @@ func TestHubLimitsAndStop(t *testing.T) {
 		e.subscribe(t, e.a, "10.0.0.1")
 
 		e.stop()
-		if _, err := e.hub.Subscribe(ctx, e.b, invoice.ModeTest, "10.0.0.9"); !errors.Is(err, events.ErrHubStopped) {
+		if _, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.b, Mode: invoice.ModeTest, IP: "10.0.0.9"}); !errors.Is(err, events.ErrHubStopped) {
 			t.Errorf("after stop: %v, want ErrHubStopped", err)
 		}
 		if n := e.hub.Connections(); n != 0 {
 			t.Errorf("%d subscriptions after stop", n)
+		}
+	})
+}
+
+// TestHubLimitsPerMode: each mode has its own places, per merchant and per
+// IP address.
+func TestHubLimitsPerMode(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		e := newHubEnv(t, db, events.HubConfig{MaxPerIP: 2, MaxPerMerchant: 2})
+		ctx := context.Background()
+		sub := func(mode invoice.Mode, ip string) error {
+			s, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.a, Mode: mode, IP: ip})
+			if err == nil {
+				t.Cleanup(s.Close)
+			}
+			return err
+		}
+		for _, ip := range []string{"10.0.0.1", "10.0.0.1"} {
+			if err := sub(invoice.ModeTest, ip); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sub(invoice.ModeTest, "10.0.0.1"); !errors.Is(err, events.ErrTooManyForIP) || !strings.Contains(err.Error(), "in test mode (limit 2)") {
+			t.Errorf("third test from one IP: %v", err)
+		}
+		if err := sub(invoice.ModeTest, "10.0.0.2"); !errors.Is(err, events.ErrTooManyForMerchant) || !strings.Contains(err.Error(), "in test mode (limit 2)") {
+			t.Errorf("third test of one merchant: %v", err)
+		}
+		for range 2 {
+			if err := sub(invoice.ModeLive, "10.0.0.1"); err != nil {
+				t.Errorf("live beside a full test mode: %v", err)
+			}
+		}
+		if err := sub(invoice.ModeLive, "10.0.0.3"); !errors.Is(err, events.ErrTooManyForMerchant) || !strings.Contains(err.Error(), "in live mode (limit 2)") {
+			t.Errorf("third live of one merchant: %v", err)
+		}
+	})
+}
+
+// TestHubEndRevoked: the subscriptions opened with a revoked key end with
+// ErrKeyRevoked and free their places; the others stay.
+func TestHubEndRevoked(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		e := newHubEnv(t, db, events.HubConfig{})
+		ctx := context.Background()
+		svc := invoice.NewService(db.DB, nil, nil, nil)
+		_, revoked, err := svc.CreateKey(ctx, e.a, invoice.ModeTest, invoice.ScopeMerchant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, kept, err := svc.CreateKey(ctx, e.a, invoice.ModeTest, invoice.ScopeMerchant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := func(prefix string) *events.Subscription {
+			s, err := e.hub.Subscribe(ctx, events.Subscriber{MerchantID: e.a, Mode: invoice.ModeTest, KeyPrefix: prefix, IP: "10.0.0.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+			return s
+		}
+		gone1, gone2, stays := sub(revoked.Prefix), sub(revoked.Prefix), sub(kept.Prefix)
+		if err := e.hub.EndRevoked(ctx, svc); err != nil || stays.Err() != nil || gone1.Err() != nil {
+			t.Fatalf("nothing revoked yet: %v, %v, %v", err, stays.Err(), gone1.Err())
+		}
+		if err := svc.RevokeKey(ctx, revoked.Prefix); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.hub.EndRevoked(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []*events.Subscription{gone1, gone2} {
+			if !errors.Is(s.Err(), events.ErrKeyRevoked) {
+				t.Errorf("subscription of the revoked key: %v, want ErrKeyRevoked", s.Err())
+			}
+		}
+		if stays.Err() != nil {
+			t.Errorf("subscription of another key ended: %v", stays.Err())
+		}
+		if n := e.hub.Connections(); n != 1 {
+			t.Errorf("hub holds %d subscriptions, want 1", n)
 		}
 	})
 }

@@ -21,18 +21,40 @@ const WSTokenTTL = 5 * time.Minute
 const wsTokenPrefix = "wst_"
 
 // ErrInvalidWSToken is returned by [LookupWSToken] and [ConsumeWSToken]
-// for a ws_token that is malformed, unknown, expired or already used;
-// callers must not say which.
+// for a ws_token that is malformed, unknown, expired, already used or
+// minted by a key since revoked; callers must not say which.
 var ErrInvalidWSToken = errors.New("invalid ws_token")
 
-// wsToken is a stored ws_token: only its SHA-256 hash is kept.
+// wsToken is a stored ws_token: only its SHA-256 hash is kept, with the
+// prefix of the key that minted it, so that revoking the key makes its
+// unused tokens unusable and ends the connections opened with the used
+// ones.
 type wsToken struct {
 	bun.BaseModel `bun:"table:ws_tokens"`
 	Hash          string       `bun:"hash,pk"`
 	MerchantID    string       `bun:"merchant_id"`
 	Mode          invoice.Mode `bun:"mode"`
+	KeyPrefix     string       `bun:"key_prefix"`
 	ExpiresAt     time.Time    `bun:"expires_at"`
 	CreatedAt     time.Time    `bun:"created_at"`
+}
+
+// principal is what a connection opened with the token acts for: the
+// token only reads.
+func (t wsToken) principal() invoice.Principal {
+	return invoice.Principal{MerchantID: t.MerchantID, Mode: t.Mode, Scope: invoice.ScopeRead, KeyPrefix: t.KeyPrefix}
+}
+
+// wsTokenUsable is the condition of a token that may be used at now: known,
+// not expired, and its key not revoked. The key is checked in the same
+// statement that uses the token up, so a revocation committed before it is
+// always seen (api_keys is invoice's table; reading it here saves a round
+// trip per connection and a window between two statements).
+func wsTokenUsable(token string, now time.Time) func(bun.QueryBuilder) bun.QueryBuilder {
+	return func(q bun.QueryBuilder) bun.QueryBuilder {
+		return q.Where("hash = ? AND expires_at > ?", hashWSToken(token), now.UTC()).
+			Where("NOT EXISTS (SELECT 1 FROM api_keys AS k WHERE k.prefix = ?TableAlias.key_prefix AND k.revoked_at IS NOT NULL)")
+	}
 }
 
 func hashWSToken(token string) string {
@@ -40,13 +62,17 @@ func hashWSToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// CreateWSToken stores a new single-use ws_token for the merchant's mode,
-// valid WSTokenTTL from now, and returns it with its expiry. It also
-// deletes expired tokens, so the table stays small.
-func CreateWSToken(ctx context.Context, db bun.IDB, merchantID string, mode invoice.Mode, now time.Time) (string, time.Time, error) {
+// CreateWSToken stores a new single-use ws_token for the principal's
+// merchant and mode, minted by its key and valid WSTokenTTL from now, and
+// returns it with its expiry. It also deletes expired tokens, so the table
+// stays small.
+func CreateWSToken(ctx context.Context, db bun.IDB, p invoice.Principal, now time.Time) (string, time.Time, error) {
+	if p.KeyPrefix == "" {
+		return "", time.Time{}, errors.New("create ws_token: the principal names no API key")
+	}
 	now = now.UTC().Truncate(time.Microsecond)
 	token := wsTokenPrefix + rand.Text() // 128 random bits
-	row := wsToken{Hash: hashWSToken(token), MerchantID: merchantID, Mode: mode,
+	row := wsToken{Hash: hashWSToken(token), MerchantID: p.MerchantID, Mode: p.Mode, KeyPrefix: p.KeyPrefix,
 		ExpiresAt: now.Add(WSTokenTTL), CreatedAt: now}
 	if _, err := db.NewDelete().Model((*wsToken)(nil)).Where("expires_at <= ?", now).Exec(ctx); err != nil {
 		return "", time.Time{}, err
@@ -57,39 +83,39 @@ func CreateWSToken(ctx context.Context, db bun.IDB, merchantID string, mode invo
 	return token, row.ExpiresAt, nil
 }
 
-// LookupWSToken returns the merchant and mode of a valid ws_token without
-// using it up, or ErrInvalidWSToken.
-func LookupWSToken(ctx context.Context, db bun.IDB, token string, now time.Time) (string, invoice.Mode, error) {
+// LookupWSToken returns what a valid ws_token acts for (its merchant and
+// mode, scope read, and the key that minted it) without using it up, or
+// ErrInvalidWSToken.
+func LookupWSToken(ctx context.Context, db bun.IDB, token string, now time.Time) (invoice.Principal, error) {
 	if !validWSToken(token) {
-		return "", "", ErrInvalidWSToken
+		return invoice.Principal{}, ErrInvalidWSToken
 	}
 	var row wsToken
-	err := db.NewSelect().Model(&row).
-		Where("hash = ? AND expires_at > ?", hashWSToken(token), now.UTC()).Scan(ctx)
+	err := db.NewSelect().Model(&row).ApplyQueryBuilder(wsTokenUsable(token, now)).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", ErrInvalidWSToken
+		return invoice.Principal{}, ErrInvalidWSToken
 	}
-	return row.MerchantID, row.Mode, err
+	return row.principal(), err
 }
 
-// ConsumeWSToken uses up a valid ws_token and returns its merchant and
-// mode, or ErrInvalidWSToken. The token is deleted by one conditional
-// statement, so of two connections racing with it exactly one wins.
-func ConsumeWSToken(ctx context.Context, db bun.IDB, token string, now time.Time) (string, invoice.Mode, error) {
+// ConsumeWSToken uses up a valid ws_token and returns what it acts for, or
+// ErrInvalidWSToken. The token is deleted by one conditional statement, so
+// of two connections racing with it exactly one wins, and none after its
+// key is revoked.
+func ConsumeWSToken(ctx context.Context, db bun.IDB, token string, now time.Time) (invoice.Principal, error) {
 	if !validWSToken(token) {
-		return "", "", ErrInvalidWSToken
+		return invoice.Principal{}, ErrInvalidWSToken
 	}
 	var rows []wsToken
-	err := db.NewDelete().Model(&rows).
-		Where("hash = ? AND expires_at > ?", hashWSToken(token), now.UTC()).
-		Returning("merchant_id, mode").Scan(ctx)
+	err := db.NewDelete().Model(&rows).ApplyQueryBuilder(wsTokenUsable(token, now)).
+		Returning("merchant_id, mode, key_prefix").Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", "", err
+		return invoice.Principal{}, err
 	}
 	if len(rows) != 1 {
-		return "", "", ErrInvalidWSToken
+		return invoice.Principal{}, ErrInvalidWSToken
 	}
-	return rows[0].MerchantID, rows[0].Mode, nil
+	return rows[0].principal(), nil
 }
 
 func validWSToken(token string) bool {

@@ -77,7 +77,11 @@ func (c *keyCache) flush() {
 // RunKeyWatcher turns on the cache of resolved API keys and keeps it true
 // until ctx ends: every interval it reads a revision of the keys (revoked
 // keys, live merchants) and empties the cache when it moved. If the
-// database does not answer, the cache is off until it does again.
+// database does not answer, the cache is off until it does again. When the
+// count of revoked keys moved (or the watcher starts or recovers, when it
+// may have missed one), the OnKeysRevoked function is called after the
+// cache is emptied, so that a connection whose key was checked from the
+// cache after that call sees the revocation.
 func (s *Service) RunKeyWatcher(ctx context.Context, interval time.Duration) {
 	defer s.keys.reset(false)
 	t := time.NewTicker(interval)
@@ -95,6 +99,9 @@ func (s *Service) RunKeyWatcher(ctx context.Context, interval time.Duration) {
 			on = false
 		case !on || rev != last:
 			s.keys.reset(true)
+			if !on || rev.Revoked != last.Revoked {
+				s.keysRevoked()
+			}
 			last, on = rev, true
 		}
 		select {

@@ -3,6 +3,8 @@ package invoice_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +102,70 @@ func TestKeyCache(t *testing.T) {
 			t.Fatalf("key revoked in this process still accepted: %v", err)
 		}
 
+		stop()
+		<-done
+	})
+}
+
+// TestKeysRevoked: OnKeysRevoked rings at once for a revocation in this
+// process and, while the key watcher runs, for one made by another process;
+// RevokedKeys then names the revoked keys among those asked about.
+func TestKeysRevoked(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		b := setup(t, db)
+		var rings atomic.Int32
+		b.svc.OnKeysRevoked(func() { rings.Add(1) })
+		other := invoice.NewService(db.DB, nil, nil, nil) // another process
+		var prefixes []string
+		for range 3 {
+			_, k, err := b.svc.CreateKey(b.ctx, b.merchant, invoice.ModeTest, invoice.ScopeMerchant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefixes = append(prefixes, k.Prefix)
+		}
+		revokedOf := func() []string {
+			t.Helper()
+			got, err := b.svc.RevokedKeys(b.ctx, append(slices.Clone(prefixes), "sk_test_gone0000"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			return got
+		}
+		if got := revokedOf(); !slices.Equal(got, []string{"sk_test_gone0000"}) {
+			t.Fatalf("revoked %v before any revocation, want only the unknown key", got)
+		}
+
+		if err := b.svc.RevokeKey(b.ctx, prefixes[0]); err != nil {
+			t.Fatal(err)
+		}
+		if rings.Load() != 1 {
+			t.Fatalf("rung %d times by a revocation in this process, want at once", rings.Load())
+		}
+
+		ctx, stop := context.WithCancel(b.ctx)
+		done := make(chan struct{})
+		go func() { b.svc.RunKeyWatcher(ctx, 20*time.Millisecond); close(done) }()
+		waitFor(t, func() bool { return rings.Load() == 2 }) // the watcher starts: it may have missed one
+		if err := other.RevokeKey(b.ctx, prefixes[1]); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return rings.Load() == 3 })
+		want := []string{prefixes[0], prefixes[1], "sk_test_gone0000"}
+		slices.Sort(want)
+		if got := revokedOf(); !slices.Equal(got, want) {
+			t.Errorf("revoked %v, want %v", got, want)
+		}
+		// Lifting a live gate moves the revision but revokes nothing.
+		if err := other.EnableLive(b.ctx, b.merchant); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if rings.Load() != 3 {
+			t.Errorf("rung %d times, want 3: enable-live revokes nothing", rings.Load())
+		}
 		stop()
 		<-done
 	})

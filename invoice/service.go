@@ -38,12 +38,27 @@ type Service struct {
 	log      *slog.Logger
 	keys     keyCache
 	written  func() // called after a commit that may have written events
+	revoked  func() // called when keys may have been revoked
 }
 
 // OnEventsWritten sets f to be called after every commit of this service
 // that may have written events, so that the events package can sequence and
 // deliver them at once instead of at its next poll. f must not block.
 func (s *Service) OnEventsWritten(f func()) { s.written = f }
+
+// OnKeysRevoked sets f to be called whenever API keys may have been
+// revoked: at once after [Service.RevokeKey] in this process, and within
+// KeyRefreshInterval of a revocation by another process while
+// RunKeyWatcher runs. Holders of long-lived connections opened with a key
+// (the merchant WebSocket hub) then ask [Service.RevokedKeys] which of
+// theirs went. f must not block.
+func (s *Service) OnKeysRevoked(f func()) { s.revoked = f }
+
+func (s *Service) keysRevoked() {
+	if s.revoked != nil {
+		s.revoked()
+	}
+}
 
 // EventsWritten is called by a caller that committed its own transaction
 // (see WithTx) in which this service wrote events.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -139,7 +140,31 @@ func (s *Service) RevokeKey(ctx context.Context, prefix string) error {
 		return ErrNotFound
 	}
 	s.keys.flush()
+	s.keysRevoked()
 	return nil
+}
+
+// revokedKeysChunk bounds the prefixes one RevokedKeys query names.
+const revokedKeysChunk = 500
+
+// RevokedKeys returns those of prefixes whose key is revoked (or no longer
+// exists). It always reads the store.
+func (s *Service) RevokedKeys(ctx context.Context, prefixes []string) ([]string, error) {
+	var out []string
+	for chunk := range slices.Chunk(prefixes, revokedKeysChunk) {
+		var live []string
+		err := s.db.NewSelect().Model((*APIKey)(nil)).Column("prefix").
+			Where("prefix IN (?) AND revoked_at IS NULL", bun.In(chunk)).Scan(ctx, &live)
+		if err != nil {
+			return nil, fmt.Errorf("revoked keys: %w", err)
+		}
+		for _, p := range chunk {
+			if !slices.Contains(live, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Authenticate resolves a secret key to the principal it acts for. While

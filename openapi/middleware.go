@@ -112,6 +112,22 @@ func (s *server) observe(next http.Handler) http.Handler {
 	})
 }
 
+// bearerSecret is the key in the request's Authorization header, or "".
+// The scheme name is case-insensitive (RFC 9110, section 11.1).
+func bearerSecret(r *http.Request) string {
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(secret)
+}
+
+// invalidAPIKey is the answer to an unknown or revoked key.
+func invalidAPIKey(w http.ResponseWriter) *Problem {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="settle", error="invalid_token"`)
+	return problem(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or revoked.")
+}
+
 // authenticate resolves the bearer key of every /api/v1 request and applies
 // the scope and live-gate rules; it leaves other paths alone.
 func (s *server) authenticate(next http.Handler) http.Handler {
@@ -130,10 +146,8 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		// The scheme name is case-insensitive (RFC 9110, section 11.1).
-		scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		secret = strings.TrimSpace(secret)
-		if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		secret := bearerSecret(r)
+		if secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="settle"`)
 			writeProblem(w, r, problem(http.StatusUnauthorized, "unauthenticated", "Send an API key as Authorization: Bearer sk_…"))
 			return
@@ -141,8 +155,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		p, err := s.invoices.Authenticate(r.Context(), secret)
 		switch {
 		case errors.Is(err, invoice.ErrUnauthenticated):
-			w.Header().Set("WWW-Authenticate", `Bearer realm="settle", error="invalid_token"`)
-			writeProblem(w, r, problem(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or revoked."))
+			writeProblem(w, r, invalidAPIKey(w))
 			return
 		case err != nil:
 			s.unavailable(w, r, "authenticate", err)

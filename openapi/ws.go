@@ -33,10 +33,11 @@ const wsReplayPage = 100
 // wsDescription documents GET /api/v1/ws, which the spec cannot list as an
 // operation of its own.
 const wsDescription = "Returns a single-use token for the merchant WebSocket, for browsers, which cannot send an Authorization header with a WebSocket; it is valid for 5 minutes, for one connection, in the key's mode.\n\n" +
-	"**The merchant WebSocket** is `GET /api/v1/ws` (upgrade to WebSocket), authenticated with `Authorization: Bearer sk_…` or with `?ws_token=wst_…` from this operation (used up when the connection is accepted; an unknown, expired or used token is refused with 401 `invalid_ws_token`). " +
+	"**The merchant WebSocket** is `GET /api/v1/ws` (upgrade to WebSocket), authenticated with `Authorization: Bearer sk_…` or with `?ws_token=wst_…` from this operation (used up when the connection is accepted; an unknown, expired or used token, or one minted by a key since revoked, is refused with 401 `invalid_ws_token`). " +
 	"With `?after=<event id>` it first replays every later event of the key's merchant and mode from the store, then streams new ones live, in sequence order, with no gap and no duplicate between the two; without `after` it streams events from the moment of connection. An `after` that names no event of the merchant and mode is refused before the upgrade with 422 `invalid_cursor`.\n\n" +
 	"Messages from the server are text frames `{\"type\":\"event\",\"event\":{…}}` (the event as in list-events; see the EventMessage schema); a client may send `{\"type\":\"ping\"}` and gets `{\"type\":\"pong\"}`. The server sends a WebSocket ping frame every 30 seconds and closes a connection from which nothing (not even a pong) has come for 60 seconds.\n\n" +
-	"Limits: 10 connections per client IP address and 100 per merchant on each server. A connection over a limit is accepted and at once closed with status 1008 (policy violation) and the reason `too many connections from this IP address (limit 10)` or `too many connections for this merchant (limit 100)`. " +
+	"Limits: 10 connections per client IP address and 100 per merchant on each server, each counted per mode (test connections never take the places of live ones). A connection over a limit is accepted and at once closed with status 1008 (policy violation) and the reason `too many connections from this IP address in test mode (limit 10)` or `too many connections for this merchant in live mode (limit 100)`. " +
+	"Revoking an API key closes, within 250 ms, every connection opened with it or with a ws_token it minted (1008, reason `api key revoked`), and its unused ws_tokens are refused from then on. " +
 	"A client that falls 256 events behind is closed (1008, reason starting `slow reader`), and one open while the server shuts down is closed with 1001; either may reconnect with `after` = the last event id it received and lose nothing."
 
 // WSToken is a short-lived credential for the merchant WebSocket.
@@ -68,7 +69,7 @@ func (s *server) createWSToken(ctx context.Context, _ *createWSTokenInput) (*str
 	p := principal(ctx)
 	// In the idempotency layer's transaction when there is one (SQLite has
 	// a single connection: another would wait for it forever).
-	token, expires, err := events.CreateWSToken(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, s.invoices.Now())
+	token, expires, err := events.CreateWSToken(ctx, s.invoices.IDB(ctx), p, s.invoices.Now())
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -76,13 +77,19 @@ func (s *server) createWSToken(ctx context.Context, _ *createWSTokenInput) (*str
 }
 
 func invalidWSToken() *Problem {
-	return problem(http.StatusUnauthorized, "invalid_ws_token", "The ws_token is unknown, expired or already used; create a new one with POST /api/v1/ws-tokens.")
+	return problem(http.StatusUnauthorized, "invalid_ws_token", "The ws_token is unknown, expired, already used or minted by a revoked key; create a new one with POST /api/v1/ws-tokens.")
 }
 
 // serveWS is GET /api/v1/ws. Everything that can be refused with a problem
 // is checked before the upgrade; the ws_token (which authenticate lets
 // through without a bearer key) is looked up first and used up last, just
 // before the upgrade, so a refused request does not waste it.
+//
+// The credential is checked again once the subscription is registered (the
+// token is used up then, and a bearer key is resolved again): a key revoked
+// before that check is refused here, and one revoked after it finds the
+// subscription registered when the hub looks for its connections
+// (Hub.WatchKeys), so no connection outlives its key.
 func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if s.hub == nil {
@@ -93,7 +100,8 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	token := ""
 	if p.MerchantID == "" {
 		token = r.URL.Query().Get("ws_token")
-		merchantID, mode, err := events.LookupWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
+		var err error
+		p, err = events.LookupWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
 		switch {
 		case errors.Is(err, events.ErrInvalidWSToken):
 			writeProblem(w, r, invalidWSToken())
@@ -102,9 +110,8 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 			s.unavailable(w, r, "websocket", err)
 			return
 		}
-		p = invoice.Principal{MerchantID: merchantID, Mode: mode, Scope: invoice.ScopeRead}
 		if rt, ok := ctx.Value(keyRoute).(*route); ok {
-			rt.merchantID = merchantID
+			rt.merchantID = p.MerchantID
 		}
 	}
 	var after int64
@@ -134,7 +141,7 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problem(http.StatusUpgradeRequired, "upgrade_required", "This is a WebSocket endpoint: connect with a WebSocket client."))
 		return
 	}
-	sub, refused := s.hub.Subscribe(ctx, p.MerchantID, p.Mode, clientIP(r))
+	sub, refused := s.hub.Subscribe(ctx, events.Subscriber{MerchantID: p.MerchantID, Mode: p.Mode, KeyPrefix: p.KeyPrefix, IP: clientIP(r)})
 	if refused != nil && !errors.Is(refused, events.ErrTooManyForIP) && !errors.Is(refused, events.ErrTooManyForMerchant) {
 		s.unavailable(w, r, "websocket", refused)
 		return
@@ -142,13 +149,24 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if sub != nil {
 		defer sub.Close()
 	}
-	if token != "" && refused == nil {
-		if _, _, err := events.ConsumeWSToken(ctx, s.invoices.DB(), token, s.invoices.Now()); err != nil {
-			if errors.Is(err, events.ErrInvalidWSToken) {
-				writeProblem(w, r, invalidWSToken()) // another connection used it first
-			} else {
-				s.unavailable(w, r, "websocket", err)
-			}
+	if refused == nil {
+		var err error
+		if token != "" {
+			_, err = events.ConsumeWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
+		} else {
+			// From the key cache when it is on: the cache is emptied
+			// before the hub is told of a revocation.
+			_, err = s.invoices.Authenticate(ctx, bearerSecret(r))
+		}
+		switch {
+		case errors.Is(err, events.ErrInvalidWSToken):
+			writeProblem(w, r, invalidWSToken()) // used by another connection, or its key revoked
+			return
+		case errors.Is(err, invoice.ErrUnauthenticated):
+			writeProblem(w, r, invalidAPIKey(w))
+			return
+		case err != nil:
+			s.unavailable(w, r, "websocket", err)
 			return
 		}
 	}
@@ -354,7 +372,7 @@ func (c *wsConn) end(err error) {
 	case err == nil:
 	case errors.Is(err, events.ErrHubStopped):
 		c.conn.Close(websocket.StatusGoingAway, err.Error())
-	case errors.Is(err, events.ErrSlowReader):
+	case errors.Is(err, events.ErrSlowReader), errors.Is(err, events.ErrKeyRevoked):
 		c.conn.Close(websocket.StatusPolicyViolation, err.Error())
 	default:
 		c.conn.Close(websocket.StatusInternalError, err.Error())

@@ -55,6 +55,10 @@ func wsInstance(t *testing.T, db storetest.DB, cfg events.HubConfig, sequenced *
 		sequenced = &events.Signal{}
 	}
 	svc.OnEventsWritten(written.Notify)
+	// As in settle serve: revocations, here or seen by the key watcher,
+	// ring the hub, which closes the connections of the revoked keys.
+	revoked := &events.Signal{}
+	svc.OnKeysRevoked(revoked.Notify)
 	seq := events.NewSequencer(db.DB, nil, written, sequenced)
 	seq.Interval = 50 * time.Millisecond
 	hub := events.NewHub(db.DB, nil, cfg, sequenced)
@@ -62,6 +66,8 @@ func wsInstance(t *testing.T, db storetest.DB, cfg events.HubConfig, sequenced *
 	var wg sync.WaitGroup
 	wg.Go(func() { seq.Run(ctx) })
 	wg.Go(func() { hub.Run(ctx) })
+	wg.Go(func() { svc.RunKeyWatcher(ctx, invoice.KeyRefreshInterval) })
+	wg.Go(func() { hub.WatchKeys(ctx, svc, revoked.C) })
 	srv := httptest.NewServer(openapi.New(openapi.Deps{Invoices: svc, Hub: hub}))
 	t.Cleanup(func() {
 		cancel()
@@ -134,6 +140,20 @@ func (e *wsEnv) storedEvents(merchant string) []invoice.Event {
 		}
 		after = page[len(page)-1].Sequence
 	}
+}
+
+// liveEvent stores an event of the env merchant in live mode and wakes the
+// sequencer.
+func (e *wsEnv) liveEvent() invoice.Event {
+	e.t.Helper()
+	now := time.Now().UTC()
+	ev := invoice.Event{ID: invoice.NewID("evt_", now), MerchantID: e.merchant, Mode: invoice.ModeLive,
+		Type: "invoice.updated", CreatedAt: now, Data: `{"object":{}}`}
+	if err := invoice.InsertEvents(context.Background(), e.db.DB, ev); err != nil {
+		e.t.Fatal(err)
+	}
+	e.svc.EventsWritten()
+	return ev
 }
 
 // wsURL is the WebSocket URL with query (which starts with ? or is empty).

@@ -240,7 +240,7 @@ func TestWSLimits(t *testing.T) {
 				held = append(held, e.dial("", e.key))
 			}
 			ce := closeStatus(t, e.dial("", e.key), 5*time.Second)
-			if ce.Code != websocket.StatusPolicyViolation || ce.Reason != "too many connections from this IP address (limit 3)" {
+			if ce.Code != websocket.StatusPolicyViolation || ce.Reason != "too many connections from this IP address in test mode (limit 3)" {
 				t.Errorf("close %d %q, want 1008 and the per-IP reason", ce.Code, ce.Reason)
 			}
 			// Another address is not counted with this one.
@@ -266,13 +266,55 @@ func TestWSLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			ce := closeStatus(t, conn, 5*time.Second)
-			if ce.Code != websocket.StatusPolicyViolation || ce.Reason != "too many connections for this merchant (limit 2)" {
+			if ce.Code != websocket.StatusPolicyViolation || ce.Reason != "too many connections for this merchant in test mode (limit 2)" {
 				t.Errorf("close %d %q, want 1008 and the per-merchant reason", ce.Code, ce.Reason)
 			}
 			_, otherKey := e.otherMerchant()
 			e.dial("", otherKey) // another merchant has its own limit
 		})
+		// Test connections never take the live stream's places, nor live
+		// ones the test stream's (issue 13: 100 test sockets locked a
+		// merchant's live stream out).
+		t.Run("per merchant and mode", func(t *testing.T) {
+			e := wsSetup(t, db, events.HubConfig{MaxPerIP: -1, MaxPerMerchant: 2})
+			live := e.liveKey()
+			tests := []*websocket.Conn{e.dial("", e.key), e.dial("", e.key)}
+			wantRefused(t, e.dial("", e.key), "too many connections for this merchant in test mode (limit 2)")
+			// Test mode is full: the live stream still connects and streams.
+			first := e.dial("", live)
+			e.liveEvent()
+			readEvents(t, first, 1, 5*time.Second)
+			e.dial("", live)
+			wantRefused(t, e.dial("", live), "too many connections for this merchant in live mode (limit 2)")
+			// Live mode is full: a test place freed is still taken by a test
+			// connection, which streams.
+			tests[0].Close(websocket.StatusNormalClosure, "")
+			wsWaitFor(t, func() bool { return e.hub.Connections() == 3 })
+			again := e.dial("", e.key)
+			e.createInvoices(e.merchant, 1, 1)
+			readEvents(t, again, 1, 5*time.Second)
+		})
+		t.Run("per IP and mode", func(t *testing.T) {
+			e := wsSetup(t, db, events.HubConfig{MaxPerIP: 2, MaxPerMerchant: -1})
+			live := e.liveKey()
+			e.dial("", e.key)
+			e.dial("", e.key)
+			wantRefused(t, e.dial("", e.key), "too many connections from this IP address in test mode (limit 2)")
+			conn := e.dial("", live) // the same address, the other mode
+			e.liveEvent()
+			readEvents(t, conn, 1, 5*time.Second)
+		})
 	})
+}
+
+// wantRefused checks that an accepted connection is closed at once with
+// 1008 and reason.
+func wantRefused(t *testing.T, conn *websocket.Conn, reason string) {
+	t.Helper()
+	ce := closeStatus(t, conn, 5*time.Second)
+	if ce.Code != websocket.StatusPolicyViolation || ce.Reason != reason {
+		t.Errorf("close %d %q, want 1008 %q", ce.Code, ce.Reason, reason)
+	}
 }
 
 func TestWSKeepalive(t *testing.T) {

@@ -14,9 +14,11 @@ import (
 )
 
 // Socket serves the payor WebSocket, GET /api/v1/payor/ws?token=…&sig=…:
-// {"expires_in_seconds":N} at once and every KeepAlive, {"expired":true} at
-// expiry (the connection stays open), and {"status":…} whenever the invoice
-// changes. The push is only a trigger: the page reads the session again.
+// {"expires_in_seconds":N} at once and every KeepAlive until expiry,
+// {"expired":true} once expires_at has passed (at once for a session
+// already past it, paid late or not; the connection stays open), and
+// {"status":…} whenever the invoice changes. N is never negative. The push
+// is only a trigger: the page reads the session again.
 type Socket struct {
 	svc *Service
 	// Changed is closed when events were numbered (anything may have
@@ -25,6 +27,16 @@ type Socket struct {
 	KeepAlive time.Duration // default 15 s
 	Poll      time.Duration // safety net behind Changed, default 10 s
 	Log       *slog.Logger
+	// MaxPerIP caps the sockets open at once from one client IP address
+	// (0: DefaultSocketsPerIP, -1: no cap), and MaxPerSession those of one
+	// checkout session (0: DefaultSocketsPerSession, -1: no cap), in this
+	// process. A socket over a cap is accepted and closed at once with
+	// 1008 and a reason naming the cap; the hosted page then polls and
+	// tries again later.
+	MaxPerIP      int
+	MaxPerSession int
+
+	perIP, perSession socketCount
 }
 
 // NewSocket returns the payor WebSocket over svc.
@@ -37,13 +49,32 @@ func NewSocket(svc *Service, changed func() <-chan struct{}, log *slog.Logger) *
 
 func (k *Socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	sess, openErr := k.svc.Open(r.Context(), q.Get("token"), q.Get("sig"))
+	// The address's place is taken before the session is read, so that a
+	// flood from one address costs no database work.
+	var sess Session
+	var openErr error
+	releaseIP, refused := k.perIP.take(clientIP(r), limit(k.MaxPerIP, DefaultSocketsPerIP), ErrTooManyFromIP)
+	if refused == nil {
+		defer releaseIP()
+		sess, openErr = k.svc.Open(r.Context(), q.Get("token"), q.Get("sig"))
+		if openErr == nil {
+			var releaseSession func()
+			releaseSession, refused = k.perSession.take(sess.Invoice.ID, limit(k.MaxPerSession, DefaultSocketsPerSession), ErrTooManyForSession)
+			if refused == nil {
+				defer releaseSession()
+			}
+		}
+	}
 	// The page's own origin only; the page is served by this host.
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
 	}
 	defer c.CloseNow()
+	if refused != nil {
+		c.Close(websocket.StatusPolicyViolation, refused.Error())
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {
@@ -74,12 +105,18 @@ func (k *Socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	inv := sess.Invoice
 	now := k.svc.inv.Now()
+	// The time to pay is up once expires_at has passed, whatever the
+	// status: a session paid late is past it too, and is told so rather
+	// than counted down below zero (issue 13: one opened with -29).
 	expired := func(inv invoice.Invoice, now time.Time) bool {
-		return inv.Status == invoice.StatusExpired || inv.Status != invoice.StatusPaid && inv.Status != invoice.StatusCancelled && !now.Before(inv.ExpiresAt)
+		return inv.Status == invoice.StatusExpired || !now.Before(inv.ExpiresAt)
+	}
+	countdown := func(now time.Time) map[string]int64 {
+		return map[string]int64{"expires_in_seconds": max(0, int64(inv.ExpiresAt.Sub(now).Seconds()))}
 	}
 	if expired(inv, now) {
 		send(map[string]bool{"expired": true})
-	} else if !send(map[string]int64{"expires_in_seconds": int64(inv.ExpiresAt.Sub(now).Seconds())}) {
+	} else if !send(countdown(now)) {
 		return
 	}
 	sentExpired := expired(inv, now)
@@ -105,10 +142,12 @@ func (k *Socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if sentExpired {
 				continue
 			}
-			if !send(map[string]int64{"expires_in_seconds": max(0, int64(inv.ExpiresAt.Sub(k.svc.inv.Now()).Seconds()))}) {
-				return
-			}
-			continue
+			if now := k.svc.inv.Now(); !expired(inv, now) {
+				if !send(countdown(now)) {
+					return
+				}
+				continue
+			} // else past expiry before the timer: say so below
 		case <-atExpiry:
 		case <-changed:
 			changed = k.Changed()

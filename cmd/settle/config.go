@@ -33,6 +33,8 @@ type Config struct {
 	EVMMaxWatched  int
 	UniqueHold     time.Duration
 	PayorRate      int
+	PayorWSPerIP   int
+	PayorWSPerSess int
 	SolanaPoll     time.Duration
 }
 
@@ -55,8 +57,8 @@ var settings = []setting{
 	{"webhook-per-endpoint", "SETTLE_WEBHOOK_PER_ENDPOINT", "4", "webhook attempts in flight to one endpoint, across instances", func(c *Config) any { return &c.Webhooks.PerEndpoint }},
 	{"webhook-timeout", "SETTLE_WEBHOOK_TIMEOUT", "10s", "time an endpoint has to answer 2xx", func(c *Config) any { return &c.Webhooks.Timeout }},
 	{"webhook-disable-after", "SETTLE_WEBHOOK_DISABLE_AFTER", "120h", "an endpoint failing every attempt this long is disabled", func(c *Config) any { return &c.Webhooks.DisableAfter }},
-	{"ws-max-per-ip", "SETTLE_WS_MAX_PER_IP", "10", "merchant WebSockets from one IP address (per instance; -1: no limit)", func(c *Config) any { return &c.Hub.MaxPerIP }},
-	{"ws-max-per-merchant", "SETTLE_WS_MAX_PER_MERCHANT", "100", "merchant WebSockets of one merchant (per instance; -1: no limit)", func(c *Config) any { return &c.Hub.MaxPerMerchant }},
+	{"ws-max-per-ip", "SETTLE_WS_MAX_PER_IP", "10", "merchant WebSockets from one IP address in one mode (per instance; -1: no limit)", func(c *Config) any { return &c.Hub.MaxPerIP }},
+	{"ws-max-per-merchant", "SETTLE_WS_MAX_PER_MERCHANT", "100", "merchant WebSockets of one merchant in one mode (per instance; -1: no limit)", func(c *Config) any { return &c.Hub.MaxPerMerchant }},
 	{"ws-ping-interval", "SETTLE_WS_PING_INTERVAL", "30s", "how often the server pings each WebSocket", func(c *Config) any { return &c.Hub.PingInterval }},
 	{"ws-idle-timeout", "SETTLE_WS_IDLE_TIMEOUT", "60s", "a WebSocket silent this long is closed", func(c *Config) any { return &c.Hub.IdleTimeout }},
 	{"config", "SETTLE_CONFIG", "", "JSON file of network endpoints (see Networks); SETTLE_RPC_* variables win over it", func(c *Config) any { return &c.ConfigFile }},
@@ -66,6 +68,8 @@ var settings = []setting{
 	{"unique-amount-hold", "SETTLE_UNIQUE_AMOUNT_HOLD", "168h", "how long after expiry an invoice keeps its unique amount on a shared address (late payments still match)", func(c *Config) any { return &c.UniqueHold }},
 	{"solana-poll-interval", "SETTLE_SOLANA_POLL_INTERVAL", "5s", "how often followed Solana token accounts are polled for signatures (logsSubscribe over SETTLE_WS_* wakes the watcher sooner)", func(c *Config) any { return &c.SolanaPoll }},
 	{"payor-rate", "SETTLE_PAYOR_RATE", "20", "payor requests (checkout API, page, WebSocket) per second from one IP, with bursts of 4 times as many", func(c *Config) any { return &c.PayorRate }},
+	{"payor-ws-max-per-ip", "SETTLE_PAYOR_WS_MAX_PER_IP", "20", "payor WebSockets open at once from one IP address (per instance; -1: no limit)", func(c *Config) any { return &c.PayorWSPerIP }},
+	{"payor-ws-max-per-session", "SETTLE_PAYOR_WS_MAX_PER_SESSION", "10", "payor WebSockets open at once for one checkout session (per instance; -1: no limit)", func(c *Config) any { return &c.PayorWSPerSess }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
 }
 
@@ -109,6 +113,14 @@ func (c *Config) validate() error {
 	}
 	if c.Webhooks.Workers <= 0 || c.Webhooks.PerEndpoint <= 0 || c.Hub.SendBuffer <= 0 || c.EVMMaxRange <= 0 || c.EVMMaxWatched < 0 || c.PayorRate <= 0 {
 		return fmt.Errorf("webhook-workers, webhook-per-endpoint, ws-send-buffer, evm-max-range and payor-rate must be positive")
+	}
+	for name, n := range map[string]int{
+		"ws-max-per-ip": c.Hub.MaxPerIP, "ws-max-per-merchant": c.Hub.MaxPerMerchant,
+		"payor-ws-max-per-ip": c.PayorWSPerIP, "payor-ws-max-per-session": c.PayorWSPerSess,
+	} {
+		if n == 0 || n < -1 {
+			return fmt.Errorf("%s must be positive, or -1 for no limit", name)
+		}
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return fmt.Errorf("SETTLE_SECRET_KEY must be at least 32 characters")

@@ -385,6 +385,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		"SETTLE_CONFIRMATIONS_POLYGON": "SETTLE_CONFIRMATIONS_POLYGON",
 		"SETTLE_EVM_POLL_INTERVAL":     "SETTLE_EVM_POLL_INTERVAL",
 		"SETTLE_CONFIG":                "config file",
+		"SETTLE_PAYOR_WS_MAX_PER_IP":   "SETTLE_PAYOR_WS_MAX_PER_IP",
 	} {
 		var errOut bytes.Buffer
 		m := &Main{Stdout: io.Discard, Stderr: &errOut, Getenv: func(k string) string {
@@ -418,5 +419,13 @@ func TestServeRefusesBadSettings(t *testing.T) {
 	err := m.Run(context.Background(), []string{"serve", "--webhook-workers", "0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "y.db")})
 	if err == nil || !strings.Contains(err.Error(), "must be positive") {
 		t.Errorf("--webhook-workers 0: %v", err)
+	}
+	// A WebSocket cap is positive or -1 (no limit); 0 would silently mean
+	// the default.
+	for _, flag := range []string{"--ws-max-per-merchant", "--payor-ws-max-per-session"} {
+		err = m.Run(context.Background(), []string{"serve", flag, "0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "w.db")})
+		if err == nil || !strings.Contains(err.Error(), "must be positive, or -1 for no limit") {
+			t.Errorf("%s 0: %v", flag, err)
+		}
 	}
 }

@@ -101,6 +101,10 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	sequencer := events.NewSequencer(db, log, written, sequenced)
 	webhooks := events.NewWebhooks(db, log, c.Webhooks, sequenced)
 	hub := events.NewHub(db, log, c.Hub, sequenced)
+	// A key revoked here, or by another process (seen by the key watcher),
+	// rings keysRevoked: the hub closes the WebSockets opened with it.
+	keysRevoked := &events.Signal{}
+	svc.OnKeysRevoked(keysRevoked.Notify)
 	ledger := chains.NewLedger(svc, cat)
 	ledger.Hold = c.UniqueHold
 	for _, n := range o.reset {
@@ -114,9 +118,11 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db, svc.Now))
 	checkout.DevnetPay = o.devnetPay
 	checkout.Head = monitor.Head
+	payorWS := payor.NewSocket(checkout, sequenced.C, log)
+	payorWS.MaxPerIP, payorWS.MaxPerSession = c.PayorWSPerIP, c.PayorWSPerSess
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
-		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, log), Pages: payor.NewPages(checkout.Check),
+		Payor: checkout, PayorWS: payorWS, Pages: payor.NewPages(checkout.Check),
 		PayorRate: float64(c.PayorRate), Rails: fiat.NewRails(svc),
 	})
 
@@ -138,6 +144,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	wg.Go(func() { sequencer.Run(work) })
 	wg.Go(func() { webhooks.Run(work) })
 	wg.Go(func() { hub.Run(work) })
+	wg.Go(func() { hub.WatchKeys(work, svc, keysRevoked.C) })
 	if db.Dialect().Name() == dialect.PG {
 		wg.Go(func() { events.Listen(work, c.DatabaseURL, events.SequencedChannel, sequenced, log) })
 	}

@@ -1,0 +1,1 @@
+ALTER TABLE ws_tokens DROP COLUMN key_prefix;
