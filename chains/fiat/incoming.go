@@ -15,9 +15,15 @@ import (
 func FromISO20022(credits []Credit) []Incoming {
 	out := make([]Incoming, 0, len(credits))
 	for _, c := range credits {
+		// A booking date alone does not say whether the money came before
+		// an invoice's expiry: then it was seen when settle received it.
+		observed := c.BookedAt
+		if c.DateOnly {
+			observed = time.Time{}
+		}
 		out = append(out, Incoming{
 			TxID: c.ID, UETR: c.UETR, Amount: c.Amount, Currency: c.Currency, From: c.Debtor,
-			Texts: []string{c.EndToEndID, c.Reference}, ObservedAt: c.BookedAt,
+			Texts: []string{c.EndToEndID, c.Reference}, ObservedAt: observed,
 		})
 	}
 	return out

@@ -39,7 +39,10 @@ type Credit struct {
 	Debtor    string // debtor name, if given
 	Account   string // the credited account as reported (IBAN or other id)
 	BookedAt  time.Time
-	Message   string // message definition, e.g. "camt.054.001.08"
+	// DateOnly says that BookedAt is a date (midnight UTC) without a time
+	// of day: when in that day the money came is not known.
+	DateOnly bool
+	Message  string // message definition, e.g. "camt.054.001.08"
 }
 
 // Units returns the amount in base units of a currency with decimals.
@@ -189,7 +192,7 @@ func (d *camt054Doc) credits(msg string) ([]Credit, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s entry %d: %w", ErrISO20022, msg, ei+1, err)
 			}
-			base := Credit{Account: n.Acct.id(), BookedAt: booked, Message: msg}
+			base := Credit{Account: n.Acct.id(), BookedAt: booked, DateOnly: strings.TrimSpace(e.BookgDt.DtTm) == "", Message: msg}
 			if len(e.TxDtls) == 0 {
 				c := base
 				c.ID = firstOf(e.AcctSvcrRef, positionalID(d.MsgID, n.ID, ni, ei, 0))
@@ -266,6 +269,7 @@ func (d *pacs008Doc) credits(msg string) ([]Credit, error) {
 			Debtor:     tx.Dbtr.name(),
 			Account:    tx.CdtrAcct.id(),
 			BookedAt:   booked,
+			DateOnly:   true, // a settlement date
 			Message:    msg,
 		}
 		if err := c.check(); err != nil {

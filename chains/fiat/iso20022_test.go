@@ -161,7 +161,7 @@ func TestParseISO20022BuiltMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Credit{ID: "8a562c67-ca16-48ba-b074-65581be6f011", EndToEndID: ref, UETR: "8a562c67-ca16-48ba-b074-65581be6f011", Reference: ref, Amount: "25.00",
-		Currency: "USD", Debtor: "JANE PAYOR", Account: "000123456789", BookedAt: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Message: "camt.054.001.08"}
+		Currency: "USD", Debtor: "JANE PAYOR", Account: "000123456789", BookedAt: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), DateOnly: true, Message: "camt.054.001.08"}
 	if len(credits) != 1 || credits[0] != want {
 		t.Fatalf("camt.054.001.08:\n got %+v\nwant %+v", credits, want)
 	}
@@ -185,7 +185,7 @@ func TestParseISO20022BuiltMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = Credit{ID: uetr, UETR: uetr, Reference: "Invoice " + strings.ToLower(ref) + " thanks", Amount: "1234.56", Currency: "USD",
-		Debtor: "JANE PAYOR", Account: "000123456789", BookedAt: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), Message: "pacs.008.001.08"}
+		Debtor: "JANE PAYOR", Account: "000123456789", BookedAt: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), DateOnly: true, Message: "pacs.008.001.08"}
 	if len(credits) != 1 || credits[0] != want {
 		t.Fatalf("pacs.008.001.08:\n got %+v\nwant %+v", credits, want)
 	}
