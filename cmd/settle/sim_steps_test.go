@@ -1,0 +1,560 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// The simulation's steps on the chain and the rails.
+
+// --- the chain ---
+
+// tokenPerMinor is how many token base units (6 decimals) make one cent.
+var tokenPerMinor = big.NewInt(10_000)
+
+func (s *sim) chainPayment() bool {
+	inv, ok := pick(s, s.invoices, func(inv *simInvoice) bool { return inv.units != nil })
+	if !ok {
+		return false
+	}
+	// On a shared address the digits below a cent name the invoice; they
+	// stay in every amount sent to it (a partial payment, a top-up).
+	code := new(big.Int).Mod(inv.units, tokenPerMinor)
+	units := new(big.Int).Set(inv.units)
+	if inv.paid() > 0 || s.rng.IntN(3) == 0 {
+		units.Add(new(big.Int).Mul(big.NewInt(s.payAmount(inv)), tokenPerMinor), code)
+	}
+	to := inv.address
+	if !inv.m.xpub {
+		to = inv.m.address
+	}
+	tx, parent := s.w.transfer(to, units)
+	s.chainConfirmed()
+	p := &simPayment{inv: inv, key: strings.ToLower(tx.Hex()), chain: true, units: units, decimals: 6, status: pPending, early: !inv.expired}
+	inv.payments = append(inv.payments, p)
+	inv.settle()
+	s.lastPay = &pendingTransfer{tx: tx, parent: parent, nonce: s.w.nonce - 1, pay: p}
+	s.expectChain()
+	return true
+}
+
+// chainUnmatched sends a transfer no invoice expects to the shared address
+// (whole cents: no code).
+func (s *sim) chainUnmatched() bool {
+	m, ok := pick(s, s.merchants, func(m *simMerchant) bool { return !m.xpub })
+	if !ok {
+		return false
+	}
+	units := new(big.Int).Mul(big.NewInt(int64(1+s.rng.IntN(50_000))), tokenPerMinor)
+	tx, parent := s.w.transfer(m.address, units)
+	s.chainConfirmed()
+	c := &simCredit{id: strings.ToLower(tx.Hex()), txID: strings.ToLower(tx.Hex()), chain: true, status: pPending}
+	m.unmatched = append(m.unmatched, c)
+	s.lastPay = &pendingTransfer{tx: tx, parent: parent, nonce: s.w.nonce - 1, unmatched: c}
+	s.expectChain()
+	return true
+}
+
+func (s *sim) mineBlock() bool {
+	s.w.mine(common.Hash{})
+	s.chainConfirmed()
+	s.lastPay = nil
+	s.expectChain()
+	return true
+}
+
+// chainConfirmed is the model's view after a new block: every transfer
+// that was pending is now at the devnet's depth.
+func (s *sim) chainConfirmed() {
+	for _, inv := range s.invoices {
+		moved := false
+		for _, p := range inv.payments {
+			if p.chain && p.status == pPending {
+				p.status, moved = pConfirmed, true
+			}
+		}
+		if moved {
+			inv.settle()
+		}
+	}
+	for _, m := range s.merchants {
+		for _, c := range m.unmatched {
+			if c.chain && c.status == pPending {
+				c.status = pConfirmed
+			}
+		}
+	}
+	s.lastPay = nil
+}
+
+// reorgAway forks the newest transfer's block away and replaces the
+// transfer: it is reversed before it confirmed.
+func (s *sim) reorgAway() bool {
+	lp := s.lastPay
+	if lp == nil {
+		return false
+	}
+	s.w.dropAndFork(lp.parent, lp.nonce)
+	s.lastPay = nil
+	// The replacement's block, and one more: nothing else was pending.
+	if lp.pay != nil {
+		lp.pay.status = pReversed
+		lp.pay.inv.settle()
+	} else {
+		lp.unmatched.status = pReversed
+	}
+	s.expectChain()
+	return true
+}
+
+// reorgAgain forks the newest transfer's block away; the transfer is mined
+// again in another block and is the same payment, still pending.
+func (s *sim) reorgAgain() bool {
+	lp := s.lastPay
+	if lp == nil {
+		return false
+	}
+	s.w.remine(lp.parent, lp.tx)
+	rc, err := s.w.eth.TransactionReceipt(context.Background(), lp.tx)
+	if err != nil {
+		s.fail("receipt of the transfer mined again: %v", err)
+	}
+	s.expectBlock(lp, strings.ToLower(rc.BlockHash.Hex()))
+	s.expectChain()
+	return true
+}
+
+// expectChain waits until settle shows every invoice with chain payments,
+// and every unmatched transfer, as the model has them.
+func (s *sim) expectChain() {
+	s.t.Helper()
+	for _, inv := range s.invoices {
+		if inv.units != nil && len(inv.payments) > 0 {
+			s.expectPayments(inv)
+			s.expect(inv)
+		}
+	}
+	for _, m := range s.merchants {
+		if !m.xpub {
+			s.expectUnmatchedTransfers(m)
+		}
+	}
+}
+
+// expectPayments waits until settle lists inv's payments with the model's
+// statuses.
+func (s *sim) expectPayments(inv *simInvoice) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := s.w.list(inv.m.key, "/api/v1/invoices/"+inv.id+"/payments")
+		if diff := paymentsDiff(inv, got); diff == "" {
+			return
+		} else if time.Now().After(deadline) {
+			s.fail("invoice %d (%s) payments: %s", inv.n, inv.id, diff)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// paymentsDiff says how settle's payments of inv differ from the model's.
+func paymentsDiff(inv *simInvoice, got []map[string]any) string {
+	if len(got) != len(inv.payments) {
+		return fmt.Sprintf("settle lists %d payments, the model %d: %v / %s", len(got), len(inv.payments), got, inv.describe())
+	}
+	for _, p := range inv.payments {
+		found := false
+		for _, g := range got {
+			id, _ := g["id"].(string)
+			tx, _ := g["tx_id"].(string)
+			if p.key != id && !(p.chain && strings.EqualFold(p.key, tx)) {
+				continue
+			}
+			found = true
+			if g["status"] != p.status || g["amount_units"] != p.units.String() {
+				return fmt.Sprintf("payment %s is %v %v in settle, %s %s in the model", p.key, g["status"], g["amount_units"], p.status, p.units)
+			}
+		}
+		if !found {
+			return fmt.Sprintf("payment %s of the model is not in settle: %v", p.key, got)
+		}
+	}
+	return ""
+}
+
+// expectBlock waits until settle has the pending transfer in block hash.
+func (s *sim) expectBlock(lp *pendingTransfer, hash string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var rows []map[string]any
+		if lp.pay != nil {
+			rows = s.w.list(lp.pay.inv.m.key, "/api/v1/invoices/"+lp.pay.inv.id+"/payments")
+		} else {
+			for _, m := range s.merchants {
+				if !m.xpub {
+					rows = s.w.list(m.key, "/api/v1/unmatched-payments")
+				}
+			}
+		}
+		for _, r := range rows {
+			if strings.EqualFold(fmt.Sprint(r["tx_id"]), lp.tx.Hex()) && strings.EqualFold(fmt.Sprint(r["block_hash"]), hash) && r["status"] == pPending {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.fail("transfer %s mined again in block %s: settle shows %v", lp.tx.Hex(), hash, rows)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// expectUnmatchedTransfers waits until m's unmatched transfers are the
+// model's, with its statuses.
+func (s *sim) expectUnmatchedTransfers(m *simMerchant) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := s.w.list(m.key, "/api/v1/unmatched-payments")
+		diff := ""
+		want := 0
+		for _, c := range m.unmatched {
+			if !c.chain {
+				continue
+			}
+			want++
+			found := false
+			for _, g := range got {
+				if strings.EqualFold(fmt.Sprint(g["tx_id"]), c.txID) {
+					found = true
+					if g["status"] != c.status {
+						diff = fmt.Sprintf("unmatched transfer %s is %v in settle, %s in the model", c.txID, g["status"], c.status)
+					}
+				}
+			}
+			if !found {
+				diff = "unmatched transfer " + c.txID + " is not in settle"
+			}
+		}
+		if diff == "" && len(got) != want {
+			diff = fmt.Sprintf("settle keeps %d unmatched transfers, the model %d", len(got), want)
+		}
+		if diff == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.fail("merchant %d: %s", m.n, diff)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// --- the rails ---
+
+// railMethod is the invoice method paid through a rail.
+var railMethod = map[string]string{"fednow": "fednow", "rtp": "rtp", "ach": "ach_same_day", "push_to_card": "push_to_card", "qris": "qris"}
+
+// simUETR is the UETR a merchant's bank gives its n-th transfer: the same
+// for both merchants' n-th, which must not matter.
+func simUETR(n int) string { return fmt.Sprintf("%08x-5e77-4000-8000-%012x", n, n) }
+
+// newNotification makes a credit never sent before to a merchant, with
+// what it must become.
+func (s *sim) newNotification() (sentNotification, outcome) {
+	m := s.merchant()
+	kinds := []string{"fednow pacs.008", "fednow camt.054", "rtp pacs.008", "rtp camt.054", "ach", "push_to_card", "qris forwarded", "qris callback"}
+	kind := kinds[s.rng.IntN(len(kinds))]
+	rail, _, _ := strings.Cut(kind, " ")
+	if strings.HasPrefix(kind, "qris") {
+		return s.qrisNotification(m, kind)
+	}
+	acct := m.rails[rail]
+	sn := sentNotification{m: m, rail: rail, n: notification{path: "/api/v1/rails/" + rail + "/notifications", account: acct.id, secret: acct.secret, contentType: "application/xml"}}
+	var want outcome
+	var amount int64
+	ref := ""
+	usd := func(inv *simInvoice) bool { return inv.m == m && inv.currency == "USD" && inv.ref != "" }
+	switch r := s.rng.IntN(10); {
+	case r < 6: // with the invoice's reference
+		inv, ok := pick(s, s.invoices, usd)
+		if !ok {
+			return s.newNotificationUnmatched(m, rail, kind, sn)
+		}
+		ref, amount = inv.ref, s.payAmount(inv)
+		want = outcome{status: "matched", invoice: inv}
+	case r < 8: // no reference: the one open invoice of that amount, if one
+		inv, ok := pick(s, s.invoices, func(inv *simInvoice) bool { return usd(inv) && inv.method == railMethod[rail] })
+		if !ok {
+			return s.newNotificationUnmatched(m, rail, kind, sn)
+		}
+		amount = inv.amount
+		want = outcome{status: "unmatched"}
+		var candidates []*simInvoice
+		for _, c := range s.invoices {
+			if c.m == m && c.currency == "USD" && c.method == railMethod[rail] && c.amount == amount &&
+				(c.status == stOpen || c.status == stProcessing) {
+				candidates = append(candidates, c)
+			}
+		}
+		if len(candidates) == 1 {
+			want = outcome{status: "matched", invoice: candidates[0]}
+		}
+	default:
+		return s.newNotificationUnmatched(m, rail, kind, sn)
+	}
+	s.fillBank(&sn, kind, amount, ref)
+	return sn, want
+}
+
+// newNotificationUnmatched is a bank credit no invoice expects: no
+// reference, and a number of cents no invoice amount has.
+func (s *sim) newNotificationUnmatched(m *simMerchant, rail, kind string, sn sentNotification) (sentNotification, outcome) {
+	s.fillBank(&sn, kind, int64(1+s.rng.IntN(300))*100+3, "")
+	return sn, outcome{status: "unmatched"}
+}
+
+// fillBank writes the body of a bank or processor credit of amount cents.
+func (s *sim) fillBank(sn *sentNotification, kind string, amount int64, ref string) {
+	m := sn.m
+	m.ids++
+	n := m.ids
+	dollars := formatUnits(big.NewInt(amount), 2)
+	e2e, rmt := "NOTPROVIDED", "thank you"
+	if ref != "" {
+		e2e, rmt = ref, "Invoice "+ref
+	}
+	sn.amount, sn.reference = dollars, ref
+	switch kind {
+	case "fednow pacs.008", "rtp pacs.008":
+		sn.uetr = simUETR(n)
+		sn.n.body = simPacs(sn.uetr, e2e, dollars, rmt)
+	case "fednow camt.054", "rtp camt.054":
+		if s.rng.IntN(2) == 0 {
+			sn.uetr = simUETR(n)
+		}
+		sn.n.body = simCamt(fmt.Sprintf("SVCR-%d", n), sn.uetr, e2e, dollars, rmt)
+	case "ach":
+		sn.n.path, sn.n.contentType = "/api/v1/rails/ach/files", "text/plain"
+		addenda := "RMR*IV*NONE*PI*\\"
+		if ref != "" {
+			addenda = "RMR*IV*" + ref + "*PI*\\"
+		}
+		sn.n.body = simNACHA(s.t, fmt.Sprintf("0110001%08d", n), amount, addenda)
+	case "push_to_card":
+		sn.n.contentType = "application/json"
+		sn.n.body = simPush(fmt.Sprintf("ptc_sim_%d", n), amount, ref)
+	}
+}
+
+// qrisNotification is a forwarded notification or a callback: by total
+// (or, for a callback, by the invoice's reference), or of a total nobody
+// holds.
+func (s *sim) qrisNotification(m *simMerchant, kind string) (sentNotification, outcome) {
+	acct := m.rails["qris"]
+	sn := sentNotification{m: m, rail: "qris", n: notification{account: acct.id, secret: acct.secret}}
+	m.ids++
+	n := m.ids
+	var want outcome
+	var inv *simInvoice
+	total := int64(5_000_000 + 7*n) // a total no invoice holds
+	if target, ok := pick(s, s.invoices, func(inv *simInvoice) bool { return inv.m == m && inv.method == "qris" }); ok && s.rng.IntN(5) > 0 {
+		inv, total = target, target.asked
+		want = outcome{status: "matched", invoice: inv}
+	} else {
+		want = outcome{status: "unmatched"}
+	}
+	if kind == "qris forwarded" {
+		sn.n.path, sn.n.keyHeader = "/api/v1/rails/qris/notifications", "Authorization"
+		notif := fmt.Sprint(n)
+		if len(m.notifs) > 0 && s.rng.IntN(3) == 0 {
+			notif = m.notifs[s.rng.IntN(len(m.notifs))] // the app reuses its notification ids
+		}
+		m.notifs = append(m.notifs, notif)
+		msg := "Kamu menerima " + rupiah(total) + " dari SIM PAYOR"
+		if s.rng.IntN(3) == 0 {
+			msg = "Saldo " + rupiah(int64(1_000_000+n)) + ". " + msg // a balance before the credit
+		}
+		sn.n.body = simForwarded(notif, fmt.Sprintf("hash-%d", n), msg)
+		sn.amount = fmt.Sprint(total)
+		return sn, want
+	}
+	sn.n.path, sn.n.keyHeader = "/api/v1/rails/qris/callback", "X-Callback-Key"
+	refs := []string{"", "optional-reference", fmt.Sprintf("CB-%d", n)}
+	if inv != nil {
+		refs = append(refs, inv.ref)
+	}
+	ref := refs[s.rng.IntN(len(refs))]
+	if inv != nil && ref == inv.ref {
+		total = s.payAmount(inv) // the reference names the invoice: any amount
+	}
+	key := func() string {
+		target := "unmatched"
+		if inv != nil {
+			target = inv.id
+		}
+		return fmt.Sprintf("%d|%s|%s", total, ref, target)
+	}
+	if m.callbacks[key()] {
+		// The same again would be a retry: another reference, matched by
+		// the total.
+		ref = fmt.Sprintf("CB-%d", n)
+		if inv != nil {
+			total = inv.asked
+		}
+	}
+	m.callbacks[key()] = true
+	sn.amount, sn.reference = fmt.Sprint(total), ref
+	sn.n.body = simCallback(total, ref)
+	return sn, want
+}
+
+func (s *sim) railCredit() bool {
+	sn, want := s.newNotification()
+	s.record(sn, want, []answer{s.w.send(sn.n)})
+	return true
+}
+
+func (s *sim) concurrentCopies() bool {
+	sn, want := s.newNotification()
+	s.record(sn, want, s.w.sendAll(sn.n, 2+s.rng.IntN(5)))
+	return true
+}
+
+// record checks the answers to the copies of one new credit, exactly one of
+// which records it, and applies it to the model.
+func (s *sim) record(sn sentNotification, want outcome, answers []answer) {
+	s.t.Helper()
+	var got []outcome
+	duplicates := 0
+	for _, a := range answers {
+		o, dup := s.readAnswer(sn, a)
+		if dup {
+			duplicates++
+			got = append(got, o)
+			continue
+		}
+		if o.status != want.status || want.invoice != nil && o.paymentID == "" {
+			s.fail("%s credit %s: answered %d %s, want %s to invoice %v", sn.rail, sn.amount, a.status, a.raw, want.status, want.invoice)
+		}
+		if want.invoice != nil && (o.invoice == nil || o.invoice != want.invoice) {
+			s.fail("%s credit %s: recorded for invoice %v, want %d (%s): %s", sn.rail, sn.amount, o.invoice, want.invoice.n, want.invoice.id, a.raw)
+		}
+		sn.outcome = o
+	}
+	if duplicates != len(answers)-1 || sn.outcome.status == "" {
+		s.fail("%d copies of one %s credit: %d answered as duplicates, want %d: %v", len(answers), sn.rail, duplicates, len(answers)-1, answers)
+	}
+	for _, o := range got {
+		if o.paymentID != sn.outcome.paymentID || o.unmatched != sn.outcome.unmatched {
+			s.fail("a copy of a %s credit is a duplicate of %+v, the credit was recorded as %+v", sn.rail, o, sn.outcome)
+		}
+	}
+	m := sn.m
+	m.credits++
+	switch sn.outcome.status {
+	case "matched":
+		inv := sn.outcome.invoice
+		units, ok := new(big.Int).SetString(strings.ReplaceAll(sn.amount, ".", ""), 10)
+		if !ok {
+			s.fail("amount %q", sn.amount)
+		}
+		inv.payments = append(inv.payments, &simPayment{inv: inv, key: sn.outcome.paymentID, units: units, decimals: inv.decimals,
+			status: pConfirmed, early: !inv.expired})
+		inv.settle()
+		s.expect(inv)
+	case "unmatched":
+		m.unmatched = append(m.unmatched, &simCredit{id: sn.outcome.unmatched})
+	}
+	s.sent = append(s.sent, sn)
+}
+
+// readAnswer reads what became of a credit, and whether it was a duplicate.
+func (s *sim) readAnswer(sn sentNotification, a answer) (outcome, bool) {
+	s.t.Helper()
+	byID := func(id string) *simInvoice {
+		for _, inv := range s.invoices {
+			if inv.id == id {
+				return inv
+			}
+		}
+		return nil
+	}
+	if sn.rail == "qris" {
+		switch {
+		case a.status == http.StatusNotFound && a.str("code") == "no_matching_invoice":
+			return outcome{status: "unmatched"}, false
+		case a.status != http.StatusOK:
+			s.fail("qris %s: %d %s", sn.n.path, a.status, a.raw)
+		}
+		o := outcome{status: a.str("status"), invoice: byID(a.str("invoice_id")), paymentID: a.str("payment_id")}
+		if o.status == "duplicate" && o.paymentID == "" {
+			o.status = "unmatched"
+		}
+		return o, a.str("status") == "duplicate"
+	}
+	if a.status != http.StatusOK {
+		s.fail("%s notification: %d %s", sn.rail, a.status, a.raw)
+	}
+	results, _ := a.json["results"].([]any)
+	if len(results) != 1 {
+		s.fail("%s notification of one credit: %s", sn.rail, a.raw)
+	}
+	r := results[0].(map[string]any)
+	str := func(k string) string { v, _ := r[k].(string); return v }
+	o := outcome{status: str("status"), invoice: byID(str("invoice_id")), paymentID: str("payment_id"), unmatched: str("unmatched_id")}
+	if str("invoice_id") != "" && o.invoice == nil || o.invoice != nil && o.invoice.m != sn.m {
+		s.fail("merchant %d's %s credit names an invoice not its own: %s", sn.m.n, sn.rail, a.raw)
+	}
+	return o, o.status == "duplicate"
+}
+
+// railReplay sends a notification sent before again, as a bank retrying.
+func (s *sim) railReplay() bool {
+	if len(s.sent) == 0 {
+		return false
+	}
+	sn := s.sent[s.rng.IntN(len(s.sent))]
+	s.expectDuplicate(sn, s.w.send(sn.n))
+	return true
+}
+
+// sameTransfer sends a FedNow or RTP transfer with a UETR again in the
+// other message type, or to the other instant rail.
+func (s *sim) sameTransfer() bool {
+	sn, ok := pick(s, s.sent, func(sn sentNotification) bool { return sn.uetr != "" })
+	if !ok {
+		return false
+	}
+	other := sn
+	e2e, rmt := "NOTPROVIDED", "thank you"
+	if sn.reference != "" {
+		e2e, rmt = sn.reference, "Invoice "+sn.reference
+	}
+	if s.rng.IntN(2) == 0 {
+		rail := map[string]string{"fednow": "rtp", "rtp": "fednow"}[sn.rail]
+		acct := sn.m.rails[rail]
+		other.n.path, other.n.account, other.n.secret = "/api/v1/rails/"+rail+"/notifications", acct.id, acct.secret
+	} else if strings.Contains(string(sn.n.body), "pacs.008") {
+		sn.m.ids++
+		other.n.body = simCamt(fmt.Sprintf("SVCR-%d", sn.m.ids), strings.ToUpper(sn.uetr), e2e, sn.amount, rmt)
+	} else {
+		other.n.body = simPacs(sn.uetr, e2e, sn.amount, rmt)
+	}
+	s.expectDuplicate(sn, s.w.send(other.n))
+	return true
+}
+
+// expectDuplicate checks that a is the duplicate of sn's credit.
+func (s *sim) expectDuplicate(sn sentNotification, a answer) {
+	s.t.Helper()
+	o, dup := s.readAnswer(sn, a)
+	if !dup || o.paymentID != sn.outcome.paymentID || o.unmatched != sn.outcome.unmatched {
+		s.fail("%s credit sent again: answered %d %s, want a duplicate of %+v", sn.rail, a.status, a.raw, sn.outcome)
+	}
+}

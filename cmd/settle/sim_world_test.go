@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil/hdkeychain"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/settlepay/settle/chains/devchain"
+	"github.com/settlepay/settle/chains/fiat"
+	"github.com/settlepay/settle/invoice/storetest"
+)
+
+// This file is the money simulation's world: a settle server run as the
+// binary runs it (`settle serve`, restarted as a fresh instance on the same
+// database), a devnet chain it watches, and the banks, processors and
+// phones that post rail notifications to it.
+
+// world is everything outside the model.
+type world struct {
+	t      *testing.T
+	db     storetest.DB
+	chain  *devchain.Chain
+	eth    *ethclient.Client
+	nonce  uint64
+	env    map[string]string
+	logs   *syncBuffer
+	base   string       // the running server's URL
+	stop   func() error // stops the running server
+	starts int
+	http   *http.Client
+}
+
+// simConfirmations is the devnet depth in the simulation: a payment is
+// pending for one block, long enough to be reorged away.
+const simConfirmations = 2
+
+func newWorld(t *testing.T, db storetest.DB) *world {
+	t.Helper()
+	chain, err := devchain.Start(devchain.Config{RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chain.Close() })
+	eth, err := ethclient.Dial(chain.HTTPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eth.Close)
+	nonce, err := eth.PendingNonceAt(context.Background(), devchain.WalletAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{
+		t: t, db: db, chain: chain, eth: eth, nonce: nonce, logs: &syncBuffer{},
+		env: map[string]string{
+			"SETTLE_RPC_DEVNET":           chain.HTTPURL(),
+			"SETTLE_WS_DEVNET":            chain.WSURL(),
+			"SETTLE_CONFIRMATIONS_DEVNET": fmt.Sprint(simConfirmations),
+			"SETTLE_EVM_POLL_INTERVAL":    "50ms",
+			"SETTLE_LOG_LEVEL":            "warn",
+		},
+		http: &http.Client{Timeout: 30 * time.Second},
+	}
+	t.Cleanup(func() {
+		if w.stop != nil {
+			w.stop()
+		}
+	})
+	return w
+}
+
+// start runs a fresh `settle serve` on the world's database.
+func (w *world) start() {
+	w.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	m := &Main{Stdout: io.Discard, Stderr: w.logs, Getenv: func(k string) string { return w.env[k] },
+		Ready: func(addr string) { ready <- addr }}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", w.db.URL,
+			"--expire-interval", "20ms", "--shutdown-grace", "5s"})
+	}()
+	select {
+	case addr := <-ready:
+		w.base = "http://" + addr
+		w.stop = func() error { cancel(); return <-done }
+		w.starts++
+	case err := <-done:
+		cancel()
+		w.t.Fatalf("serve ended before listening: %v\n%s", err, w.logs.String())
+	case <-time.After(60 * time.Second):
+		cancel()
+		w.t.Fatal("serve did not start")
+	}
+}
+
+// restart stops the server and starts a fresh one on the same database:
+// nothing in its memory survives, only what it stored.
+func (w *world) restart() {
+	w.t.Helper()
+	if err := w.stop(); err != nil {
+		w.t.Fatalf("serve stopped with %v\n%s", err, w.logs.String())
+	}
+	w.stop = nil
+	w.start()
+}
+
+// answer is a decoded HTTP answer.
+type answer struct {
+	status int
+	raw    []byte
+	json   map[string]any
+}
+
+func (a answer) str(field string) string {
+	s, _ := a.json[field].(string)
+	return s
+}
+
+// call sends one request to the server; body is JSON unless it is []byte.
+func (w *world) call(method, path string, body any, header ...string) answer {
+	w.t.Helper()
+	var rd io.Reader
+	contentType := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, w.base+path, rd)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := w.http.Do(req)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	a := answer{status: res.StatusCode, raw: raw}
+	json.Unmarshal(raw, &a.json)
+	return a
+}
+
+// api is a call with a merchant's key.
+func (w *world) api(key, method, path string, body any) answer {
+	w.t.Helper()
+	return w.call(method, path, body, "Authorization", "Bearer "+key)
+}
+
+// list reads every page of a list endpoint.
+func (w *world) list(key, path string) []map[string]any {
+	w.t.Helper()
+	var out []map[string]any
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	after := ""
+	for {
+		p := path + sep + "limit=100"
+		if after != "" {
+			p += "&after=" + after
+		}
+		a := w.api(key, "GET", p, nil)
+		if a.status != http.StatusOK {
+			w.t.Fatalf("GET %s: %d %s", p, a.status, a.raw)
+		}
+		data, _ := a.json["data"].([]any)
+		for _, d := range data {
+			out = append(out, d.(map[string]any))
+		}
+		if more, _ := a.json["has_more"].(bool); !more || len(data) == 0 {
+			return out
+		}
+		after = data[len(data)-1].(map[string]any)["id"].(string)
+	}
+}
+
+// --- the chain ---
+
+// transfer sends units of the devnet token from the wallet to to and mines
+// it in a block of its own; it returns the transaction and the block's
+// parent, from which a reorg forks.
+func (w *world) transfer(to string, units *big.Int) (tx, parent common.Hash) {
+	w.t.Helper()
+	head, err := w.eth.HeaderByNumber(context.Background(), nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	n := w.nonce
+	tx, err = devchain.TransferWith(context.Background(), w.eth, devchain.WalletKey(), devchain.TokenAddress,
+		common.HexToAddress(to), units, devchain.TxOpts{Nonce: &n, Tip: big.NewInt(1_000_000_000), FeeCap: big.NewInt(100_000_000_000)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.nonce++
+	w.mine(tx)
+	return tx, head.Hash()
+}
+
+// mine commits a block, waiting first until the pool holds want (when set).
+func (w *world) mine(want common.Hash) {
+	w.t.Helper()
+	if want != (common.Hash{}) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, pending, err := w.eth.TransactionByHash(context.Background(), want); err == nil && pending {
+				break
+			}
+			if time.Now().After(deadline) {
+				w.t.Fatalf("transaction %s never reached the pool", want)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	w.chain.Commit()
+}
+
+// dropAndFork forks from parent and mines, in place of the transfer that
+// used nonce, a replacement paying nobody settle knows: the transfer
+// leaves the chain for good.
+func (w *world) dropAndFork(parent common.Hash, nonce uint64) {
+	w.t.Helper()
+	if err := w.chain.Fork(parent); err != nil {
+		w.t.Fatal(err)
+	}
+	n := nonce
+	tx, err := devchain.TransferWith(context.Background(), w.eth, devchain.WalletKey(), devchain.TokenAddress,
+		common.HexToAddress("0x000000000000000000000000000000000000dEaD"), big.NewInt(1),
+		devchain.TxOpts{Nonce: &n, Tip: big.NewInt(5_000_000_000), FeeCap: big.NewInt(200_000_000_000)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.mine(tx)
+	w.chain.Commit()
+}
+
+// remine forks from parent: the abandoned block's transfer goes back to the
+// pool and is mined again in another block.
+func (w *world) remine(parent, tx common.Hash) {
+	w.t.Helper()
+	if err := w.chain.Fork(parent); err != nil {
+		w.t.Fatal(err)
+	}
+	w.mine(tx)
+}
+
+// simTPub is merchant B's watch-only key: BIP 32 test vector 1 as a tpub.
+func simTPub(t *testing.T) string {
+	t.Helper()
+	k, err := hdkeychain.NewKeyFromString("xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := k.CloneWithVersion([]byte{0x04, 0x35, 0x87, 0xcf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk.String()
+}
+
+// --- the rails ---
+
+// notification is one message as a bank, processor or phone sends it.
+type notification struct {
+	path        string
+	body        []byte
+	contentType string
+	account     string // signed rails
+	secret      string
+	keyHeader   string // QRIS: the header that carries the secret
+}
+
+// send posts n, signed now when the rail signs.
+func (w *world) send(n notification) answer {
+	w.t.Helper()
+	if n.keyHeader != "" {
+		value := n.secret
+		if n.keyHeader == "Authorization" {
+			value = "Bearer " + n.secret
+		}
+		return w.call("POST", n.path, n.body, n.keyHeader, value)
+	}
+	return w.call("POST", n.path, n.body, "Content-Type", n.contentType,
+		"X-Settle-Account", n.account, fiat.SignatureHeader, fiat.Sign([]byte(n.secret), n.body, time.Now()))
+}
+
+// sendAll posts n k times at once.
+func (w *world) sendAll(n notification, k int) []answer {
+	w.t.Helper()
+	out := make([]answer, k)
+	var wg sync.WaitGroup
+	for i := range k {
+		wg.Go(func() { out[i] = w.send(n) })
+	}
+	wg.Wait()
+	return out
+}
+
+// simCamt is a camt.054.001.08 of one booked credit, booked now.
+func simCamt(svcrRef, uetr, e2e, amount, rmt string) []byte {
+	refs := "<AcctSvcrRef>" + svcrRef + "</AcctSvcrRef><EndToEndId>" + e2e + "</EndToEndId>"
+	if uetr != "" {
+		refs += "<UETR>" + uetr + "</UETR>"
+	}
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn>
+ <GrpHdr><MsgId>CAMT-` + svcrRef + `</MsgId><CreDtTm>` + time.Now().UTC().Format(time.RFC3339) + `</CreDtTm></GrpHdr>
+ <Ntfctn><Id>N1</Id><Acct><Id><Othr><Id>000123456789</Id></Othr></Id></Acct>
+  <Ntry><Amt Ccy="USD">` + amount + `</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+   <BookgDt><DtTm>` + time.Now().UTC().Format(time.RFC3339Nano) + `</DtTm></BookgDt>
+   <NtryDtls><TxDtls><Refs>` + refs + `</Refs><Amt Ccy="USD">` + amount + `</Amt><CdtDbtInd>CRDT</CdtDbtInd>
+    <RltdPties><Dbtr><Pty><Nm>SIM PAYOR</Nm></Pty></Dbtr></RltdPties>
+    <RmtInf><Ustrd>` + rmt + `</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry></Ntfctn>
+</BkToCstmrDbtCdtNtfctn></Document>`)
+}
+
+// simPacs is a pacs.008.001.08 in its envelope, as FedNow and RTP send it.
+func simPacs(uetr, e2e, amount, rmt string) []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<Message xmlns="urn:tch"><AppHdr xmlns="urn:iso:std:iso:20022:tech:xsd:head.001.001.02"><BizMsgIdr>B-` + uetr + `</BizMsgIdr><MsgDefIdr>pacs.008.001.08</MsgDefIdr></AppHdr>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"><FIToFICstmrCdtTrf>
+ <GrpHdr><MsgId>M-` + uetr + `</MsgId><CreDtTm>` + time.Now().UTC().Format(time.RFC3339) + `</CreDtTm><NbOfTxs>1</NbOfTxs></GrpHdr>
+ <CdtTrfTxInf><PmtId><EndToEndId>` + e2e + `</EndToEndId><UETR>` + uetr + `</UETR></PmtId>
+  <IntrBkSttlmAmt Ccy="USD">` + amount + `</IntrBkSttlmAmt><IntrBkSttlmDt>` + time.Now().UTC().Format(time.DateOnly) + `</IntrBkSttlmDt>
+  <Dbtr><Nm>SIM PAYOR</Nm></Dbtr><CdtrAcct><Id><Othr><Id>000123456789</Id></Othr></Id></CdtrAcct>
+  <RmtInf><Ustrd>` + rmt + `</Ustrd></RmtInf></CdtTrfTxInf>
+</FIToFICstmrCdtTrf></Document></Message>`)
+}
+
+// simNACHA is a NACHA file of one credit entry of cents with trace.
+func simNACHA(t *testing.T, trace string, cents int64, addenda string) []byte {
+	t.Helper()
+	f := &fiat.ACHFile{Destination: "021000021", Origin: "011000138", Created: "250102", CreatedTime: "1030", IDModifier: "A",
+		DestinationName: "EXAMPLE BANK", OriginName: "PAYOR BANK",
+		Batches: []fiat.ACHBatch{{ServiceClass: 220, CompanyName: "SIM PAYOR", CompanyID: "1234567890", SECCode: "CCD",
+			EntryDescription: "INVOICE", DescriptiveDate: "SD1300", EffectiveDate: "250102", OriginatorStatus: "1", ODFI: "01100013", Number: 1,
+			Entries: []fiat.ACHEntry{{TransactionCode: 22, RDFI: "02100002", CheckDigit: "1", Account: "000123456789", Amount: cents,
+				IndividualID: "SIM", IndividualName: "TEST SHOP", Trace: trace, Addenda: []string{addenda}}}}}}
+	b, err := f.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// simPush is a push-to-card notification; created is rounded up so that a
+// processor's clock never puts it before it happened.
+func simPush(id string, cents int64, ref string) []byte {
+	created := time.Now().Add(time.Second).Unix()
+	return []byte(fmt.Sprintf(`{"id":%q,"type":"push_to_card.credited","amount":%d,"currency":"USD","card_last4":"4242","network":"visa","reference":%q,"created":%d}`,
+		id, cents, ref, created))
+}
+
+// simForwarded is what a notification forwarder posts.
+func simForwarded(notif, hash, message string) []byte {
+	b, _ := json.Marshal(map[string]any{"app": "id.dana", "title": "Pembayaran diterima", "message": message,
+		"timestamp": time.Now().UnixMilli(), "device_id": "sim-phone", "notif_id": notif, "event_hash": hash})
+	return b
+}
+
+// simCallback is a QRIS aggregator's callback; an empty reference is left out.
+func simCallback(total int64, reference string) []byte {
+	body := map[string]any{"amount": total, "sender_name": "SIM PAYOR"}
+	if reference != "" {
+		body["reference"] = reference
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+// rupiah writes whole rupiah as an Indonesian e-wallet does: Rp25.042.
+func rupiah(v int64) string {
+	s := fmt.Sprint(v)
+	var parts []string
+	for len(s) > 3 {
+		parts = append([]string{s[len(s)-3:]}, parts...)
+		s = s[:len(s)-3]
+	}
+	return "Rp" + strings.Join(append([]string{s}, parts...), ".")
+}
