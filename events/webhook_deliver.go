@@ -116,7 +116,8 @@ func (w *Webhooks) record(ctx context.Context, c claimed, o outcome) error {
 			return err
 		}
 		// Only the holder of the lease moves the delivery; a worker whose
-		// lease expired (and was taken over) keeps just its attempt row.
+		// lease expired (and was taken over), or was released by a replay
+		// made meanwhile, keeps just its attempt row.
 		res, err := tx.NewUpdate().Model(&d).
 			Column("status", "attempts", "next_attempt_at", "locked_until", "last_status_code", "last_error", "updated_at").
 			WherePK().Where("locked_until = ?", c.lease).Exec(ctx)
@@ -128,7 +129,7 @@ func (w *Webhooks) record(ctx context.Context, c claimed, o outcome) error {
 		return nil
 	})
 	if err == nil && lost {
-		w.log.WarnContext(ctx, "webhook lease expired before the attempt was recorded", "delivery_id", d.ID)
+		w.log.InfoContext(ctx, "webhook delivery was replayed or taken over while an attempt was in flight; only the attempt is recorded", "delivery_id", d.ID)
 	}
 	if err == nil {
 		lvl := "succeeded"

@@ -104,6 +104,13 @@ func (rc *hookReceiver) receipts() []hookReceipt {
 	return append([]hookReceipt(nil), rc.got...)
 }
 
+// count is how many requests came for one webhook-id.
+func (rc *hookReceiver) count(id string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.perID[id]
+}
+
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
