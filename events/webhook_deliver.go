@@ -71,12 +71,22 @@ func (w *Webhooks) send(ctx context.Context, c claimed) outcome {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	rep, err := w.client.post(ctx, c.endpoint.Mode, c.endpoint.URL, header, body)
+	rep, err := w.client.post(ctx, c.endpoint.URL, header, body)
 	o.latency = time.Since(start)
 	var ne net.Error
 	switch {
 	case err == nil:
 		o.status, o.excerpt, o.retryAfter = rep.status, rep.excerpt, rep.retryAfter
+	case errors.Is(err, ErrAddressNotAllowed):
+		// Refused before connecting: nothing was sent and no reply exists.
+		// An endpoint stored before the rule held in its mode (or while
+		// the operator allowed private addresses), or a name that now
+		// resolves to a private address, fails this way at every attempt
+		// until its URL is changed, and is disabled in the end like any
+		// failing endpoint.
+		o.err = truncate(err.Error(), 400) + " (webhooks reach public addresses only)"
+		w.log.WarnContext(ctx, "webhook refused: the endpoint's address is not public", "delivery_id", c.delivery.ID,
+			"endpoint_id", c.endpoint.ID, "merchant_id", c.endpoint.MerchantID, "mode", c.endpoint.Mode, "err", err)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		o.err = fmt.Sprintf("no response within %s", w.cfg.Timeout)
 	default:

@@ -14,7 +14,7 @@ func TestWebhookIdempotency(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
 		e := setup(t, db)
-		body := map[string]any{"url": "http://127.0.0.1:9/hook"}
+		body := map[string]any{"url": "http://93.184.215.14:9/hook"}
 		first := e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", e.key, body, "Idempotency-Key", "wh-1"), http.StatusCreated)
 		again := e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", e.key, body, "Idempotency-Key", "wh-1"), http.StatusCreated)
 		if string(first.Raw) != string(again.Raw) || again.Header.Get("Idempotent-Replayed") != "true" {

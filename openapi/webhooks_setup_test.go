@@ -30,7 +30,8 @@ func setupWebhooks(t *testing.T, db storetest.DB) *env {
 	seq := events.NewSequencer(db.DB, nil, written, sequenced)
 	seq.Interval = 10 * time.Millisecond
 	wh := events.NewWebhooks(db.DB, nil, events.WebhookConfig{
-		PollInterval: 10 * time.Millisecond, Now: c.Now,
+		AllowPrivateAddresses: true, // the receivers are httptest servers on loopback
+		PollInterval:          10 * time.Millisecond, Now: c.Now,
 		Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond},
 	}, sequenced)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -19,7 +19,7 @@ func TestWebhookEndpointCRUD(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
 		e := setup(t, db)
 		created := e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", e.key, map[string]any{
-			"url": "http://127.0.0.1:9/hooks", "description": "orders",
+			"url": "http://93.184.215.14:9/hooks", "description": "orders",
 		}), http.StatusCreated).JSON
 		id := str(t, created, "id")
 		secret := str(t, created, "secret")
@@ -38,7 +38,7 @@ func TestWebhookEndpointCRUD(t *testing.T) {
 			t.Fatalf("GET shows the secret: %s", got.Raw)
 		}
 		second := str(t, e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", e.key, map[string]any{
-			"url": "http://localhost:9/b", "enabled_events": []string{"invoice.updated", "invoice.created", "invoice.updated"}, "enabled": false,
+			"url": "http://93.184.215.14:9/b", "enabled_events": []string{"invoice.updated", "invoice.created", "invoice.updated"}, "enabled": false,
 		}), http.StatusCreated).JSON, "id")
 		page := e.mustStatus(e.do("GET", "/api/v1/webhook-endpoints?limit=1", e.key, nil), http.StatusOK).JSON
 		data := page["data"].([]any)
@@ -58,12 +58,12 @@ func TestWebhookEndpointCRUD(t *testing.T) {
 		patched := e.mustStatus(e.do("PATCH", "/api/v1/webhook-endpoints/"+id, e.key, map[string]any{
 			"description": "fulfilment", "enabled_events": []string{"invoice_payment.updated"}, "enabled": false,
 		}), http.StatusOK).JSON
-		if patched["description"] != "fulfilment" || patched["enabled"] != false || patched["url"] != "http://127.0.0.1:9/hooks" ||
+		if patched["description"] != "fulfilment" || patched["enabled"] != false || patched["url"] != "http://93.184.215.14:9/hooks" ||
 			fmt.Sprint(patched["enabled_events"]) != "[invoice_payment.updated]" {
 			t.Fatalf("patched %v", patched)
 		}
-		patched = e.mustStatus(e.do("PATCH", "/api/v1/webhook-endpoints/"+id, e.key, map[string]any{"enabled": true, "url": "http://127.0.0.1:10/x"}), http.StatusOK).JSON
-		if patched["enabled"] != true || patched["url"] != "http://127.0.0.1:10/x" || patched["description"] != "fulfilment" {
+		patched = e.mustStatus(e.do("PATCH", "/api/v1/webhook-endpoints/"+id, e.key, map[string]any{"enabled": true, "url": "http://93.184.215.14:10/x"}), http.StatusOK).JSON
+		if patched["enabled"] != true || patched["url"] != "http://93.184.215.14:10/x" || patched["description"] != "fulfilment" {
 			t.Fatalf("re-enabled %v", patched)
 		}
 
@@ -85,7 +85,7 @@ func TestWebhookEndpointCRUD(t *testing.T) {
 		// A read key reads, and may not write.
 		read := e.newKey(e.merchant, invoice.ModeTest, invoice.ScopeRead)
 		e.mustStatus(e.do("GET", "/api/v1/webhook-endpoints/"+second, read, nil), http.StatusOK)
-		e.wantProblem(e.do("POST", "/api/v1/webhook-endpoints", read, map[string]any{"url": "http://127.0.0.1:9/"}), http.StatusForbidden, "insufficient_scope")
+		e.wantProblem(e.do("POST", "/api/v1/webhook-endpoints", read, map[string]any{"url": "http://93.184.215.14:9/"}), http.StatusForbidden, "insufficient_scope")
 	})
 }
 
@@ -97,8 +97,8 @@ func TestWebhookBadInput(t *testing.T) {
 		e := setup(t, db)
 		live := e.liveKey()
 		_, otherKey := e.otherMerchant()
-		theirs := str(t, e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", otherKey, map[string]any{"url": "http://127.0.0.1:9/"}), http.StatusCreated).JSON, "id")
-		mine := str(t, e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://127.0.0.1:9/"}), http.StatusCreated).JSON, "id")
+		theirs := str(t, e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", otherKey, map[string]any{"url": "http://93.184.215.14:9/"}), http.StatusCreated).JSON, "id")
+		mine := str(t, e.mustStatus(e.do("POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://93.184.215.14:9/"}), http.StatusCreated).JSON, "id")
 		// A delivery of the other merchant's endpoint.
 		e.createInvoiceWith(otherKey, map[string]any{"amount": "1.00", "currency": "USD"})
 		var theirDelivery string
@@ -112,14 +112,14 @@ func TestWebhookBadInput(t *testing.T) {
 			status                  int
 			code                    string
 		}{
-			{"unknown event type", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://127.0.0.1:9/", "enabled_events": []string{"invoice.created", "invoice.exploded"}}, 422, "invalid_event_type"},
-			{"no event types", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://127.0.0.1:9/", "enabled_events": []string{}}, 422, "invalid_event_type"},
-			{"event types not a list", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://127.0.0.1:9/", "enabled_events": "*"}, 422, "invalid_event_type"},
+			{"unknown event type", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://93.184.215.14:9/", "enabled_events": []string{"invoice.created", "invoice.exploded"}}, 422, "invalid_event_type"},
+			{"no event types", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://93.184.215.14:9/", "enabled_events": []string{}}, 422, "invalid_event_type"},
+			{"event types not a list", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://93.184.215.14:9/", "enabled_events": "*"}, 422, "invalid_event_type"},
 			{"url missing", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"description": "x"}, 422, "invalid_url"},
 			{"url not a URL", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "not a url"}, 422, "invalid_url"},
 			{"url not http", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "ftp://127.0.0.1/x"}, 422, "invalid_url"},
 			{"url with credentials", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://u:p@127.0.0.1/x"}, 422, "invalid_url"},
-			{"unknown field", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://127.0.0.1:9/", "secret": "whsec_mine"}, 422, "unknown_field"},
+			{"unknown field", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://93.184.215.14:9/", "secret": "whsec_mine"}, 422, "unknown_field"},
 			{"live http", "POST", "/api/v1/webhook-endpoints", live, map[string]any{"url": "http://93.184.215.14/hook"}, 422, "url_not_allowed"},
 			{"live loopback", "POST", "/api/v1/webhook-endpoints", live, map[string]any{"url": "https://127.0.0.1/hook"}, 422, "url_not_allowed"},
 			{"live localhost", "POST", "/api/v1/webhook-endpoints", live, map[string]any{"url": "https://localhost/hook"}, 422, "url_not_allowed"},
@@ -127,6 +127,17 @@ func TestWebhookBadInput(t *testing.T) {
 			{"live metadata", "POST", "/api/v1/webhook-endpoints", live, map[string]any{"url": "https://169.254.169.254/latest/meta-data/"}, 422, "url_not_allowed"},
 			{"live unique local v6", "POST", "/api/v1/webhook-endpoints", live, map[string]any{"url": "https://[fd00::1]/hook"}, 422, "url_not_allowed"},
 			{"live CGNAT", "POST", "/api/v1/webhook-endpoints", live, map[string]any{"url": "https://100.64.0.1/hook"}, 422, "url_not_allowed"},
+			// Test mode takes http, but not a host that is not public: any
+			// merchant could otherwise read services on settle's network.
+			{"test loopback", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://127.0.0.1:9/"}, 422, "url_not_allowed"},
+			{"test localhost", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://localhost:8080/"}, 422, "url_not_allowed"},
+			{"test private", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://192.168.1.1/admin"}, 422, "url_not_allowed"},
+			{"test metadata", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://169.254.169.254/latest/meta-data/"}, 422, "url_not_allowed"},
+			{"test IPv4-compatible loopback", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://[::127.0.0.1]/"}, 422, "url_not_allowed"},
+			{"test IPv4-translated loopback", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://[::ffff:0:127.0.0.1]/"}, 422, "url_not_allowed"},
+			{"test IPv4-mapped loopback", "POST", "/api/v1/webhook-endpoints", e.key, map[string]any{"url": "http://[::ffff:127.0.0.1]/"}, 422, "url_not_allowed"},
+			{"live IPv4-compatible loopback", "POST", "/api/v1/webhook-endpoints", live, map[string]any{"url": "https://[::127.0.0.1]/"}, 422, "url_not_allowed"},
+			{"patch to loopback", "PATCH", "/api/v1/webhook-endpoints/" + mine, e.key, map[string]any{"url": "http://127.0.0.1:6379/"}, 422, "url_not_allowed"},
 			{"patch to a bad type", "PATCH", "/api/v1/webhook-endpoints/" + mine, e.key, map[string]any{"enabled_events": []string{"nope"}}, 422, "invalid_event_type"},
 			{"patch to a bad url", "PATCH", "/api/v1/webhook-endpoints/" + mine, e.key, map[string]any{"url": "mailto:x@y"}, 422, "invalid_url"},
 			{"other merchant: get", "GET", "/api/v1/webhook-endpoints/" + theirs, e.key, nil, 404, "not_found"},

@@ -40,7 +40,7 @@ type Config struct {
 // variable, its default and the Config field it fills.
 type setting struct {
 	flag, env, def, doc string
-	field               func(c *Config) any // *string, *int or *time.Duration
+	field               func(c *Config) any // *string, *int, *bool or *time.Duration
 }
 
 var settings = []setting{
@@ -67,6 +67,7 @@ var settings = []setting{
 	{"solana-poll-interval", "SETTLE_SOLANA_POLL_INTERVAL", "5s", "how often followed Solana token accounts are polled for signatures (logsSubscribe over SETTLE_WS_* wakes the watcher sooner)", func(c *Config) any { return &c.SolanaPoll }},
 	{"payor-rate", "SETTLE_PAYOR_RATE", "20", "payor requests (checkout API, page, WebSocket) per second from one IP, with bursts of 4 times as many", func(c *Config) any { return &c.PayorRate }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
+	{"webhook-allow-private", "SETTLE_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints of both modes be on loopback, private and link-local addresses (settle devnet: true)", func(c *Config) any { return &c.Webhooks.AllowPrivateAddresses }},
 }
 
 // flags defines the named settings on fs (all when none are named), with
@@ -87,6 +88,9 @@ func (m *Main) flags(fs *flag.FlagSet, c *Config, names ...string) error {
 		case *time.Duration:
 			d, _ := time.ParseDuration(v.def)
 			fs.DurationVar(p, v.flag, d, usage)
+		case *bool:
+			b, _ := strconv.ParseBool(v.def)
+			fs.BoolVar(p, v.flag, b, usage)
 		}
 		if e := m.Getenv(v.env); e != "" {
 			if err := fs.Set(v.flag, e); err != nil {
@@ -95,6 +99,14 @@ func (m *Main) flags(fs *flag.FlagSet, c *Config, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// flagSet reports whether the flag name was given, on the command line or
+// by its variable.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func (c *Config) validate() error {
