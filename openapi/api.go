@@ -116,7 +116,7 @@ func New(d Deps) http.Handler {
 		}
 		writeProblem(w, r, problem(http.StatusNotFound, "not_found", "No such endpoint; see /docs."))
 	})
-	return s.observe(s.limitPayor(s.authenticate(s.idempotent(mux))))
+	return s.observe(s.limitPayor(s.rejectNUL(s.authenticate(s.idempotent(mux)))))
 }
 
 // allowed lists the methods other than r's that mux routes r's path to a

@@ -80,6 +80,7 @@ func newError(res *http.Response, raw []byte) *Error {
 // (README, "Errors") may grow; an unknown code is still a valid Error.
 const (
 	CodeMalformedJSON           = "malformed_json"
+	CodeInvalidString           = "invalid_string"
 	CodeBodyTooLarge            = "body_too_large"
 	CodeUnsupportedMediaType    = "unsupported_media_type"
 	CodeUnknownField            = "unknown_field"
