@@ -77,7 +77,16 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 	if *blockTime <= 0 {
 		return fmt.Errorf("block-time must be positive")
 	}
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	// The directory holds the database with every secret: when settle
+	// creates it, it is this user's only, whatever the umask.
+	if _, err := os.Stat(*dataDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(*dataDir, 0o700); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	c.DatabaseURL = "sqlite://" + filepath.Join(*dataDir, "settle.db")
