@@ -123,6 +123,7 @@ const (
 	CodeUpgradeRequired         = "upgrade_required"
 	CodeInvoiceNotCancellable   = "invoice_not_cancellable"
 	CodeIdempotencyConflict     = "idempotency_conflict"
+	CodeSecretRotated           = "secret_rotated"
 	CodeDeliveryInFlight        = "delivery_in_flight"
 	CodeEndpointDisabled        = "endpoint_disabled"
 	CodeInvalidSignature        = "invalid_signature"
