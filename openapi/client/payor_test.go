@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/settlepay/settle/invoice/storetest"
 	"github.com/settlepay/settle/openapi/client"
@@ -89,15 +90,23 @@ func TestPayorSession(t *testing.T) {
 		_, err = e.c.PayorSession(bad).Get(ctx)
 		wantError(t, err, http.StatusUnauthorized, client.CodeInvalidSignature)
 
+		// Events are listed once the sequencer has numbered them, a few
+		// milliseconds after they are written: wait for that, not for a time.
 		n := 0
-		for ev, err := range e.c.EventsWith(ctx, client.ListEventsParams{Type: client.EventCheckoutOpened}) {
-			if err != nil {
-				t.Fatal(err)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			n = 0
+			for ev, err := range e.c.EventsWith(ctx, client.ListEventsParams{Type: client.EventCheckoutOpened}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := ev.Invoice(); err != nil || got.ID != inv.ID {
+					t.Errorf("checkout.opened of %+v, %v", got, err)
+				}
+				n++
 			}
-			if got, err := ev.Invoice(); err != nil || got.ID != inv.ID {
-				t.Errorf("checkout.opened of %+v, %v", got, err)
+			if n != 0 || time.Now().After(deadline) {
+				break
 			}
-			n++
 		}
 		if n != 1 {
 			t.Errorf("%d checkout.opened events, want 1", n)
