@@ -56,6 +56,7 @@ func TestWebhookTestModePrivateRefused(t *testing.T) {
 		logs := &lockedBuffer{}
 		cfg := e.fastConfig()
 		cfg.AllowPrivateAddresses = false // the default
+		cfg.Schedule = []time.Duration{0, time.Hour} // one attempt now, the next far off
 		w := events.NewWebhooks(db.DB, slog.New(slog.NewJSONHandler(logs, nil)), cfg, e.due)
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -69,7 +70,7 @@ func TestWebhookTestModePrivateRefused(t *testing.T) {
 				return len(list) == 1 && len(list[0].Attempts) >= 1 && list[0].AttemptCount >= 1
 			})
 			d, a := list[0], list[0].Attempts[0]
-			if !strings.Contains(d.LastError, "address not allowed") || d.LastStatusCode != 0 || d.Status != events.DeliveryPending {
+			if !strings.Contains(d.LastError, "address not allowed") || d.LastStatusCode != 0 || d.Status != events.DeliveryPending || d.NextAttemptAt == nil {
 				t.Errorf("%s: delivery %+v: want refused (address not allowed), to be retried", ep.URL, d)
 			}
 			if a.StatusCode != 0 || a.ResponseExcerpt != "" || !strings.Contains(a.Error, "address not allowed") {
