@@ -55,7 +55,7 @@ func TestWebhookTestModePrivateRefused(t *testing.T) {
 		}
 		logs := &lockedBuffer{}
 		cfg := e.fastConfig()
-		cfg.AllowPrivateAddresses = false // the default
+		cfg.AllowPrivateAddresses = false            // the default
 		cfg.Schedule = []time.Duration{0, time.Hour} // one attempt now, the next far off
 		w := events.NewWebhooks(db.DB, slog.New(slog.NewJSONHandler(logs, nil)), cfg, e.due)
 		runCtx, cancel := context.WithCancel(ctx)
