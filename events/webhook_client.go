@@ -22,10 +22,11 @@ import (
 // This file holds the outbound side of webhooks: which addresses an
 // endpoint may reach, and the HTTP client that posts deliveries.
 
-// ErrAddressNotAllowed is returned when a live endpoint's host resolves to
-// an address that webhooks may not reach (loopback, private, link-local,
-// metadata, CGNAT, multicast, unspecified or reserved).
-var ErrAddressNotAllowed = errors.New("address not allowed for live webhooks")
+// ErrAddressNotAllowed is returned when an endpoint's host resolves to an
+// address that webhooks may not reach (loopback, private, link-local,
+// metadata, CGNAT, multicast, unspecified or reserved), in either mode,
+// unless the operator allowed private addresses.
+var ErrAddressNotAllowed = errors.New("address not allowed for webhooks")
 
 // blockedPrefixes are the ranges refused beyond what netip classifies
 // (loopback, RFC 1918 and fc00::/7, link-local incl. the 169.254.169.254
@@ -42,11 +43,20 @@ var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
 	netip.MustParsePrefix("2002::/16"),      // 6to4: may embed a private IPv4
 	netip.MustParsePrefix("2001::/32"),      // Teredo: likewise
+	// IPv4-compatible (::a.b.c.d, deprecated by RFC 4291) and
+	// IPv4-translated (::ffff:0:a.b.c.d, RFC 2765) forms: no public host is
+	// reached through them, and a stack may carry them to the IPv4 address
+	// they embed (::127.0.0.1 to loopback), so all of them are refused. They
+	// also cover :: and ::1.
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
 }
 
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
-// AllowedAddr reports whether a live webhook may connect to ip.
+// AllowedAddr reports whether a webhook may connect to ip. An IPv4-mapped
+// (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) address is judged by the
+// IPv4 address it embeds.
 func AllowedAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	if nat64.Contains(ip) {
@@ -66,12 +76,17 @@ func AllowedAddr(ip netip.Addr) bool {
 }
 
 // AddressPolicy decides which URLs endpoints may have and which addresses
-// deliveries may reach. Test mode allows http and any address, so that
-// local development works; live mode requires https and a public address,
-// checked when the URL is set and again at every connection (after DNS
-// resolution, so that a name that later resolves elsewhere gains nothing).
+// deliveries may reach. In both modes the host must resolve to public
+// addresses only, checked when the URL is set and again at every
+// connection (after DNS resolution, so that a name that later resolves
+// elsewhere gains nothing): otherwise any merchant could make settle post
+// to, and read the replies of, services on its own network. Live mode
+// also requires https; test mode allows http.
 type AddressPolicy struct {
-	// AllowPrivate lifts the address rule in live mode. For tests only.
+	// AllowPrivate lifts the address rule in both modes: loopback, private
+	// and link-local hosts are accepted and reached. For `settle devnet`,
+	// whose inbox is on loopback, for tests, and for operators whose
+	// merchants are trusted with the network settle runs in.
 	AllowPrivate bool
 	// Resolver looks up host names when a URL is set; nil means
 	// net.DefaultResolver.
@@ -95,9 +110,7 @@ func (p AddressPolicy) CheckURL(ctx context.Context, raw string, mode invoice.Mo
 		return bad("invalid_url", "must not have a fragment")
 	case u.Port() != "" && !validPort(u.Port()):
 		return bad("invalid_url", "has an invalid port")
-	case mode != invoice.ModeLive:
-		return nil
-	case u.Scheme != "https":
+	case mode == invoice.ModeLive && u.Scheme != "https":
 		return bad("url_not_allowed", "must be https in live mode")
 	case p.AllowPrivate:
 		return nil
@@ -119,7 +132,7 @@ func (p AddressPolicy) CheckURL(ctx context.Context, raw string, mode invoice.Mo
 	}
 	for _, ip := range addrs {
 		if !AllowedAddr(ip) {
-			return bad("url_not_allowed", fmt.Sprintf("host %q resolves to %s: live endpoints must be public (not loopback, private, link-local, metadata or reserved addresses)", host, ip.Unmap()))
+			return bad("url_not_allowed", fmt.Sprintf("host %q resolves to %s: endpoints must be public (not loopback, private, link-local, metadata or reserved addresses)", host, ip.Unmap()))
 		}
 	}
 	return nil
@@ -154,13 +167,14 @@ type reply struct {
 // excerptBytes is how much of a response body an attempt keeps.
 const excerptBytes = 1024
 
-// client posts webhook requests: one net/http client for test mode and one
-// whose dialer refuses disallowed addresses for live mode. Neither follows
-// redirects (a 3xx is a failed attempt, as with Stripe) nor uses a proxy
-// from the environment; connections are kept alive between attempts.
+// client posts webhook requests of both modes through one net/http client
+// whose dialer refuses disallowed addresses (unless private ones are
+// allowed), so no reply, and no excerpt of one, ever comes from such an
+// address. It follows no redirect (a 3xx is a failed attempt, as with
+// Stripe) and uses no proxy from the environment; connections are kept
+// alive between attempts.
 type client struct {
-	open    *http.Client // test mode
-	guarded *http.Client // live mode
+	hc *http.Client
 }
 
 func newClient(allowPrivate bool, base *tls.Config) *client {
@@ -169,38 +183,30 @@ func newClient(allowPrivate bool, base *tls.Config) *client {
 		tlsConfig = base.Clone()
 	}
 	tlsConfig.MinVersion = max(tlsConfig.MinVersion, tls.VersionTLS12)
-	build := func(control func(network, address string, c syscall.RawConn) error) *http.Client {
-		dialer := &net.Dialer{Timeout: 5 * time.Second, Control: control}
-		return &http.Client{
-			Transport: &http.Transport{
-				Proxy:               nil,
-				DialContext:         dialer.DialContext,
-				TLSClientConfig:     tlsConfig,
-				TLSHandshakeTimeout: 5 * time.Second,
-				ForceAttemptHTTP2:   true,
-				MaxIdleConnsPerHost: 8,
-				IdleConnTimeout:     90 * time.Second,
-				DisableCompression:  true,
-			},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	}
-	c := &client{open: build(nil)}
-	c.guarded = c.open
+	var control func(network, address string, c syscall.RawConn) error
 	if !allowPrivate {
-		c.guarded = build(guardDial)
+		control = guardDial
 	}
-	return c
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: control}
+	return &client{hc: &http.Client{
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         dialer.DialContext,
+			TLSClientConfig:     tlsConfig,
+			TLSHandshakeTimeout: 5 * time.Second,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 8,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 }
 
 // post sends body to rawURL with header (name, value pairs) and reads the
 // status, Retry-After and the start of the body. ctx bounds the whole
 // exchange.
-func (c *client) post(ctx context.Context, mode invoice.Mode, rawURL string, header []string, body []byte) (reply, error) {
-	hc := c.open
-	if mode == invoice.ModeLive {
-		hc = c.guarded
-	}
+func (c *client) post(ctx context.Context, rawURL string, header []string, body []byte) (reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
 		return reply{}, err
@@ -208,7 +214,7 @@ func (c *client) post(ctx context.Context, mode invoice.Mode, rawURL string, hea
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := hc.Do(req)
+	res, err := c.hc.Do(req)
 	if err != nil {
 		return reply{}, err
 	}

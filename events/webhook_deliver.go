@@ -71,12 +71,22 @@ func (w *Webhooks) send(ctx context.Context, c claimed) outcome {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	rep, err := w.client.post(ctx, c.endpoint.Mode, c.endpoint.URL, header, body)
+	rep, err := w.client.post(ctx, c.endpoint.URL, header, body)
 	o.latency = time.Since(start)
 	var ne net.Error
 	switch {
 	case err == nil:
 		o.status, o.excerpt, o.retryAfter = rep.status, rep.excerpt, rep.retryAfter
+	case errors.Is(err, ErrAddressNotAllowed):
+		// Refused before connecting: nothing was sent and no reply exists.
+		// An endpoint stored before the rule held in its mode (or while
+		// the operator allowed private addresses), or a name that now
+		// resolves to a private address, fails this way at every attempt
+		// until its URL is changed, and is disabled in the end like any
+		// failing endpoint.
+		o.err = truncate(err.Error(), 400) + " (webhooks reach public addresses only)"
+		w.log.WarnContext(ctx, "webhook refused: the endpoint's address is not public", "delivery_id", c.delivery.ID,
+			"endpoint_id", c.endpoint.ID, "merchant_id", c.endpoint.MerchantID, "mode", c.endpoint.Mode, "err", err)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		o.err = fmt.Sprintf("no response within %s", w.cfg.Timeout)
 	default:
@@ -116,7 +126,8 @@ func (w *Webhooks) record(ctx context.Context, c claimed, o outcome) error {
 			return err
 		}
 		// Only the holder of the lease moves the delivery; a worker whose
-		// lease expired (and was taken over) keeps just its attempt row.
+		// lease expired (and was taken over), or was released by a replay
+		// made meanwhile, keeps just its attempt row.
 		res, err := tx.NewUpdate().Model(&d).
 			Column("status", "attempts", "next_attempt_at", "locked_until", "last_status_code", "last_error", "updated_at").
 			WherePK().Where("locked_until = ?", c.lease).Exec(ctx)
@@ -128,7 +139,7 @@ func (w *Webhooks) record(ctx context.Context, c claimed, o outcome) error {
 		return nil
 	})
 	if err == nil && lost {
-		w.log.WarnContext(ctx, "webhook lease expired before the attempt was recorded", "delivery_id", d.ID)
+		w.log.InfoContext(ctx, "webhook delivery was replayed or taken over while an attempt was in flight; only the attempt is recorded", "delivery_id", d.ID)
 	}
 	if err == nil {
 		lvl := "succeeded"

@@ -200,6 +200,12 @@ type ReplayResult struct {
 // sequenced event after the sequence after (0 for all) that the endpoint
 // accepts, up to MaxReplay events: each is due now on a fresh schedule
 // (paused if the endpoint is disabled), with its event id as webhook-id.
+//
+// A reset also releases the lease of an attempt in flight: that worker then
+// records only its attempt row (it moves a delivery only while it holds the
+// lease), so the replay is never overwritten by the outcome of an attempt
+// made before it, and the replayed attempt follows without waiting for the
+// lease to expire.
 func Replay(ctx context.Context, db bun.IDB, merchantID string, mode invoice.Mode, endpointID string, after int64, now time.Time) (ReplayResult, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	var res ReplayResult
@@ -241,7 +247,7 @@ func Replay(ctx context.Context, db bun.IDB, merchantID string, mode invoice.Mod
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
 			if _, err := tx.NewUpdate().Model((*Delivery)(nil)).
-				Set("status = ?, attempts = 0, next_attempt_at = ?, updated_at = ?", DeliveryPending, due, now).
+				Set("status = ?, attempts = 0, next_attempt_at = ?, locked_until = NULL, updated_at = ?", DeliveryPending, due, now).
 				Where("endpoint_id = ? AND event_id IN (?)", ep.ID, bun.In(ids[start:end])).Exec(ctx); err != nil {
 				return fmt.Errorf("reset deliveries: %w", err)
 			}

@@ -192,7 +192,9 @@ func TestWebhookLiveAddressGuard(t *testing.T) {
 		if _, err := db.NewInsert().Model(&ep).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		e.start(db, e.fastConfig())
+		cfg := e.fastConfig()
+		cfg.AllowPrivateAddresses = false // the default
+		e.start(db, cfg)
 		ev := newEvent(t, e.merchant, invoice.EventInvoiceCreated)
 		ev.Mode = invoice.ModeLive
 		if err := invoice.InsertEvents(ctx, db, ev); err != nil {
@@ -215,18 +217,30 @@ func TestWebhookLiveAddressGuard(t *testing.T) {
 
 func TestAllowedAddr(t *testing.T) {
 	t.Parallel()
-	for addr, want := range map[string]bool{
-		"93.184.215.14": true, "2606:4700::1111": true, "8.8.8.8": true,
-		"127.0.0.1": false, "127.1.2.3": false, "::1": false, "0.0.0.0": false, "::": false,
-		"10.1.2.3": false, "172.16.0.1": false, "172.31.255.255": false, "192.168.1.1": false,
-		"169.254.169.254": false, "169.254.1.1": false, "fe80::1": false, "fc00::1": false, "fd12::1": false,
-		"100.64.0.1": false, "100.127.255.255": false, "224.0.0.1": false, "239.1.1.1": false, "ff02::1": false,
-		"255.255.255.255": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "::ffff:8.8.8.8": true,
-		"64:ff9b::a00:1": false, "64:ff9b::808:808": true, "198.18.0.1": false, "2002:a00:1::": false,
-		"172.32.0.1": true, "100.128.0.1": true,
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"93.184.215.14", true}, {"2606:4700::1111", true}, {"8.8.8.8", true},
+		{"172.32.0.1", true}, {"100.128.0.1", true},
+		{"127.0.0.1", false}, {"127.1.2.3", false}, {"::1", false}, {"0.0.0.0", false}, {"::", false},
+		{"10.1.2.3", false}, {"172.16.0.1", false}, {"172.31.255.255", false}, {"192.168.1.1", false},
+		{"169.254.169.254", false}, {"169.254.1.1", false}, {"fe80::1", false}, {"fc00::1", false}, {"fd12::1", false},
+		{"100.64.0.1", false}, {"100.127.255.255", false}, {"224.0.0.1", false}, {"239.1.1.1", false}, {"ff02::1", false},
+		{"255.255.255.255", false}, {"198.18.0.1", false}, {"2002:a00:1::", false},
+		// IPv4-mapped (::ffff:0:0/96): judged by the IPv4 address inside.
+		{"::ffff:127.0.0.1", false}, {"::ffff:10.0.0.1", false}, {"::ffff:169.254.169.254", false}, {"::ffff:8.8.8.8", true},
+		// NAT64 (64:ff9b::/96): likewise.
+		{"64:ff9b::a00:1", false}, {"64:ff9b::127.0.0.1", false}, {"64:ff9b::808:808", true},
+		// IPv4-compatible (::/96, deprecated): refused whatever it embeds.
+		{"::127.0.0.1", false}, {"::7f00:1", false}, {"::10.0.0.1", false}, {"::169.254.169.254", false}, {"::8.8.8.8", false},
+		// IPv4-translated (::ffff:0:0:0/96, written ::ffff:0:a.b.c.d): likewise.
+		{"::ffff:0:127.0.0.1", false}, {"::ffff:0:7f00:1", false}, {"::ffff:0:192.168.0.1", false}, {"::ffff:0:8.8.8.8", false},
+		// Neighbours of those ranges stay public.
+		{"::1:0:0:0", true}, {"::fffe:0:808:808", true},
 	} {
-		if got := events.AllowedAddr(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("AllowedAddr(%s) = %v, want %v", addr, got, want)
+		if got := events.AllowedAddr(netip.MustParseAddr(tc.addr)); got != tc.want {
+			t.Errorf("AllowedAddr(%s) = %v, want %v", tc.addr, got, tc.want)
 		}
 	}
 }
@@ -239,9 +253,21 @@ func TestCheckURL(t *testing.T) {
 		mode invoice.Mode
 		code string // "" for allowed
 	}{
-		{"http://127.0.0.1:8080/hook", invoice.ModeTest, ""},
-		{"http://localhost/hook", invoice.ModeTest, ""},
+		{"http://93.184.215.14:8080/hook", invoice.ModeTest, ""},
 		{"https://93.184.215.14/hook?x=1", invoice.ModeLive, ""},
+		// Test mode takes http, but no more than live mode an address that
+		// is not public.
+		{"http://127.0.0.1:8080/hook", invoice.ModeTest, "url_not_allowed"},
+		{"http://localhost/hook", invoice.ModeTest, "url_not_allowed"},
+		{"http://10.0.0.5/hook", invoice.ModeTest, "url_not_allowed"},
+		{"http://169.254.169.254/latest/meta-data", invoice.ModeTest, "url_not_allowed"},
+		{"http://[::1]:8080/hook", invoice.ModeTest, "url_not_allowed"},
+		{"http://[::127.0.0.1]/hook", invoice.ModeTest, "url_not_allowed"},
+		{"https://[::127.0.0.1]/hook", invoice.ModeLive, "url_not_allowed"},
+		{"http://[::ffff:0:127.0.0.1]/hook", invoice.ModeTest, "url_not_allowed"},
+		{"https://[::ffff:0:127.0.0.1]/hook", invoice.ModeLive, "url_not_allowed"},
+		{"http://[::ffff:127.0.0.1]/hook", invoice.ModeTest, "url_not_allowed"},
+		{"http://[64:ff9b::127.0.0.1]/hook", invoice.ModeTest, "url_not_allowed"},
 		{"http://93.184.215.14/hook", invoice.ModeLive, "url_not_allowed"},
 		{"https://127.0.0.1/hook", invoice.ModeLive, "url_not_allowed"},
 		{"https://localhost/hook", invoice.ModeLive, "url_not_allowed"},
@@ -269,8 +295,17 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("CheckURL(%.60q, %s) = %q (%v), want %q", tc.url, tc.mode, got, fe, tc.code)
 		}
 	}
-	if fe := (events.AddressPolicy{AllowPrivate: true}).CheckURL(ctx, "https://127.0.0.1/hook", invoice.ModeLive); fe != nil {
-		t.Errorf("AllowPrivate: %v", fe)
+	allow := events.AddressPolicy{AllowPrivate: true}
+	for _, tc := range []struct {
+		url  string
+		mode invoice.Mode
+	}{{"https://127.0.0.1/hook", invoice.ModeLive}, {"http://127.0.0.1:8080/hook", invoice.ModeTest}, {"http://[::127.0.0.1]/hook", invoice.ModeTest}} {
+		if fe := allow.CheckURL(ctx, tc.url, tc.mode); fe != nil {
+			t.Errorf("AllowPrivate, %s in %s mode: %v", tc.url, tc.mode, fe)
+		}
+	}
+	if fe := allow.CheckURL(ctx, "http://127.0.0.1/hook", invoice.ModeLive); fe == nil || fe.Code != "url_not_allowed" {
+		t.Errorf("AllowPrivate still requires https in live mode: %v", fe)
 	}
 }
 

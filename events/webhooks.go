@@ -56,8 +56,12 @@ type WebhookConfig struct {
 	// time.Now). The webhook-timestamp header is always the wall clock,
 	// since receivers compare it with theirs.
 	Now func() time.Time
-	// AllowPrivateAddresses lets live endpoints use loopback and private
-	// addresses. For tests only.
+	// AllowPrivateAddresses lets endpoints of both modes use loopback,
+	// private and link-local addresses, when their URL is set and at every
+	// delivery (default false: such targets are refused in every mode, or
+	// a merchant could read services on settle's own network through the
+	// deliveries list). `settle devnet`, whose inbox is on loopback, and
+	// tests that deliver to local servers turn it on.
 	AllowPrivateAddresses bool
 	// TLS is the base TLS configuration of https deliveries (default: the
 	// system's roots).

@@ -2,8 +2,12 @@ package invoice
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -20,7 +24,9 @@ const DefaultDatabaseURL = "sqlite://settle.db"
 
 // OpenDB opens a database by URL: sqlite://PATH (relative or absolute; WAL
 // mode, 10 s busy timeout, foreign keys on, write transactions taken
-// immediately so they queue instead of failing) or postgres://… (pgx).
+// immediately so they queue instead of failing) or postgres://… (pgx). A
+// SQLite file that does not exist yet is created 0600, and its missing
+// directories 0700 (see createPrivate).
 func OpenDB(rawURL string) (*bun.DB, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite://"), strings.HasPrefix(rawURL, "sqlite:"):
@@ -32,6 +38,9 @@ func OpenDB(rawURL string) (*bun.DB, error) {
 		q, err := url.ParseQuery(query)
 		if err != nil {
 			return nil, fmt.Errorf("database url: %w", err)
+		}
+		if err := createPrivate(path, q); err != nil {
+			return nil, fmt.Errorf("database url %q: %w", rawURL, err)
 		}
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "journal_mode(WAL)")
@@ -64,4 +73,55 @@ func OpenDB(rawURL string) (*bun.DB, error) {
 	default:
 		return nil, fmt.Errorf("database url %q: want sqlite://PATH or postgres://…", rawURL)
 	}
+}
+
+// createPrivate creates the SQLite file at path, and the directories it
+// lacks, readable by this user only: the database holds the checkout HMAC
+// key, webhook and rail secrets and the terms signing key. SQLite would
+// create the file 0644 (less the umask); created here first, the file is
+// 0600, and SQLite gives its -wal and -shm files the mode of the database
+// file. The modes are set explicitly, whatever the umask. An existing file
+// or directory is left as it is: its owner chose its mode.
+func createPrivate(path string, q url.Values) error {
+	if path == ":memory:" || q.Get("mode") == "memory" {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	dir := filepath.Dir(path)
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(missing) > 0 {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		for _, d := range missing {
+			if err := os.Chmod(d, 0o700); err != nil {
+				return err
+			}
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil // created meanwhile by another process: its mode stands
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -116,7 +116,7 @@ func New(d Deps) http.Handler {
 		}
 		writeProblem(w, r, problem(http.StatusNotFound, "not_found", "No such endpoint; see /docs."))
 	})
-	return s.observe(s.limitPayor(s.authenticate(s.idempotent(mux))))
+	return s.observe(s.limitPayor(s.rejectNUL(s.authenticate(s.idempotent(mux)))))
 }
 
 // allowed lists the methods other than r's that mux routes r's path to a
@@ -153,7 +153,7 @@ func newAPI(mux *http.ServeMux) huma.API {
 		"Authenticate with `Authorization: Bearer sk_test_…` or `sk_live_…`. " +
 		"Every error is RFC 9457 problem details with a stable `code`. " +
 		"The payor endpoints (`/api/v1/payor/…`) take the invoice's `payment_session_headers` instead of a key. " +
-		"Every merchant POST takes an `Idempotency-Key` header: the same key and body within 24 hours returns the first response again; the same key with another body is refused with 409 `idempotency_conflict`."
+		"Every merchant POST takes an `Idempotency-Key` header: the same key, query and body within 24 hours returns the first response again; the same key with another query or body is refused with 409 `idempotency_conflict`. A retry that would show a webhook secret rotated since is refused with 409 `secret_rotated`."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"apiKey": {Type: "http", Scheme: "bearer", Description: "A secret key, sk_test_… or sk_live_…; keys of scope `read` may only read."},
 	}

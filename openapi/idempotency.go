@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -94,10 +95,20 @@ func (s *server) idempotent(next http.Handler) http.Handler {
 					"This Idempotency-Key was used with another request; use a new key for a new request."))
 				return
 			}
+			body, err := s.unsealSecret(ctx, p, prev.ResponseBody)
+			switch {
+			case errors.Is(err, errSecretRotated):
+				writeProblem(w, r, problem(http.StatusConflict, "secret_rotated",
+					"This Idempotency-Key's request answered a webhook endpoint secret that has since been rotated (or the endpoint deleted); an old secret is never shown again. Retrieve the endpoint, or rotate its secret to get a new one."))
+				return
+			case err != nil:
+				s.unavailable(w, r, "idempotency", err)
+				return
+			}
 			w.Header().Set("Content-Type", prev.ContentType)
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.WriteHeader(prev.StatusCode)
-			io.WriteString(w, prev.ResponseBody)
+			io.WriteString(w, body)
 			return
 		}
 		writeProblem(w, r, problem(http.StatusConflict, "idempotency_conflict", "This Idempotency-Key is in use by a request in progress."))
@@ -127,7 +138,7 @@ func (s *server) runOnce(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if out.status >= 200 && out.status < 300 {
 		rec.StatusCode = out.status
 		rec.ContentType = w.Header().Get("Content-Type")
-		rec.ResponseBody = out.body.String()
+		rec.ResponseBody = sealSecret(out.body.String())
 		if _, err := tx.NewUpdate().Model(rec).Column("status_code", "content_type", "response_body").WherePK().Exec(ctx); err != nil {
 			return false, err
 		}
@@ -143,8 +154,11 @@ func (s *server) runOnce(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return true, nil
 }
 
-// requestHash identifies a request by method, path and body; a JSON body is
-// compared by content, so key order and spacing do not matter.
+// requestHash identifies a request by method, path, query and body: the
+// query by its decoded parameters in key order (so ?after=x under a key is
+// not ?after=y), a JSON body by content, so key order, spacing and
+// escaping do not matter. Without a query the hash is what it was before
+// queries counted, so keys stored then still replay.
 func requestHash(r *http.Request, body []byte) string {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -155,7 +169,15 @@ func requestHash(r *http.Request, body []byte) string {
 		}
 	}
 	h := sha256.New()
-	io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+	io.WriteString(h, r.Method+" "+r.URL.Path)
+	if r.URL.RawQuery != "" {
+		q := r.URL.RawQuery
+		if v, err := url.ParseQuery(q); err == nil {
+			q = v.Encode() // sorted by key, each value escaped one way
+		}
+		io.WriteString(h, "?"+q)
+	}
+	io.WriteString(h, "\n")
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }

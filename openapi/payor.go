@@ -51,7 +51,7 @@ type DevnetPayment struct {
 
 func (s *server) registerPayor(api huma.API, mux *http.ServeMux) {
 	tags := []string{"Payor"}
-	errs := []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusLocked, http.StatusUnprocessableEntity, http.StatusTooManyRequests}
+	errs := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusLocked, http.StatusUnprocessableEntity, http.StatusTooManyRequests}
 	desc := "Authorised by the invoice's payment_session_headers, not an API key; compared in constant time. After 5 wrong signatures the session is locked (423 session_locked). Rate limited per IP (429 rate_limited). Shows the payor the merchant's display name and this invoice, nothing else."
 	huma.Register(api, huma.Operation{
 		OperationID: "get-payor-session", Method: http.MethodGet, Path: payorPrefix + "session",

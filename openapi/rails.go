@@ -107,7 +107,7 @@ type QRISAnswer struct {
 	PaymentID string `json:"payment_id,omitempty"`
 }
 
-var errsRail = []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity}
+var errsRail = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity}
 
 func (s *server) registerRails(api huma.API) {
 	tags := []string{"Rail accounts"}

@@ -30,7 +30,8 @@ func setupWebhooks(t *testing.T, db storetest.DB) *env {
 	seq := events.NewSequencer(db.DB, nil, written, sequenced)
 	seq.Interval = 10 * time.Millisecond
 	wh := events.NewWebhooks(db.DB, nil, events.WebhookConfig{
-		PollInterval: 10 * time.Millisecond, Now: c.Now,
+		AllowPrivateAddresses: true, // the receivers are httptest servers on loopback
+		PollInterval:          10 * time.Millisecond, Now: c.Now,
 		Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond},
 	}, sequenced)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,6 +103,13 @@ func (rc *hookReceiver) receipts() []hookReceipt {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]hookReceipt(nil), rc.got...)
+}
+
+// count is how many requests came for one webhook-id.
+func (rc *hookReceiver) count(id string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.perID[id]
 }
 
 // waitFor polls cond until it holds or 10 s pass.

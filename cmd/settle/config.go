@@ -42,7 +42,7 @@ type Config struct {
 // variable, its default and the Config field it fills.
 type setting struct {
 	flag, env, def, doc string
-	field               func(c *Config) any // *string, *int or *time.Duration
+	field               func(c *Config) any // *string, *int, *bool or *time.Duration
 }
 
 var settings = []setting{
@@ -71,6 +71,7 @@ var settings = []setting{
 	{"payor-ws-max-per-ip", "SETTLE_PAYOR_WS_MAX_PER_IP", "20", "payor WebSockets open at once from one IP address (per instance; -1: no limit)", func(c *Config) any { return &c.PayorWSPerIP }},
 	{"payor-ws-max-per-session", "SETTLE_PAYOR_WS_MAX_PER_SESSION", "10", "payor WebSockets open at once for one checkout session (per instance; -1: no limit)", func(c *Config) any { return &c.PayorWSPerSess }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
+	{"webhook-allow-private", "SETTLE_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints of both modes be on loopback, private and link-local addresses (settle devnet: true)", func(c *Config) any { return &c.Webhooks.AllowPrivateAddresses }},
 }
 
 // flags defines the named settings on fs (all when none are named), with
@@ -91,6 +92,9 @@ func (m *Main) flags(fs *flag.FlagSet, c *Config, names ...string) error {
 		case *time.Duration:
 			d, _ := time.ParseDuration(v.def)
 			fs.DurationVar(p, v.flag, d, usage)
+		case *bool:
+			b, _ := strconv.ParseBool(v.def)
+			fs.BoolVar(p, v.flag, b, usage)
 		}
 		if e := m.Getenv(v.env); e != "" {
 			if err := fs.Set(v.flag, e); err != nil {
@@ -99,6 +103,14 @@ func (m *Main) flags(fs *flag.FlagSet, c *Config, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// flagSet reports whether the flag name was given, on the command line or
+// by its variable.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func (c *Config) validate() error {

@@ -68,10 +68,25 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	// The devnet's own inbox is on loopback, and so is whatever a developer
+	// points its endpoints at: private addresses are allowed unless the
+	// flag or its variable says otherwise.
+	if !flagSet(fs, "webhook-allow-private") {
+		c.Webhooks.AllowPrivateAddresses = true
+	}
 	if *blockTime <= 0 {
 		return fmt.Errorf("block-time must be positive")
 	}
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	// The directory holds the database with every secret: when settle
+	// creates it, it is this user's only, whatever the umask.
+	if _, err := os.Stat(*dataDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(*dataDir, 0o700); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	c.DatabaseURL = "sqlite://" + filepath.Join(*dataDir, "settle.db")
@@ -143,7 +158,8 @@ const devnetBanner = `settle devnet is running (test mode; a block every second;
   chain      %s   %s   chain id 1337
   USDC       %s   (6 decimals)
   payor      %s   holds the USDC: settle pay INVOICE_ID pays from it
-  webhooks   are printed below as they arrive
+  webhooks   are printed below as they arrive; endpoints may be on loopback and private
+             addresses here (--webhook-allow-private=false to refuse them, as serve does)
   log        %s
 
 Try it:
@@ -198,12 +214,12 @@ func devnetSetup(ctx context.Context, svc *invoice.Service, ledger *chains.Ledge
 	all := []string{"*"}
 	var ep events.Endpoint
 	if st.Webhook != "" {
-		ep, err = events.UpdateEndpoint(ctx, svc.DB(), events.AddressPolicy{}, st.MerchantID, invoice.ModeTest, st.Webhook,
+		ep, err = events.UpdateEndpoint(ctx, svc.DB(), events.AddressPolicy{AllowPrivate: true}, st.MerchantID, invoice.ModeTest, st.Webhook,
 			events.EndpointParams{URL: &inboxURL}, now)
 	}
 	if st.Webhook == "" || err != nil {
 		desc := "settle devnet inbox"
-		ep, err = events.CreateEndpoint(ctx, svc.DB(), events.AddressPolicy{}, st.MerchantID, invoice.ModeTest,
+		ep, err = events.CreateEndpoint(ctx, svc.DB(), events.AddressPolicy{AllowPrivate: true}, st.MerchantID, invoice.ModeTest,
 			events.EndpointParams{URL: &inboxURL, Description: &desc, EnabledEvents: all}, now)
 		if err != nil {
 			return st, err

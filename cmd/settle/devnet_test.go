@@ -106,9 +106,21 @@ func startDevnet(t *testing.T, dir string) map[string]string {
 // payment and the chain's status in /readyz and /metrics.
 func TestDevnet(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "settle-devnet") // created by settle devnet
 	dn := startDevnet(t, dir)
 	api, key := dn["api_url"], dn["api_key"]
+	// The data directory holds the database with every secret: this user's
+	// only, whatever the umask.
+	for name, want := range map[string]os.FileMode{
+		"": 0o700, "settle.db": 0o600, "settle.db-wal": 0o600, "settle.db-shm": 0o600, "settle.log": 0o600, "devnet.json": 0o600,
+	} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s/%s: %v", filepath.Base(dir), name, err)
+		} else if st.Mode().Perm() != want {
+			t.Errorf("%s/%s is %v, want %v", filepath.Base(dir), name, st.Mode().Perm(), want)
+		}
+	}
 
 	rcv := &receiver{}
 	hook := httptest.NewServer(rcv)

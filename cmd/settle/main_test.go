@@ -386,6 +386,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		"SETTLE_EVM_POLL_INTERVAL":     "SETTLE_EVM_POLL_INTERVAL",
 		"SETTLE_CONFIG":                "config file",
 		"SETTLE_PAYOR_WS_MAX_PER_IP":   "SETTLE_PAYOR_WS_MAX_PER_IP",
+		"SETTLE_WEBHOOK_ALLOW_PRIVATE": "SETTLE_WEBHOOK_ALLOW_PRIVATE",
 	} {
 		var errOut bytes.Buffer
 		m := &Main{Stdout: io.Discard, Stderr: &errOut, Getenv: func(k string) string {

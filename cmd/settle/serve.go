@@ -162,6 +162,9 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	}
 
 	log.Info("settle serving", "addr", ln.Addr().String(), "public_url", c.PublicURL, "database", redactURL(c.DatabaseURL))
+	if c.Webhooks.AllowPrivateAddresses {
+		log.Warn("webhook endpoints may be on loopback and private addresses (SETTLE_WEBHOOK_ALLOW_PRIVATE): every merchant can reach this network through them")
+	}
 	if o.ready != nil {
 		if err := o.ready(ctx, ln.Addr().String(), svc, ledger); err != nil {
 			srv.Close()

@@ -80,6 +80,7 @@ func newError(res *http.Response, raw []byte) *Error {
 // (README, "Errors") may grow; an unknown code is still a valid Error.
 const (
 	CodeMalformedJSON           = "malformed_json"
+	CodeInvalidString           = "invalid_string"
 	CodeBodyTooLarge            = "body_too_large"
 	CodeUnsupportedMediaType    = "unsupported_media_type"
 	CodeUnknownField            = "unknown_field"
@@ -122,6 +123,7 @@ const (
 	CodeUpgradeRequired         = "upgrade_required"
 	CodeInvoiceNotCancellable   = "invoice_not_cancellable"
 	CodeIdempotencyConflict     = "idempotency_conflict"
+	CodeSecretRotated           = "secret_rotated"
 	CodeDeliveryInFlight        = "delivery_in_flight"
 	CodeEndpointDisabled        = "endpoint_disabled"
 	CodeInvalidSignature        = "invalid_signature"

@@ -50,8 +50,9 @@ func newServer(db *bun.DB) (*server, error) {
 	seq := events.NewSequencer(db, nil, written, sequenced)
 	seq.Interval = 10 * time.Millisecond
 	wh := events.NewWebhooks(db, nil, events.WebhookConfig{
-		PollInterval: 20 * time.Millisecond,
-		Schedule:     []time.Duration{0, 20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond},
+		AllowPrivateAddresses: true, // the receivers are httptest servers on loopback
+		PollInterval:          20 * time.Millisecond,
+		Schedule:              []time.Duration{0, 20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond},
 	}, sequenced)
 	hub := events.NewHub(db, nil, events.HubConfig{MaxPerIP: -1, MaxPerMerchant: -1, PollInterval: 100 * time.Millisecond}, sequenced)
 	checkout := payor.NewService(svc, cat, payor.NewSigner(testSecret, "http://pay.test"), payor.NewTerms(db, svc.Now))

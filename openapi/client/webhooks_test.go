@@ -108,7 +108,18 @@ func TestWebhooks(t *testing.T) {
 		}
 
 		// The delivery log, a retry (signed with the new secret) and a replay.
-		dl, err := e.c.ListWebhookDeliveries(ctx, ep.ID, client.ListWebhookDeliveriesParams{EventID: ev.ID})
+		// The receiver got the request before the engine recorded it: wait
+		// for the recorded outcome.
+		var dl *client.WebhookDeliveryList
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			dl, err = e.c.ListWebhookDeliveries(ctx, ep.ID, client.ListWebhookDeliveriesParams{EventID: ev.ID})
+			if err == nil && len(dl.Data) == 1 && dl.Data[0].Status == "pending" && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			break
+		}
 		if err != nil || len(dl.Data) != 1 || dl.Data[0].Status != "succeeded" || len(dl.Data[0].Attempts) == 0 || dl.Data[0].Attempts[0].StatusCode != 200 {
 			t.Fatalf("deliveries %+v, %v", dl, err)
 		}
