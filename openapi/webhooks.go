@@ -13,7 +13,7 @@ import (
 type CreateWebhookEndpointBody struct {
 	URL           string   `json:"url" maxLength:"2048" example:"https://shop.example/webhooks/settle" doc:"Where events are POSTed. Live mode: https, and a host that resolves to public addresses only (checked again at every delivery). Test mode also takes http and loopback or private hosts."`
 	Description   string   `json:"description,omitempty" maxLength:"1000" example:"Order fulfilment"`
-	EnabledEvents []string `json:"enabled_events,omitempty" maxItems:"32" example:"[\"invoice.updated\"]" doc:"Event types to send: invoice.created, invoice.updated, invoice_payment.updated, checkout.opened, webhook_endpoint.disabled; or [\"*\"] for all (the default)."`
+	EnabledEvents []string `json:"enabled_events,omitempty" maxItems:"32" example:"[\"invoice.updated\"]" doc:"Event types to send: invoice.created, invoice.updated, invoice_payment.updated, checkout.opened, checkout.locked, webhook_endpoint.disabled; or [\"*\"] for all (the default)."`
 	Enabled       *bool    `json:"enabled,omitempty" example:"true" doc:"Default true."`
 }
 

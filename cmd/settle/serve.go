@@ -114,6 +114,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db, svc.Now))
 	checkout.DevnetPay = o.devnetPay
 	checkout.Head = monitor.Head
+	checkout.Log = log
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
 		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, log), Pages: payor.NewPages(checkout.Check),

@@ -8,8 +8,9 @@ import (
 
 // PayorClient is the payor's side of one invoice, authorised by its
 // payment_session_headers instead of an API key: what a wallet, an agent
-// or your own checkout uses. Five wrong signatures lock the session for
-// good (CodeSessionLocked).
+// or your own checkout uses. Five wrong signatures from one client (IP
+// address), or twenty in all, lock the session (CodeSessionLocked) until
+// the merchant unlocks it or issues a new link (Client.UpdateCheckout).
 type PayorClient struct {
 	c *Client
 	h SessionHeaders
