@@ -162,19 +162,16 @@ func seenBefore(inv Invoice, payments []Payment, statuses ...PaymentStatus) Unit
 	return confirmedTotal(inv, early)
 }
 
-// FirstSeen is when a payment was first seen: its observation's time, or
-// when settle recorded it, whichever is earlier (a zero time is unknown).
-// A watcher's clock, a bank's booking time and settle's own may differ;
-// either one seeing it in time is enough.
+// FirstSeen is when settle first saw a payment: when it recorded it
+// (created_at; a status change keeps it), by the same clock as expires_at
+// and the expirer. The observation's own time (a watcher's, a bank's
+// booking time) is only the fallback for a payment not yet recorded: an
+// outside clock does not decide what is late.
 func FirstSeen(p Payment) time.Time {
-	switch {
-	case p.ObservedAt.IsZero():
-		return p.CreatedAt
-	case p.CreatedAt.IsZero() || p.ObservedAt.Before(p.CreatedAt):
+	if p.CreatedAt.IsZero() {
 		return p.ObservedAt
-	default:
-		return p.CreatedAt
 	}
+	return p.CreatedAt
 }
 
 // exception is the exception for inv after a move from prev at now.

@@ -24,10 +24,10 @@ var (
 )
 
 // pay is a USDC payment (6 decimals) of amount in whole-currency notation.
-// When it was first seen is left to TestNext: a payment of the state was
-// seen before expires_at, a new one at the input's time, and a payment that
-// changes status keeps the time it was first seen (see seenAt to say
-// otherwise).
+// When it was first seen (recorded) is left to TestNext: a payment of the
+// state was seen before expires_at, a new one at the input's time, and a
+// payment that changes status keeps the time it was first seen (see seenAt
+// to say otherwise).
 func pay(id, amount string, status invoice.PaymentStatus) invoice.Payment {
 	return invoice.Payment{
 		ID: id, InvoiceID: "inv_1", Network: "base", TxID: "0x" + id, Asset: "USDC",
@@ -35,8 +35,14 @@ func pay(id, amount string, status invoice.PaymentStatus) invoice.Payment {
 	}
 }
 
-// seenAt is p first seen at t.
+// seenAt is p first seen, recorded, at t.
 func seenAt(p invoice.Payment, t time.Time) invoice.Payment {
+	p.CreatedAt = t
+	return p
+}
+
+// observedAt is p as observed at t by the watcher's or the rail's clock.
+func observedAt(p invoice.Payment, t time.Time) invoice.Payment {
 	p.ObservedAt = t
 	return p
 }
@@ -407,17 +413,17 @@ var transitionTests = []struct {
 		wantEvents: []event{paymentUpdated, updated(processing)},
 	},
 	{
-		name:       "open: a payment seen before expires_at, reported after it, keeps it processing",
+		name:       "open: pending, dated before expires_at by an outside clock but first recorded after it, expires it",
 		from:       state{status: open},
-		in:         observe(seenAt(pay("p1", "25", pending), before), after),
-		want:       result{processing, none, "0.00", paidAtNil},
+		in:         observe(observedAt(pay("p1", "25", pending), before), after),
+		want:       result{expired, none, "0.00", paidAtNil},
 		wantEvents: []event{paymentUpdated, updated(open)},
 	},
 	{
-		name:       "open: a payment seen before expires_at, reported confirmed after it, is paid on time",
+		name:       "open: confirmed, dated before expires_at by an outside clock but first recorded after it, is paid late",
 		from:       state{status: open},
-		in:         observe(seenAt(pay("p1", "25", confirmed), before), after),
-		want:       result{paid, none, "25.00", paidAtNow},
+		in:         observe(observedAt(pay("p1", "25", confirmed), before), after),
+		want:       result{paid, paidLate, "25.00", paidAtNow},
 		wantEvents: []event{paymentUpdated, updated(open)},
 	},
 	{
@@ -573,13 +579,6 @@ var transitionTests = []struct {
 		in:         observe(pay("p1", "25", confirmed), after),
 		want:       result{paid, none, "25.00", paidAtNow},
 		wantEvents: []event{paymentUpdated, updated(expired)},
-	},
-	{
-		name:       "expired: a pending payment seen before expiry, reported after it, leaves it expired until it confirms",
-		from:       state{status: expired},
-		in:         observe(seenAt(pay("p1", "25", pending), before), after),
-		want:       result{expired, none, "0.00", paidAtNil},
-		wantEvents: []event{paymentUpdated},
 	},
 	{
 		name:       "expired: partial payment after expiry is underpaid",
@@ -774,21 +773,21 @@ func TestNext(t *testing.T) {
 			inv := tc.from.build()
 			payments := append([]invoice.Payment(nil), tc.from.payments...)
 			for i := range payments {
-				if payments[i].ObservedAt.IsZero() {
-					payments[i].ObservedAt = before
+				if payments[i].CreatedAt.IsZero() {
+					payments[i].CreatedAt = before
 				}
 			}
 			in := invoice.Input{Kind: tc.in.kind, Now: tc.in.at}
 			if tc.in.kind == invoice.InputPayment {
 				p := tc.in.payment
-				if p.ObservedAt.IsZero() {
-					p.ObservedAt = tc.in.at
+				if p.CreatedAt.IsZero() {
+					p.CreatedAt = tc.in.at
 				}
 				replaced := false
 				for i := range payments {
 					if payments[i].ID == p.ID {
-						if tc.in.payment.ObservedAt.IsZero() {
-							p.ObservedAt = payments[i].ObservedAt // a status change: first seen back then
+						if tc.in.payment.CreatedAt.IsZero() {
+							p.CreatedAt = payments[i].CreatedAt // a status change: first seen back then
 						}
 						payments[i], replaced = p, true
 					}
