@@ -96,7 +96,9 @@ func (p *PayorClient) Get(ctx context.Context) (*PayorSession, error) {
 }
 
 // ChooseMethod picks a method (one of the session's Methods) and returns
-// its instructions; choosing again returns the same instructions.
+// its instructions; choosing again returns the same instructions. After
+// the invoice's expires_at it fails with CodeSessionExpired unless the
+// session was shown instructions before.
 func (p *PayorClient) ChooseMethod(ctx context.Context, method string) (*PaymentInstructions, error) {
 	var out PaymentInstructions
 	_, err := p.c.do(ctx, p.call(opPayorMethod, nil, map[string]string{"method": method}), &out)
@@ -119,8 +121,9 @@ func (p *PayorClient) QR(ctx context.Context, method, format string) ([]byte, st
 }
 
 // PayFromDevnet pays a devnet method's instructions from the devnet wallet
-// of a server run as `settle devnet`, and returns the transaction id;
-// elsewhere it fails with CodeDevnetUnavailable.
+// of a server run as `settle devnet`, and returns the transaction id; the
+// wallet pays an invoice once, and calling again returns the same id.
+// Elsewhere it fails with CodeDevnetUnavailable.
 func (p *PayorClient) PayFromDevnet(ctx context.Context, method string) (string, error) {
 	var out struct {
 		TxID string `json:"tx_id"`
