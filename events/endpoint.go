@@ -13,13 +13,14 @@ import (
 // others by this one and by payor.
 const (
 	TypeCheckoutOpened          = "checkout.opened"
+	TypeCheckoutLocked          = "checkout.locked"
 	TypeWebhookEndpointDisabled = "webhook_endpoint.disabled"
 )
 
 // Types lists every event type a filter may name.
 var Types = []string{
 	invoice.EventInvoiceCreated, invoice.EventInvoiceUpdated, invoice.EventInvoicePaymentUpdated,
-	TypeCheckoutOpened, TypeWebhookEndpointDisabled,
+	TypeCheckoutOpened, TypeCheckoutLocked, TypeWebhookEndpointDisabled,
 }
 
 // Endpoint is a merchant's webhook endpoint in one mode.

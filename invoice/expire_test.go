@@ -2,6 +2,7 @@ package invoice_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sync"
 	"testing"
@@ -22,8 +23,12 @@ func TestExpireDue(t *testing.T) {
 		long := func(p *invoice.CreateParams) { p.ExpiresIn = 3600 }
 
 		open := b.create(short)
+		// Seen in time (obs is seen 30 s after creation), not yet confirmed:
+		// expiry is "open before", so it is not due.
 		processing := b.create(short)
 		b.apply(obs(processing, "0xpending", "25", invoice.PaymentPending))
+		partial := b.create(short)
+		b.apply(obs(partial, "0xpendingpart", "20", invoice.PaymentPending))
 		underpaid := b.create(short)
 		b.apply(obs(underpaid, "0xpart", "10", invoice.PaymentConfirmed))
 		paid := b.create(short)
@@ -53,7 +58,8 @@ func TestExpireDue(t *testing.T) {
 			wantPrev invoice.Status // "" when no invoice.updated is expected from the expirer
 		}{
 			{"open", open, "expired", "none", "open"},
-			{"processing", processing, "expired", "none", "processing"},
+			{"processing, covered in time", processing, "processing", "none", ""},
+			{"processing, too little in time", partial, "expired", "none", "processing"},
 			{"underpaid", underpaid, "expired", "underpaid", "open"},
 			{"other merchant", otherMerchant, "expired", "none", "open"},
 			{"paid", paid, "paid", "none", ""},
@@ -92,14 +98,20 @@ func TestExpireDue(t *testing.T) {
 			t.Errorf("%d new events, want 1", got-before)
 		}
 
-		// A payment for the processing invoice that confirms after expiry.
+		// The processing invoice's payment, seen in time, confirms after
+		// expiry: paid, on time.
 		got := b.apply(obs(processing, "0xpending", "25", invoice.PaymentConfirmed))
-		if got.Status != invoice.StatusPaid || got.Exception != invoice.ExceptionPaidLate {
-			t.Errorf("late confirmation: %s/%s, want paid/paid_late", got.Status, got.Exception)
+		if got.Status != invoice.StatusPaid || got.Exception != invoice.ExceptionNone {
+			t.Errorf("confirmation after expiry of a payment seen in time: %s/%s, want paid/none", got.Status, got.Exception)
 		}
-		want := map[string]int{"invoice.created": 1, "invoice_payment.updated": 2, "invoice.updated": 3}
+		want := map[string]int{"invoice.created": 1, "invoice_payment.updated": 2, "invoice.updated": 2}
 		if counts := b.eventCounts(processing.ID); !maps.Equal(counts, want) {
 			t.Errorf("processing invoice events %v, want %v", counts, want)
+		}
+		// Money first seen after expiry is late (obs dates the observation
+		// in time; what counts is when settle first recorded it).
+		if got := b.apply(obs(open, "0xlate", "25", invoice.PaymentConfirmed)); got.Status != invoice.StatusPaid || got.Exception != invoice.ExceptionPaidLate {
+			t.Errorf("payment first seen after expiry: %s/%s, want paid/paid_late", got.Status, got.Exception)
 		}
 	})
 }
@@ -117,6 +129,50 @@ func TestExpireDueLimit(t *testing.T) {
 			if n, err := b.svc.ExpireDue(b.ctx, 2); err != nil || n != want {
 				t.Fatalf("ExpireDue(2) = %d, %v; want %d", n, err, want)
 			}
+		}
+	})
+}
+
+// TestExpireDueOnTime: a processing invoice whose payment was seen in time
+// is never expired, however often the expirer runs and however many such
+// invoices come first; it expires once that payment is reversed.
+func TestExpireDueOnTime(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		b := setup(t, db)
+		var held []invoice.Invoice
+		for i := range 5 {
+			inv := b.create(func(p *invoice.CreateParams) { p.ExpiresIn = 60 })
+			b.apply(obs(inv, fmt.Sprintf("0xheld%d", i), "25", invoice.PaymentPending))
+			held = append(held, inv)
+		}
+		// Due after all the held ones: a scan that stopped at the first
+		// page of them would never reach it.
+		last := b.create(func(p *invoice.CreateParams) { p.ExpiresIn = 120 })
+		b.clock.Advance(time.Hour)
+		if n, err := b.svc.ExpireDue(b.ctx, 2); err != nil || n != 1 {
+			t.Fatalf("ExpireDue(2) = %d, %v; want 1 (the open invoice behind five processing ones)", n, err)
+		}
+		if got := b.get(last); got.Status != invoice.StatusExpired {
+			t.Errorf("the open invoice is %s, want expired", got.Status)
+		}
+		for range 2 {
+			if n, err := b.svc.ExpireDue(b.ctx, 2); err != nil || n != 0 {
+				t.Fatalf("again: ExpireDue(2) = %d, %v; want 0", n, err)
+			}
+		}
+		for _, inv := range held {
+			if got := b.get(inv); got.Status != invoice.StatusProcessing {
+				t.Errorf("%s: %s, want processing", inv.ID, got.Status)
+			}
+			if counts := b.eventCounts(inv.ID); counts[invoice.EventInvoiceUpdated] != 1 {
+				t.Errorf("%s: events %v, want only open → processing", inv.ID, counts)
+			}
+		}
+		// Reversed after expiry: nothing seen in time is left.
+		if got := b.apply(obs(held[0], "0xheld0", "25", invoice.PaymentReversed)); got.Status != invoice.StatusExpired {
+			t.Errorf("reversed after expiry: %s, want expired", got.Status)
 		}
 	})
 }

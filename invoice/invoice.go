@@ -27,6 +27,10 @@ type Invoice struct {
 	MarkNote        string            `bun:"mark_note"`
 	MarkedBy        string            `bun:"marked_by"`
 	MarkedAt        *time.Time        `bun:"marked_at"`
+	// The checkout's state (see checkout.go); the payor package writes it.
+	CheckoutOpenedAt *time.Time   `bun:"checkout_opened_at"`
+	CheckoutLockedAt *time.Time   `bun:"checkout_locked_at"`
+	CheckoutLock     CheckoutLock `bun:"checkout_lock"`
 }
 
 // AmountDue is what is still to be paid: the amount less confirmed payments,
@@ -148,6 +152,7 @@ type InvoiceObject struct {
 	PaymentSessionHeaders SessionHeaders    `json:"payment_session_headers"`
 	PaymentInstructions   []Instruction     `json:"payment_instructions" nullable:"false" doc:"What to send where, one entry per method that needs one (the sandbox needs none)."`
 	Mark                  *MarkObject       `json:"mark" doc:"Set when the invoice was resolved by hand (exception marked)."`
+	Checkout              CheckoutObject    `json:"checkout" doc:"The payor's side: when instructions were first shown, and whether wrong signatures locked the checkout."`
 }
 
 // MarkObject tells who resolved an invoice by hand, when and why.
@@ -184,6 +189,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		Metadata: metadata, RedirectURL: inv.RedirectURL,
 		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
 		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions, Mark: mark,
+		Checkout: inv.checkoutObject(),
 	}
 }
 

@@ -390,30 +390,6 @@ func (s *Service) Cancel(ctx context.Context, merchantID string, mode Mode, id s
 	return inv, err
 }
 
-// ExpireDue moves up to limit open or processing invoices whose expires_at
-// has passed to expired, each in its own transaction, and says how many it
-// moved (an invoice another process moved first is not counted).
-func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
-	var ids []string
-	err := s.idb(ctx).NewSelect().Model((*Invoice)(nil)).Column("id").
-		Where("status IN (?, ?) AND expires_at <= ?", StatusOpen, StatusProcessing, s.Now()).
-		OrderExpr("expires_at").Limit(int64(limit)).Scan(ctx, &ids)
-	if err != nil {
-		return 0, fmt.Errorf("find due invoices: %w", err)
-	}
-	n := 0
-	for _, id := range ids {
-		inv, changed, err := s.transition(ctx, "", "", id, Input{Kind: InputExpire})
-		if err != nil {
-			return n, fmt.Errorf("expire %s: %w", id, err)
-		}
-		if changed && inv.Status == StatusExpired {
-			n++
-		}
-	}
-	return n, nil
-}
-
 // Apply records a payment observation and moves its invoice accordingly, in
 // one transaction with the events. It is idempotent: an observation whose
 // payment already has that status changes nothing. A confirmed payment is not

@@ -17,7 +17,7 @@ import (
 
 // invoiceKeys is the public shape of an invoice (DESIGN.md, "Invoice").
 var invoiceKeys = []string{
-	"amount", "amount_due", "amount_paid", "created_at", "currency", "description", "exception",
+	"amount", "amount_due", "amount_paid", "checkout", "created_at", "currency", "description", "exception",
 	"expires_at", "id", "mark", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
 	"payment_session_headers", "payment_url", "redirect_url", "status", "updated_at",
 }

@@ -2,6 +2,7 @@ package invoice
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -48,11 +49,16 @@ var ErrNotCancellable = errors.New("invoice cannot be cancelled")
 // returns the invoice as it must become and the changes to write as events.
 // It does no I/O and reads no clock.
 //
-// The rules (DESIGN.md, "Invoice"):
-//   - confirmed payments ≥ amount → paid (overpaid above it; paid_late when
-//     reached after expires_at);
+// The rules (DESIGN.md, "Invoice"; expiry is "open before", not "pay
+// before"):
+//   - confirmed payments ≥ amount → paid (overpaid above it; paid_late only
+//     when the confirmed payments first seen before expires_at do not cover
+//     the amount, i.e. money first seen after expiry was needed);
 //   - otherwise, while before expires_at, processing if a payment is pending,
-//     else open; after expires_at, expired;
+//     else open; after expires_at, processing while the payments first seen
+//     before expires_at (pending or confirmed) cover the amount (see
+//     [OnTime]), else expired; an invoice already expired stays expired
+//     until money covers it;
 //   - 0 < confirmed < amount carries the exception underpaid;
 //   - a cancelled invoice stays cancelled and anything paid to it is flagged
 //     overpaid, for the merchant to refund;
@@ -70,7 +76,8 @@ func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) 
 		}
 		inv.Status = StatusCancelled
 	case InputExpire:
-		if inv.Status != StatusOpen && inv.Status != StatusProcessing || in.Now.Before(inv.ExpiresAt) {
+		if inv.Status != StatusOpen && inv.Status != StatusProcessing || in.Now.Before(inv.ExpiresAt) ||
+			OnTime(inv, payments) {
 			return inv, nil, nil
 		}
 		inv.Status = StatusExpired
@@ -93,7 +100,7 @@ func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) 
 	default:
 		return inv, nil, errors.New("unknown input")
 	}
-	inv.Exception = exception(prev, inv, in.Now)
+	inv.Exception = exception(prev, inv, payments, in.Now)
 	switch {
 	case inv.Status == StatusPaid && prev.Status != StatusPaid:
 		t := in.Now
@@ -115,17 +122,60 @@ func settledStatus(inv Invoice, payments []Payment, now time.Time) Status {
 	switch {
 	case inv.AmountPaid.Cmp(inv.Amount) >= 0:
 		return StatusPaid
-	case inv.Status == StatusExpired || !now.Before(inv.ExpiresAt):
+	case inv.Status == StatusExpired:
+		// Terminal: a pending payment does not reopen it; only money that
+		// confirms moves it (to paid).
 		return StatusExpired
-	case hasStatus(payments, PaymentPending):
+	case now.Before(inv.ExpiresAt):
+		if hasStatus(payments, PaymentPending) {
+			return StatusProcessing
+		}
+		return StatusOpen
+	case OnTime(inv, payments):
+		// Past expires_at, but the money was seen in time and is only
+		// waiting for its confirmations (BTCPay keeps it processing).
 		return StatusProcessing
 	default:
-		return StatusOpen
+		return StatusExpired
 	}
 }
 
+// OnTime reports whether the payments first seen before inv's expires_at,
+// pending or confirmed, cover its amount: the payor paid in time, whenever
+// the network confirms it. Such an invoice is not expired at expires_at (it
+// stays processing), and is paid without the exception paid_late when they
+// confirm. The expirer uses it to skip such invoices without a write.
+func OnTime(inv Invoice, payments []Payment) bool {
+	return seenBefore(inv, payments, PaymentPending, PaymentConfirmed).Cmp(inv.Amount) >= 0
+}
+
+// seenBefore sums, as confirmedTotal does, the payments of the given
+// statuses first seen before inv's expires_at.
+func seenBefore(inv Invoice, payments []Payment, statuses ...PaymentStatus) Units {
+	var early []Payment
+	for _, p := range payments {
+		if slices.Contains(statuses, p.Status) && FirstSeen(p).Before(inv.ExpiresAt) {
+			p.Status = PaymentConfirmed // counted as confirmedTotal counts
+			early = append(early, p)
+		}
+	}
+	return confirmedTotal(inv, early)
+}
+
+// FirstSeen is when settle first saw a payment: when it recorded it
+// (created_at; a status change keeps it), by the same clock as expires_at
+// and the expirer. The observation's own time (a watcher's, a bank's
+// booking time) is only the fallback for a payment not yet recorded: an
+// outside clock does not decide what is late.
+func FirstSeen(p Payment) time.Time {
+	if p.CreatedAt.IsZero() {
+		return p.ObservedAt
+	}
+	return p.CreatedAt
+}
+
 // exception is the exception for inv after a move from prev at now.
-func exception(prev, inv Invoice, now time.Time) Exception {
+func exception(prev, inv Invoice, payments []Payment, now time.Time) Exception {
 	paid := inv.AmountPaid.Sign() > 0
 	switch {
 	case inv.Exception == ExceptionMarked:
@@ -137,8 +187,11 @@ func exception(prev, inv Invoice, now time.Time) Exception {
 		return ExceptionNone
 	case inv.Status == StatusPaid:
 		// Late once means late for good: a later top-up does not hide it.
+		// Paid after expires_at is late only when the money seen in time
+		// does not cover the amount: confirming late is not paying late.
 		late := prev.Status == StatusPaid && prev.Exception == ExceptionPaidLate ||
-			prev.Status != StatusPaid && !now.Before(inv.ExpiresAt)
+			prev.Status != StatusPaid && !now.Before(inv.ExpiresAt) &&
+				seenBefore(inv, payments, PaymentConfirmed).Cmp(inv.Amount) < 0
 		if late {
 			return ExceptionPaidLate
 		}

@@ -24,11 +24,27 @@ var (
 )
 
 // pay is a USDC payment (6 decimals) of amount in whole-currency notation.
+// When it was first seen (recorded) is left to TestNext: a payment of the
+// state was seen before expires_at, a new one at the input's time, and a
+// payment that changes status keeps the time it was first seen (see seenAt
+// to say otherwise).
 func pay(id, amount string, status invoice.PaymentStatus) invoice.Payment {
 	return invoice.Payment{
 		ID: id, InvoiceID: "inv_1", Network: "base", TxID: "0x" + id, Asset: "USDC",
 		Decimals: 6, Amount: mustUnits(amount, 6), Status: status,
 	}
+}
+
+// seenAt is p first seen, recorded, at t.
+func seenAt(p invoice.Payment, t time.Time) invoice.Payment {
+	p.CreatedAt = t
+	return p
+}
+
+// observedAt is p as observed at t by the watcher's or the rail's clock.
+func observedAt(p invoice.Payment, t time.Time) invoice.Payment {
+	p.ObservedAt = t
+	return p
 }
 
 // many returns n payments of amount each, all confirmed.
@@ -361,11 +377,54 @@ var transitionTests = []struct {
 		wantEvents: []event{paymentUpdated, updated(processing)},
 	},
 	{
-		name:       "processing: pending confirms after expires_at, before the expirer ran",
+		name:       "processing: pending seen before expires_at confirms after it: paid on time",
 		from:       state{status: processing, payments: []invoice.Payment{pay("p1", "25", pending)}},
+		in:         observe(pay("p1", "25", confirmed), after),
+		want:       result{paid, none, "25.00", paidAtNow},
+		wantEvents: []event{paymentUpdated, updated(processing)},
+	},
+	{
+		name: "processing: part seen in time, the rest first seen after expires_at: paid late",
+		from: state{status: processing, payments: []invoice.Payment{
+			pay("p1", "10", pending), seenAt(pay("p2", "15", confirmed), after)}},
+		in:         observe(pay("p1", "10", confirmed), after),
+		want:       result{paid, paidLate, "25.00", paidAtNow},
+		wantEvents: []event{paymentUpdated, updated(processing)},
+	},
+	{
+		name:       "processing: pending first seen after expires_at confirms: paid late",
+		from:       state{status: processing, payments: []invoice.Payment{seenAt(pay("p1", "25", pending), after)}},
 		in:         observe(pay("p1", "25", confirmed), after),
 		want:       result{paid, paidLate, "25.00", paidAtNow},
 		wantEvents: []event{paymentUpdated, updated(processing)},
+	},
+	{
+		name:       "processing: past expires_at, a late pending payment beside the one in time: stays processing",
+		from:       state{status: processing, payments: []invoice.Payment{pay("p1", "25", pending)}},
+		in:         observe(pay("p2", "5", pending), after),
+		want:       result{processing, none, "0.00", paidAtNil},
+		wantEvents: []event{paymentUpdated},
+	},
+	{
+		name:       "processing: past expires_at, the payment in time is reversed, a late one is pending: expired",
+		from:       state{status: processing, payments: []invoice.Payment{pay("p1", "25", pending), seenAt(pay("p2", "25", pending), after)}},
+		in:         observe(pay("p1", "25", reversed), after),
+		want:       result{expired, none, "0.00", paidAtNil},
+		wantEvents: []event{paymentUpdated, updated(processing)},
+	},
+	{
+		name:       "open: pending, dated before expires_at by an outside clock but first recorded after it, expires it",
+		from:       state{status: open},
+		in:         observe(observedAt(pay("p1", "25", pending), before), after),
+		want:       result{expired, none, "0.00", paidAtNil},
+		wantEvents: []event{paymentUpdated, updated(open)},
+	},
+	{
+		name:       "open: confirmed, dated before expires_at by an outside clock but first recorded after it, is paid late",
+		from:       state{status: open},
+		in:         observe(observedAt(pay("p1", "25", confirmed), before), after),
+		want:       result{paid, paidLate, "25.00", paidAtNow},
+		wantEvents: []event{paymentUpdated, updated(open)},
 	},
 	{
 		name:       "processing: a partial confirms and another stays pending",
@@ -389,8 +448,28 @@ var transitionTests = []struct {
 		want: result{processing, none, "0.00", paidAtNil},
 	},
 	{
-		name:       "processing: expire after expires_at",
-		from:       state{status: processing, payments: []invoice.Payment{pay("p1", "25", pending)}},
+		name: "processing: expire after expires_at is a no-op while payments seen in time cover the amount",
+		from: state{status: processing, payments: []invoice.Payment{pay("p1", "25", pending)}},
+		in:   expire(after),
+		want: result{processing, none, "0.00", paidAtNil},
+	},
+	{
+		name: "processing: expire after expires_at is a no-op for a confirmed part and a pending rest, both in time",
+		from: state{status: processing, exception: underpaid,
+			payments: []invoice.Payment{pay("p1", "10", confirmed), pay("p2", "15", pending)}},
+		in:   expire(after),
+		want: result{processing, underpaid, "10.00", paidAtNil},
+	},
+	{
+		name:       "processing: expire after expires_at with too little seen in time",
+		from:       state{status: processing, payments: []invoice.Payment{pay("p1", "20", pending)}},
+		in:         expire(after),
+		want:       result{expired, none, "0.00", paidAtNil},
+		wantEvents: []event{updated(processing)},
+	},
+	{
+		name:       "processing: expire after expires_at when the covering payment was first seen after it",
+		from:       state{status: processing, payments: []invoice.Payment{seenAt(pay("p1", "25", pending), expires)}},
 		in:         expire(after),
 		want:       result{expired, none, "0.00", paidAtNil},
 		wantEvents: []event{updated(processing)},
@@ -495,10 +574,10 @@ var transitionTests = []struct {
 		wantEvents: []event{paymentUpdated, updated(expired)},
 	},
 	{
-		name:       "expired: a pending payment seen before expiry confirms after it",
+		name:       "expired: a pending payment seen before expiry confirms after it: paid on time",
 		from:       state{status: expired, payments: []invoice.Payment{pay("p1", "25", pending)}},
 		in:         observe(pay("p1", "25", confirmed), after),
-		want:       result{paid, paidLate, "25.00", paidAtNow},
+		want:       result{paid, none, "25.00", paidAtNow},
 		wantEvents: []event{paymentUpdated, updated(expired)},
 	},
 	{
@@ -693,12 +772,23 @@ func TestNext(t *testing.T) {
 			t.Parallel()
 			inv := tc.from.build()
 			payments := append([]invoice.Payment(nil), tc.from.payments...)
+			for i := range payments {
+				if payments[i].CreatedAt.IsZero() {
+					payments[i].CreatedAt = before
+				}
+			}
 			in := invoice.Input{Kind: tc.in.kind, Now: tc.in.at}
 			if tc.in.kind == invoice.InputPayment {
 				p := tc.in.payment
+				if p.CreatedAt.IsZero() {
+					p.CreatedAt = tc.in.at
+				}
 				replaced := false
 				for i := range payments {
 					if payments[i].ID == p.ID {
+						if tc.in.payment.CreatedAt.IsZero() {
+							p.CreatedAt = payments[i].CreatedAt // a status change: first seen back then
+						}
 						payments[i], replaced = p, true
 					}
 				}

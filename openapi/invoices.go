@@ -109,6 +109,7 @@ func (s *server) register(api huma.API) {
 		Summary: "Cancel an invoice", Tags: []string{"Invoices"}, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
 		Description: "Cancels an open invoice with nothing paid or pending; anything else is refused with 409 invoice_not_cancellable. A payment that still arrives is recorded and flagged for refund.",
 	}, s.cancelInvoice)
+	s.registerCheckout(api)
 	s.registerSandbox(api)
 	s.registerEvents(api)
 	s.registerWebhooks(api)

@@ -51,8 +51,8 @@ type DevnetPayment struct {
 
 func (s *server) registerPayor(api huma.API, mux *http.ServeMux) {
 	tags := []string{"Payor"}
-	errs := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusLocked, http.StatusUnprocessableEntity, http.StatusTooManyRequests}
-	desc := "Authorised by the invoice's payment_session_headers, not an API key; compared in constant time. After 5 wrong signatures the session is locked (423 session_locked). Rate limited per IP (429 rate_limited). Shows the payor the merchant's display name and this invoice, nothing else."
+	errs := []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusLocked, http.StatusUnprocessableEntity, http.StatusTooManyRequests}
+	desc := "Authorised by the invoice's payment_session_headers, not an API key; compared in constant time. A client (IP address) that sent 5 wrong signatures for a session is refused with 423 session_locked; 20 in all, from any clients, lock the session for everyone, until the merchant unlocks it or issues a new link (POST /api/v1/invoices/{id}/checkout). Rate limited per IP (429 rate_limited). Shows the payor the merchant's display name and this invoice, nothing else."
 	huma.Register(api, huma.Operation{
 		OperationID: "get-payor-session", Method: http.MethodGet, Path: payorPrefix + "session",
 		Summary: "The checkout session", Tags: tags, Errors: errs, Description: desc, Security: []map[string][]string{},
@@ -61,12 +61,12 @@ func (s *server) registerPayor(api huma.API, mux *http.ServeMux) {
 		OperationID: "choose-payor-method", Method: http.MethodPost, Path: payorPrefix + "session/method",
 		Summary: "Choose a method and get the instructions", Tags: tags, Errors: errs, Security: []map[string][]string{},
 		MaxBodyBytes: humaMaxBodyBytes,
-		Description:  "Returns what to send where (address, exact amount, payment URI, QR paths) and signed terms, and records that the payor was shown them (the first time, a checkout.opened event). " + desc,
+		Description:  "Returns what to send where (address, exact amount, payment URI, QR paths) and signed terms, and records that the payor was shown them (the first time, a checkout.opened event). Expiry is \"open before\": after expires_at a session never shown instructions is refused with 409 session_expired (and no checkout.opened is written), while one shown them before still gets them. " + desc,
 	}, s.choosePayorMethod)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-payor-qr", Method: http.MethodGet, Path: payorPrefix + "session/qr",
 		Summary: "QR code of a method's payment URI", Tags: tags, Errors: errs, Security: []map[string][]string{},
-		Description: "PNG or SVG. " + desc,
+		Description: "PNG or SVG. After expires_at, only for a session shown instructions before (else 409 session_expired). " + desc,
 		Responses: map[string]*huma.Response{"200": {Description: "The QR code", Content: map[string]*huma.MediaType{
 			"image/png": {Schema: &huma.Schema{Type: "string", Format: "binary"}}, "image/svg+xml": {Schema: &huma.Schema{Type: "string"}},
 		}}},
@@ -75,7 +75,7 @@ func (s *server) registerPayor(api huma.API, mux *http.ServeMux) {
 		OperationID: "pay-from-devnet", Method: http.MethodPost, Path: payorPrefix + "session/devnet-pay",
 		Summary: "Pay from the devnet wallet (settle devnet only)", Tags: tags, Errors: errs, Security: []map[string][]string{},
 		MaxBodyBytes: humaMaxBodyBytes,
-		Description:  "Sends the exact amount of a devnet method from the devnet's public test wallet. Only when the server runs `settle devnet`, on test invoices. " + desc,
+		Description:  "Sends the exact amount of a devnet method from the devnet's public test wallet, once per invoice: pressing again, even at the same moment, answers the first transfer's tx_id. Only when the server runs `settle devnet`, on test invoices. " + desc,
 	}, s.payFromDevnet)
 	if s.payor == nil {
 		return // Spec: the operations only
@@ -115,12 +115,14 @@ func (s *server) payorFail(ctx context.Context, err error) error {
 	case errors.Is(err, payor.ErrBadSignature):
 		return problem(http.StatusUnauthorized, "invalid_signature", "The x-signature does not match the x-session-token.")
 	case errors.Is(err, payor.ErrLocked):
-		return problem(http.StatusLocked, "session_locked", "This checkout session is locked after too many failed signature checks.")
+		return problem(http.StatusLocked, "session_locked", "This checkout session is locked after too many failed signature checks; the merchant can unlock it or issue a new link.")
 	case errors.Is(err, payor.ErrNoMethod):
 		return problem(http.StatusUnprocessableEntity, "invalid_payment_method", "method: not one of this session's methods",
 			&huma.ErrorDetail{Location: "body.method", Message: "not one of this session's methods"})
 	case errors.Is(err, payor.ErrNoDevnet):
 		return problem(http.StatusNotFound, "devnet_unavailable", "This server has no devnet wallet for this method (run settle devnet).")
+	case errors.Is(err, payor.ErrExpired):
+		return problem(http.StatusConflict, "session_expired", "This checkout expired before payment instructions were shown; ask the merchant for a new invoice.")
 	}
 	return s.fail(ctx, err)
 }
@@ -162,7 +164,7 @@ func (s *server) payorQR(ctx context.Context, in *qrInput) (*qrOutput, error) {
 			return nil, problem(http.StatusUnprocessableEntity, "invalid_payment_method", "method: not one of this session's methods",
 				&huma.ErrorDetail{Location: "query.method", Message: "not one of this session's methods", Value: in.Method})
 		}
-		return nil, s.fail(ctx, err)
+		return nil, s.payorFail(ctx, err)
 	}
 	return &qrOutput{ContentType: ct, CacheControl: "private, max-age=300", Body: b}, nil
 }
@@ -224,15 +226,20 @@ func (l *ipLimiter) allow(r *http.Request) bool {
 }
 
 // limitPayor refuses payor requests (API, WebSocket, pages) over the
-// per-IP rate with 429 rate_limited.
+// per-IP rate with 429 rate_limited, and tells the payor package which
+// client the others come from (wrong signatures are counted per client).
 func (s *server) limitPayor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if (strings.HasPrefix(p, payorPrefix) || strings.HasPrefix(p, "/pay/")) && s.payorLimit != nil && !s.payorLimit.allow(r) {
+		if !strings.HasPrefix(p, payorPrefix) && !strings.HasPrefix(p, "/pay/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if s.payorLimit != nil && !s.payorLimit.allow(r) {
 			w.Header().Set("Retry-After", "1")
 			writeProblem(w, r, problem(http.StatusTooManyRequests, "rate_limited", "Too many requests from this address; slow down."))
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(payor.WithClient(r.Context(), r.RemoteAddr)))
 	})
 }

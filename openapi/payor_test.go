@@ -135,8 +135,9 @@ func TestPayorSession(t *testing.T) {
 	})
 }
 
-// TestPayorLockout: five wrong signatures lock the session, even for the
-// right one afterwards; an unknown session is 404.
+// TestPayorLockout: five wrong signatures lock the session for the client
+// that sent them, even with the right one afterwards; an unknown session is
+// 404. (TestCheckoutLockPerClient: other clients are not locked out.)
 func TestPayorLockout(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {

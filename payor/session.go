@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -24,10 +26,11 @@ var (
 	ErrNoMethod     = errors.New("not a payment method of this invoice")
 	ErrNoDevnet     = errors.New("no devnet wallet here")
 	ErrNoQR         = errors.New("this method has nothing to scan (a bank transfer)")
+	// ErrExpired is returned for instructions (and their QR code) asked
+	// after expires_at of a session never shown them before: expiry is
+	// "open before", not "pay before".
+	ErrExpired = errors.New("checkout expired before it was opened")
 )
-
-// MaxFailedChecks is how many wrong signatures lock a session for good.
-const MaxFailedChecks = 5
 
 // EventCheckoutOpened is written once per invoice, when its payor is first
 // shown payment instructions.
@@ -38,8 +41,9 @@ type checkout struct {
 	bun.BaseModel `bun:"table:checkout_sessions"`
 
 	InvoiceID    string     `bun:"invoice_id,pk"`
-	FailedChecks int        `bun:"failed_checks"`
-	LockedAt     *time.Time `bun:"locked_at"`
+	FailedChecks int        `bun:"failed_checks"` // in all, from every client
+	LockedAt     *time.Time `bun:"locked_at"`     // locked for everyone
+	LockedBy     string     `bun:"locked_by"`     // the client whose wrong signature locked it
 	OpenedAt     *time.Time `bun:"opened_at"`
 	Method       string     `bun:"method"`
 	UpdatedAt    time.Time  `bun:"updated_at"`
@@ -58,11 +62,15 @@ type Service struct {
 	// Head, when set, returns a network's newest block, from which a
 	// pending payment's confirmations are counted.
 	Head func(network string) (int64, bool)
+	// Log receives the locks of checkouts; it discards by default.
+	Log *slog.Logger
+
+	devnetMu sync.Mutex // one devnet payment at a time (see PayFromDevnet)
 }
 
 // NewService returns the payor side over inv.
 func NewService(inv *invoice.Service, cat *chains.Catalogue, signer *Signer, terms *Terms) *Service {
-	return &Service{inv: inv, cat: cat, signer: signer, terms: terms}
+	return &Service{inv: inv, cat: cat, signer: signer, terms: terms, Log: slog.New(slog.DiscardHandler)}
 }
 
 // Terms returns the terms signer (for /.well-known/jwks.json).
@@ -78,9 +86,10 @@ type Session struct {
 }
 
 // Open checks a session's handles: the token must name an invoice, the
-// session must not be locked, and sig must be the token's signature (in
-// constant time). Every wrong signature is counted; the fifth locks the
-// session.
+// session must not be locked for everyone nor for the client ctx carries
+// (see WithClient), and sig must be the token's signature (in constant
+// time). Every wrong signature is counted, per client and in all (see
+// ClientFailedChecks).
 func (s *Service) Open(ctx context.Context, token, sig string) (Session, error) {
 	var sess Session
 	if token == "" || len(token) > 128 {
@@ -95,20 +104,15 @@ func (s *Service) Open(ctx context.Context, token, sig string) (Session, error) 
 	if err := db.NewSelect().Model(&c).WherePK().Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return sess, err
 	}
-	if c.LockedAt != nil {
-		return sess, ErrLocked
+	client := clientOf(ctx)
+	if locked, err := s.locked(ctx, c, client); err != nil || locked {
+		if err == nil {
+			err = ErrLocked
+		}
+		return sess, err
 	}
 	if !s.signer.Verify(token, sig) {
-		now := s.inv.Now()
-		c = checkout{InvoiceID: inv.ID, FailedChecks: 1, UpdatedAt: now}
-		_, err := db.NewInsert().Model(&c).On("CONFLICT (invoice_id) DO UPDATE").
-			Set("failed_checks = ?TableAlias.failed_checks + 1, updated_at = EXCLUDED.updated_at").Exec(ctx)
-		if err != nil {
-			return sess, err
-		}
-		_, err = db.NewUpdate().Model((*checkout)(nil)).Set("locked_at = ?", now).
-			Where("invoice_id = ? AND failed_checks >= ? AND locked_at IS NULL", inv.ID, MaxFailedChecks).Exec(ctx)
-		if err != nil {
+		if err := s.countFailure(ctx, inv.ID, client); err != nil {
 			return sess, err
 		}
 		return sess, ErrBadSignature
@@ -232,7 +236,9 @@ func instruction(inv invoice.Invoice, method string) (invoice.Instruction, bool)
 
 // Choose records that the payor picked method and was shown its
 // instructions, writes checkout.opened the first time, and returns the
-// instructions with signed terms.
+// instructions with signed terms. After expires_at only a session shown
+// instructions before gets them (a payor who saw them may still be paying);
+// any other gets ErrExpired, and no checkout.opened is written.
 func (s *Service) Choose(ctx context.Context, sess Session, method string) (InstructionsView, error) {
 	in, ok := instruction(sess.Invoice, method)
 	if !ok {
@@ -242,6 +248,19 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	now := s.inv.Now()
 	var first bool
 	err := s.inv.WithinTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+		if !now.Before(inv.ExpiresAt) {
+			// Read and written at once, so that a first opening racing
+			// with expiry cannot slip through.
+			res, err := tx.NewUpdate().Model((*checkout)(nil)).Set("method = ?, updated_at = ?", method, now).
+				Where("invoice_id = ? AND opened_at IS NOT NULL", inv.ID).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return ErrExpired
+			}
+			return nil
+		}
 		c := checkout{InvoiceID: inv.ID, Method: method, OpenedAt: &now, UpdatedAt: now}
 		// opened_at is kept from the first time; RETURNING tells whether
 		// this call set it.
@@ -256,8 +275,11 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 		if first = opened.Equal(now); !first {
 			return nil
 		}
-		obj := inv.Object(s.inv.Checkout())
-		data, err := json.Marshal(map[string]any{"object": obj, "method": method})
+		cur, err := invoice.CheckoutOpened(ctx, tx, inv.ID, now)
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(map[string]any{"object": cur.Object(s.inv.Checkout()), "method": method})
 		if err != nil {
 			return err
 		}
@@ -288,11 +310,15 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	return v, nil
 }
 
-// QR returns the QR code of method's payment URI as PNG or SVG.
+// QR returns the QR code of method's payment URI as PNG or SVG; after
+// expires_at, only for a session shown instructions before (see Choose).
 func (s *Service) QR(sess Session, method, format string) ([]byte, string, error) {
 	in, ok := instruction(sess.Invoice, method)
 	if !ok {
 		return nil, "", ErrNoMethod
+	}
+	if s.closed(sess) {
+		return nil, "", ErrExpired
 	}
 	if in.URI == "" {
 		return nil, "", ErrNoQR
@@ -305,16 +331,10 @@ func (s *Service) QR(sess Session, method, format string) ([]byte, string, error
 	return b, "image/png", err
 }
 
-// PayFromDevnet pays method's instruction from the devnet wallet.
-func (s *Service) PayFromDevnet(ctx context.Context, sess Session, method string) (string, error) {
-	in, ok := instruction(sess.Invoice, method)
-	if !ok {
-		return "", ErrNoMethod
-	}
-	if s.DevnetPay == nil || in.Network != "devnet" || sess.Invoice.Mode != invoice.ModeTest {
-		return "", ErrNoDevnet
-	}
-	return s.DevnetPay(ctx, in)
+// closed reports whether sess is past expiry without ever having been
+// shown instructions: it may not be shown them now.
+func (s *Service) closed(sess Session) bool {
+	return sess.checkout.OpenedAt == nil && !s.inv.Now().Before(sess.Invoice.ExpiresAt)
 }
 
 // Check is the hosted page's check: it opens the session and tells the

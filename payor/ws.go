@@ -155,6 +155,12 @@ func (k *Socket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		now := k.svc.inv.Now()
 		cur, err := k.svc.inv.BySessionToken(ctx, inv.SessionToken)
+		if errors.Is(err, invoice.ErrNotFound) {
+			// The merchant issued a new link: this one no longer opens.
+			send(map[string]string{"message": "This checkout link was replaced; ask the merchant for the new one."})
+			c.Close(websocket.StatusPolicyViolation, "no session")
+			return
+		}
 		if err != nil {
 			continue
 		}

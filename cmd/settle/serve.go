@@ -118,6 +118,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db, svc.Now))
 	checkout.DevnetPay = o.devnetPay
 	checkout.Head = monitor.Head
+	checkout.Log = log
 	payorWS := payor.NewSocket(checkout, sequenced.C, log)
 	payorWS.MaxPerIP, payorWS.MaxPerSession = c.PayorWSPerIP, c.PayorWSPerSess
 	handler := openapi.New(openapi.Deps{

@@ -128,6 +128,7 @@ const (
 	CodeEndpointDisabled        = "endpoint_disabled"
 	CodeInvalidSignature        = "invalid_signature"
 	CodeSessionLocked           = "session_locked"
+	CodeSessionExpired          = "session_expired"
 	CodeRateLimited             = "rate_limited"
 	CodeDevnetUnavailable       = "devnet_unavailable"
 	CodeConflict                = "conflict"

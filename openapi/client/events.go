@@ -15,6 +15,7 @@ const (
 	EventInvoiceUpdated          = "invoice.updated"
 	EventInvoicePaymentUpdated   = "invoice_payment.updated"
 	EventCheckoutOpened          = "checkout.opened"
+	EventCheckoutLocked          = "checkout.locked"
 	EventWebhookEndpointDisabled = "webhook_endpoint.disabled"
 )
 
@@ -50,8 +51,8 @@ func (e Event) DecodeObject(v any) error {
 	return nil
 }
 
-// Invoice returns the invoice of an invoice.created, invoice.updated or
-// checkout.opened event as it was after the change.
+// Invoice returns the invoice of an invoice.created, invoice.updated,
+// checkout.opened or checkout.locked event as it was after the change.
 func (e Event) Invoice() (*Invoice, error) {
 	var inv Invoice
 	if err := e.DecodeObject(&inv); err != nil {

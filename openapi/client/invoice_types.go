@@ -72,6 +72,17 @@ type Invoice struct {
 	PaymentSessionHeaders SessionHeaders    `json:"payment_session_headers"`
 	PaymentInstructions   []Instruction     `json:"payment_instructions"`
 	Mark                  *Mark             `json:"mark,omitempty"` // set when resolved by hand
+	Checkout              Checkout          `json:"checkout"`
+}
+
+// Checkout is the payor's side of an invoice as the merchant sees it (the
+// spec's CheckoutObject): when instructions were first shown, and whether
+// wrong signatures locked it. Lift a lock with UpdateCheckout.
+type Checkout struct {
+	OpenedAt  *time.Time `json:"opened_at"`  // nil until the payor is shown instructions
+	Locked    bool       `json:"locked"`     // a lock is in force
+	LockScope string     `json:"lock_scope"` // "none", "client" (some clients refused) or "session" (everyone)
+	LockedAt  *time.Time `json:"locked_at"`
 }
 
 // Mark records who resolved an invoice by hand, when and why (the spec's

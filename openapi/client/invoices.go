@@ -68,6 +68,21 @@ func (c *Client) CancelInvoice(ctx context.Context, id string, opts ...RequestOp
 	return ptr(&out, err)
 }
 
+// UpdateCheckoutParams says what UpdateCheckout does; set at least one.
+type UpdateCheckoutParams struct {
+	Unlock  bool `json:"unlock,omitempty"`   // lift every lock; the same link works again
+	NewLink bool `json:"new_link,omitempty"` // a new payment_url and session headers; the old ones stop working
+}
+
+// UpdateCheckout unlocks an invoice's checkout after wrong signatures
+// locked it, or issues a new link (and unlocks). The answer carries the
+// new PaymentURL and PaymentSessionHeaders.
+func (c *Client) UpdateCheckout(ctx context.Context, id string, p UpdateCheckoutParams, opts ...RequestOption) (*Invoice, error) {
+	var out Invoice
+	_, err := c.do(ctx, &call{op: opUpdateCheckout, id: id, body: p}, &out, opts...)
+	return ptr(&out, err)
+}
+
 // SimulatePayment applies a sandbox (or any test method's) payment to a
 // test invoice through the same path the chain watchers use. Test keys
 // only.

@@ -39,6 +39,7 @@ var (
 	opCancelInvoice    = &operation{ID: "cancel-invoice", Method: "POST", Path: "/api/v1/invoices/{id}/cancel", Keyed: true}
 	opSimulatePayment  = &operation{ID: "simulate-payment", Method: "POST", Path: "/api/v1/test/invoices/{id}/simulate-payment", Keyed: true}
 	opMarkInvoice      = &operation{ID: "mark-invoice", Method: "POST", Path: "/api/v1/invoices/{id}/mark", Keyed: true}
+	opUpdateCheckout   = &operation{ID: "update-invoice-checkout", Method: "POST", Path: "/api/v1/invoices/{id}/checkout", Keyed: true}
 
 	opListPayments        = &operation{ID: "list-payments", Method: "GET", Path: "/api/v1/payments"}
 	opListInvoicePayments = &operation{ID: "list-invoice-payments", Method: "GET", Path: "/api/v1/invoices/{id}/payments"}
@@ -82,6 +83,7 @@ var (
 // processors and QRIS forwarders call those, not a merchant's backend.
 var operations = []*operation{
 	opCreateInvoice, opListInvoices, opGetInvoice, opGetInvoiceStatus, opCancelInvoice, opSimulatePayment, opMarkInvoice,
+	opUpdateCheckout,
 	opListPayments, opListInvoicePayments, opReport,
 	opListEvents, opGetEvent, opWSToken,
 	opCreateEndpoint, opListEndpoints, opGetEndpoint, opUpdateEndpoint, opDeleteEndpoint, opRotateSecret,

@@ -8,8 +8,9 @@ import (
 
 // PayorClient is the payor's side of one invoice, authorised by its
 // payment_session_headers instead of an API key: what a wallet, an agent
-// or your own checkout uses. Five wrong signatures lock the session for
-// good (CodeSessionLocked).
+// or your own checkout uses. Five wrong signatures from one client (IP
+// address), or twenty in all, lock the session (CodeSessionLocked) until
+// the merchant unlocks it or issues a new link (Client.UpdateCheckout).
 type PayorClient struct {
 	c *Client
 	h SessionHeaders
@@ -95,7 +96,9 @@ func (p *PayorClient) Get(ctx context.Context) (*PayorSession, error) {
 }
 
 // ChooseMethod picks a method (one of the session's Methods) and returns
-// its instructions; choosing again returns the same instructions.
+// its instructions; choosing again returns the same instructions. After
+// the invoice's expires_at it fails with CodeSessionExpired unless the
+// session was shown instructions before.
 func (p *PayorClient) ChooseMethod(ctx context.Context, method string) (*PaymentInstructions, error) {
 	var out PaymentInstructions
 	_, err := p.c.do(ctx, p.call(opPayorMethod, nil, map[string]string{"method": method}), &out)
@@ -118,8 +121,9 @@ func (p *PayorClient) QR(ctx context.Context, method, format string) ([]byte, st
 }
 
 // PayFromDevnet pays a devnet method's instructions from the devnet wallet
-// of a server run as `settle devnet`, and returns the transaction id;
-// elsewhere it fails with CodeDevnetUnavailable.
+// of a server run as `settle devnet`, and returns the transaction id; the
+// wallet pays an invoice once, and calling again returns the same id.
+// Elsewhere it fails with CodeDevnetUnavailable.
 func (p *PayorClient) PayFromDevnet(ctx context.Context, method string) (string, error) {
 	var out struct {
 		TxID string `json:"tx_id"`

@@ -104,6 +104,23 @@ func TestPayorSession(t *testing.T) {
 			t.Errorf("%d checkout.opened events, want 1", n)
 		}
 
+		// The merchant's side of the checkout: unlock, then a new link.
+		un, err := e.c.UpdateCheckout(ctx, inv.ID, client.UpdateCheckoutParams{Unlock: true})
+		if err != nil || un.Checkout.Locked || un.Checkout.LockScope != "none" || un.Checkout.OpenedAt == nil || un.PaymentURL != inv.PaymentURL {
+			t.Errorf("unlocked: %+v, %v", un, err)
+		}
+		_, err = e.c.UpdateCheckout(ctx, inv.ID, client.UpdateCheckoutParams{})
+		wantError(t, err, http.StatusUnprocessableEntity, client.CodeValidationFailed)
+		fresh, err := e.c.UpdateCheckout(ctx, inv.ID, client.UpdateCheckoutParams{NewLink: true})
+		if err != nil || fresh.PaymentURL == inv.PaymentURL || fresh.PaymentSessionHeaders == inv.PaymentSessionHeaders {
+			t.Fatalf("new link: %+v, %v", fresh, err)
+		}
+		_, err = p.Get(ctx)
+		wantError(t, err, http.StatusNotFound, client.CodeNotFound)
+		if sess, err := e.c.PayorSession(fresh.PaymentSessionHeaders).Get(ctx); err != nil || sess.Method != "usdc_base_sepolia" {
+			t.Errorf("session on the new link: %+v, %v", sess, err)
+		}
+
 		if u, err := e.c.ListUnmatchedPayments(ctx, "", 5); err != nil || len(u.Data) != 0 || u.HasMore {
 			t.Errorf("unmatched %+v, %v", u, err)
 		}

@@ -202,6 +202,7 @@ var schemaTypes = map[string]any{
 	"UpdateWebhookEndpointBody": client.UpdateWebhookEndpointParams{}, "WSToken": client.WSToken{},
 	"WebhookDeliveryList": client.WebhookDeliveryList{}, "WebhookEndpointList": client.WebhookEndpointList{},
 	"WebhookReplay": client.WebhookReplay{}, "MarkInputBody": client.MarkInvoiceParams{}, "MarkObject": client.Mark{},
+	"CheckoutObject": client.Checkout{}, "UpdateCheckoutBody": client.UpdateCheckoutParams{},
 	"Payment": client.PaymentDetails{}, "PaymentList": client.PaymentList{}, "Report": client.Report{},
 	"ReportInvoice": client.ReportInvoice{}, "ReportPayment": client.ReportPayment{}, "ReportTotal": client.ReportTotal{},
 	"CreateRailAccountBody": client.CreateRailAccountParams{}, "RailAccountObject": client.RailAccount{},

@@ -109,6 +109,12 @@
       if (e.status === 401 || e.status === 403) return fatal('This payment link is not valid', 'Open the complete link you were given, or ask the merchant for a new one.');
       if (e.status === 404) return fatal('Checkout not found', 'Ask the merchant for a new payment link.');
       if (e.status === 423) return fatal('This checkout is locked', 'It was opened too many times with a wrong link. Ask the merchant for a new payment link.');
+      if (e.code === 'session_expired') {
+        // Expired before instructions were shown: they never will be.
+        state.expiredPush = true;
+        if (state.session) render();
+        return showConnection('');
+      }
       if (e.status === 429) return showConnection('Too many requests; retrying in a moment…');
       if (e.status === 422) return showConnection(e.message);
       return showConnection('The server had a problem; retrying…');
