@@ -24,21 +24,22 @@ func TestParseAmountIDR(t *testing.T) {
 		{"Saldo masuk: IDR:1.000.000,00. Saldo Rp 2.000.000", 1000000},    // money in, then the balance
 		{"Saldo Rp1.000.000. Kamu menerima Rp25.042 dari JANE", 25042},    // a balance quoted first
 		{"Kamu menerima Rp25.042 dari JANE. Sisa saldo Rp 1.025.042", 25042},
-		{"Pembayaran Rp25.042 diterima, biaya admin Rp1.000", 25042}, // a fee beside it
-		{"Rp 10.000 masuk dari BUDI", 10000},                         // the word after the amount
-		{"Kamu menerima Rp25.042 (Rp25.042 dari JANE)", 25042},       // the same amount twice
-		{"Kamu menerima Rp 1e5 dari JOHN", -1},                       // a number that runs into letters
-		{"Kamu menerima Rp25.001 dan Rp25.002", -1},                  // two credits: which?
-		{"Rp25.001 dan Rp25.002 dari JOHN", -1},                      // two amounts, neither said
-		{"Saldo kamu Rp 1.000.000", -1},                              // only a balance
-		{"Kamu menerima Rp25.042,5 dari X", -1},                      // fractional rupiah
-		{"Rp 25.04.2", -1},                                           // bad groups
-		{"Rp 1.2345", -1},                                            // four-digit group... with 4 decimals
-		{"Rp25.042,00.00", -1},                                       // mixed separators twice
-		{"Kamu menerima uang dari JOHN DOE", -1},                     // no amount
-		{"Total 25.042 diterima", -1},                                // no currency marker
-		{"GRP 25.000", -1},                                           // marker inside a word
-		{"Rp 99.999.999.999.999.999", -1},                            // too many digits
+		{"Pembayaran Rp25.042 diterima, biaya admin Rp1.000", 25042},        // a fee beside it
+		{"Rp 10.000 masuk dari BUDI", 10000},                                // the word after the amount
+		{"Promo Rp5.000 hari ini. Kamu menerima Rp25.042 dari JANE", 25042}, // the credit over an amount merely named
+		{"Kamu menerima Rp25.042 (Rp25.042 dari JANE)", 25042},              // the same amount twice
+		{"Kamu menerima Rp 1e5 dari JOHN", -1},                              // a number that runs into letters
+		{"Kamu menerima Rp25.001 dan Rp25.002", -1},                         // two credits: which?
+		{"Rp25.001 dan Rp25.002 dari JOHN", -1},                             // two amounts, neither said
+		{"Saldo kamu Rp 1.000.000", -1},                                     // only a balance
+		{"Kamu menerima Rp25.042,5 dari X", -1},                             // fractional rupiah
+		{"Rp 25.04.2", -1},                                                  // bad groups
+		{"Rp 1.2345", -1},                                                   // four-digit group... with 4 decimals
+		{"Rp25.042,00.00", -1},                                              // mixed separators twice
+		{"Kamu menerima uang dari JOHN DOE", -1},                            // no amount
+		{"Total 25.042 diterima", -1},                                       // no currency marker
+		{"GRP 25.000", -1},                                                  // marker inside a word
+		{"Rp 99.999.999.999.999.999", -1},                                   // too many digits
 	} {
 		got, err := ParseAmountIDR(tc.text)
 		if tc.want < 0 {

@@ -169,12 +169,12 @@ func newWatcher(c Config, cat *chains.Catalogue, id string, e chains.Endpoint, h
 	n, _ := cat.Network(id)
 	if n.Kind == chains.KindSolana {
 		return solana.New(solana.Config{
-			Network: n, Endpoint: e, Mints: cat.Tokens(id), Holder: holder,
+			Network: n, Endpoint: e, Mints: cat.Tokens(id), Holder: holder, LeaseTTL: c.ChainLease,
 			PollInterval: c.SolanaPoll, Monitor: monitor, Log: log,
 		}, ledger)
 	}
 	return evm.New(evm.Config{
-		Network: n, Endpoint: e, Tokens: cat.Tokens(id), Holder: holder,
+		Network: n, Endpoint: e, Tokens: cat.Tokens(id), Holder: holder, LeaseTTL: c.ChainLease,
 		MaxRange: int64(c.EVMMaxRange), PollInterval: c.EVMPoll, MaxWatched: c.EVMMaxWatched,
 		Monitor: monitor, Log: log,
 	}, ledger)

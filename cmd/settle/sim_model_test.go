@@ -26,7 +26,12 @@ type simMerchant struct {
 	unmatched []*simCredit
 	credits   int // rail credits recorded (matched or unmatched)
 	notifs    []string
-	callbacks map[string]bool // amount, reference and invoice of callbacks sent
+	// callbacks are what became of the QRIS callbacks sent, by their
+	// identity: amount, reference and the invoice they pay.
+	callbacks map[string]outcome
+	// planned are QRIS amounts no invoice of the merchant has yet, whose
+	// first total (the amount plus 1) a callback already paid, unmatched.
+	planned []int64
 }
 
 type simRailAccount struct{ id, secret string }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,9 @@ func (s *sim) chainPayment() bool {
 	inv.payments = append(inv.payments, p)
 	inv.settle()
 	s.lastPay = &pendingTransfer{tx: tx, parent: parent, nonce: s.w.nonce - 1, pay: p}
+	if s.rng.IntN(10) == 0 {
+		s.w.restart(true) // a crash while the watcher may be reading the block
+	}
 	s.expectChain()
 	return true
 }
@@ -385,22 +390,24 @@ func (s *sim) qrisNotification(m *simMerchant, kind string) (sentNotification, o
 		return sn, want
 	}
 	sn.n.path, sn.n.keyHeader = "/api/v1/rails/qris/callback", "X-Callback-Key"
-	refs := []string{"", "optional-reference", fmt.Sprintf("CB-%d", n)}
+	refs := []string{"", "optional-reference", "optional-reference", fmt.Sprintf("CB-%d", n)}
 	if inv != nil {
 		refs = append(refs, inv.ref)
 	}
 	ref := refs[s.rng.IntN(len(refs))]
-	if inv != nil && ref == inv.ref {
+	switch {
+	case inv != nil && ref == inv.ref:
 		total = s.payAmount(inv) // the reference names the invoice: any amount
-	}
-	key := func() string {
-		target := "unmatched"
-		if inv != nil {
-			target = inv.id
+	case inv == nil && s.rng.IntN(2) == 0:
+		// A total that the next invoice of a new amount will hold: paid
+		// before it existed, it is unmatched; the same callback after it
+		// is another credit, that invoice's.
+		if x, ok := s.freshQRISAmount(m); ok {
+			total = x + 1
+			m.planned = append(m.planned, x)
 		}
-		return fmt.Sprintf("%d|%s|%s", total, ref, target)
 	}
-	if m.callbacks[key()] {
+	if _, seen := m.callbacks[callbackKey(total, ref, inv)]; seen {
 		// The same again would be a retry: another reference, matched by
 		// the total.
 		ref = fmt.Sprintf("CB-%d", n)
@@ -408,10 +415,45 @@ func (s *sim) qrisNotification(m *simMerchant, kind string) (sentNotification, o
 			total = inv.asked
 		}
 	}
-	m.callbacks[key()] = true
-	sn.amount, sn.reference = fmt.Sprint(total), ref
+	sn.amount, sn.reference, sn.callback = fmt.Sprint(total), ref, callbackKey(total, ref, inv)
 	sn.n.body = simCallback(total, ref)
 	return sn, want
+}
+
+// callbackKey is a QRIS callback's identity: amount, reference and the
+// invoice it pays.
+func callbackKey(total int64, ref string, inv *simInvoice) string {
+	target := "unmatched"
+	if inv != nil {
+		target = inv.id
+	}
+	return fmt.Sprintf("%d|%s|%s", total, ref, target)
+}
+
+// callbackTarget is the invoice a callback pays now: the one its reference
+// names, else the one of m whose QRIS total it is.
+func (s *sim) callbackTarget(m *simMerchant, total int64, ref string) *simInvoice {
+	for _, inv := range s.invoices {
+		if inv.m == m && inv.method == "qris" && (ref != "" && inv.ref == ref || inv.asked == total && !strings.HasPrefix(ref, "ST-")) {
+			return inv
+		}
+	}
+	return nil
+}
+
+// freshQRISAmount is an amount no QRIS invoice of m has or will have, whose
+// first total (the amount plus 1) nobody holds.
+func (s *sim) freshQRISAmount(m *simMerchant) (int64, bool) {
+	for range 20 {
+		x := int64(10_000 + 500*s.rng.IntN(180))
+		if slices.Contains(m.planned, x) || slices.ContainsFunc(s.invoices, func(inv *simInvoice) bool {
+			return inv.m == m && inv.method == "qris" && (inv.amount == x || inv.asked == x+1)
+		}) {
+			continue
+		}
+		return x, true
+	}
+	return 0, false
 }
 
 func (s *sim) railCredit() bool {
@@ -455,8 +497,17 @@ func (s *sim) record(sn sentNotification, want outcome, answers []answer) {
 			s.fail("a copy of a %s credit is a duplicate of %+v, the credit was recorded as %+v", sn.rail, o, sn.outcome)
 		}
 	}
+	s.land(sn, sn.outcome)
+}
+
+// land applies a recorded credit to the model.
+func (s *sim) land(sn sentNotification, o outcome) {
+	sn.outcome = o
 	m := sn.m
 	m.credits++
+	if sn.callback != "" {
+		m.callbacks[sn.callback] = sn.outcome
+	}
 	switch sn.outcome.status {
 	case "matched":
 		inv := sn.outcome.invoice
@@ -472,6 +523,37 @@ func (s *sim) record(sn sentNotification, want outcome, answers []answer) {
 		m.unmatched = append(m.unmatched, &simCredit{id: sn.outcome.unmatched})
 	}
 	s.sent = append(s.sent, sn)
+}
+
+// crashDuringCredit kills the server while a new credit is on its way, as
+// a crash would; the rail, having no answer, sends it again to the fresh
+// process. Whether the first copy was recorded or not, the credit is
+// recorded once: the second answer is the credit, or its duplicate.
+func (s *sim) crashDuringCredit() bool {
+	sn, want := s.newNotification()
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		s.w.trySend(sn.n) // answered or cut off: the rail cannot tell
+	}()
+	time.Sleep(time.Duration(s.rng.IntN(4000)) * time.Microsecond)
+	s.w.stop(true)
+	<-first
+	s.w.start()
+	a := s.w.send(sn.n)
+	if o, dup := s.readAnswer(sn, a); dup {
+		// The first copy was recorded before the crash: this answer says
+		// as what.
+		o.status = want.status
+		if want.status == "matched" && (o.invoice != want.invoice || o.paymentID == "") ||
+			want.status == "unmatched" && o.paymentID != "" {
+			s.fail("%s credit recorded before a crash as %+v, want %s to %v", sn.rail, o, want.status, want.invoice)
+		}
+		s.land(sn, o)
+		return true
+	}
+	s.record(sn, want, []answer{a})
+	return true
 }
 
 // readAnswer reads what became of a credit, and whether it was a duplicate.
@@ -520,6 +602,24 @@ func (s *sim) railReplay() bool {
 		return false
 	}
 	sn := s.sent[s.rng.IntN(len(s.sent))]
+	if sn.callback != "" {
+		// A callback is the same credit only while it pays the same invoice.
+		total, _ := strconv.ParseInt(sn.amount, 10, 64)
+		inv := s.callbackTarget(sn.m, total, sn.reference)
+		key := callbackKey(total, sn.reference, inv)
+		if o, seen := sn.m.callbacks[key]; seen {
+			sn.outcome = o
+		} else {
+			again := sn
+			again.callback, again.outcome = key, outcome{}
+			want := outcome{status: "unmatched"}
+			if inv != nil {
+				want = outcome{status: "matched", invoice: inv}
+			}
+			s.record(again, want, []answer{s.w.send(again.n)})
+			return true
+		}
+	}
 	s.expectDuplicate(sn, s.w.send(sn.n))
 	return true
 }

@@ -63,7 +63,7 @@ func TestMoneySimulation(t *testing.T) {
 // simSettings reads the seeds and steps of a run.
 func simSettings(t *testing.T) ([]uint64, int) {
 	t.Helper()
-	steps := 150
+	steps := 300
 	if v := os.Getenv("SETTLE_SIM_STEPS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -105,6 +105,8 @@ type sim struct {
 	lastPay   *pendingTransfer   // the newest chain transfer while it is pending in the head block
 	chainPays []*simPayment      // chain payments to invoices, for confirmations
 	counts    map[string]int     // steps taken, by kind
+	spent     map[string]time.Duration
+	took      time.Duration
 	begin     time.Time
 }
 
@@ -117,6 +119,7 @@ type sentNotification struct {
 	uetr      string // FedNow and RTP
 	amount    string
 	reference string
+	callback  string // a QRIS callback's identity
 }
 
 // outcome is where a credit landed: a payment of an invoice, or an
@@ -140,7 +143,7 @@ func newSim(t *testing.T, dialect string, seed uint64) *sim {
 	t.Helper()
 	db := storetest.Open(t, dialect)
 	s := &sim{t: t, w: newWorld(t, db), rng: rand.New(rand.NewPCG(seed, 0x5e771e)), seed: seed, dialect: dialect,
-		counts: map[string]int{}, begin: time.Now().UTC()}
+		counts: map[string]int{}, spent: map[string]time.Duration{}, begin: time.Now().UTC()}
 	svc := invoice.NewService(db.DB, nil, nil, nil)
 	for i := range 2 {
 		m, key, err := svc.CreateMerchant(context.Background(), fmt.Sprintf("Sim Shop %c", 'A'+i))
@@ -148,7 +151,7 @@ func newSim(t *testing.T, dialect string, seed uint64) *sim {
 			t.Fatal(err)
 		}
 		s.merchants = append(s.merchants, &simMerchant{n: i, id: m.ID, key: key, xpub: i == 1,
-			rails: map[string]simRailAccount{}, callbacks: map[string]bool{}})
+			rails: map[string]simRailAccount{}, callbacks: map[string]outcome{}})
 	}
 	s.w.start()
 	for _, m := range s.merchants {
@@ -231,14 +234,19 @@ func (s *sim) takeStep() {
 		{"expire", 4, s.expireInvoice},
 		{"cancel", 3, s.cancelInvoice},
 		{"restart", 1, s.restart},
+		{"crash", 1, s.crash},
+		{"crash during a credit", 1, s.crashDuringCredit},
 	}
 	total := 0
 	for _, k := range kinds {
 		total += k.weight
 	}
 	r := s.rng.IntN(total)
+	began := time.Now()
+	defer func() { s.took += time.Since(began) }()
 	for _, k := range kinds {
 		if r -= k.weight; r < 0 {
+			defer func(name string) { s.spent[name] += time.Since(began) }(k.name)
 			if len(s.invoices) < 4 || !k.do() {
 				s.createInvoice()
 				s.counts["create invoice"]++
@@ -253,10 +261,10 @@ func (s *sim) takeStep() {
 func (s *sim) tally() string {
 	var parts []string
 	for k, n := range s.counts {
-		parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		parts = append(parts, fmt.Sprintf("%s %d (%s)", k, n, s.spent[k].Round(time.Millisecond)))
 	}
 	slices.Sort(parts)
-	return fmt.Sprintf("%d invoices, %d restarts; %s", len(s.invoices), s.w.starts-1, strings.Join(parts, ", "))
+	return fmt.Sprintf("%d invoices, %d server processes; %s", len(s.invoices), s.w.starts, strings.Join(parts, ", "))
 }
 
 // pick returns a random element of the items for which keep holds.
@@ -289,6 +297,9 @@ func (s *sim) createInvoice() bool {
 	if method == "qris" {
 		inv.currency, inv.decimals = "IDR", 0
 		inv.amount = int64(10_000 + 500*s.rng.IntN(180))
+		if len(m.planned) > 0 {
+			inv.amount, m.planned = m.planned[0], m.planned[1:]
+		}
 	}
 	inv.asked = inv.amount
 	a := s.w.api(m.key, "POST", "/api/v1/invoices", map[string]any{
@@ -355,9 +366,13 @@ func (inv *simInvoice) describe() string {
 }
 
 func (s *sim) expireInvoice() bool {
-	inv, ok := pick(s, s.invoices, func(inv *simInvoice) bool { return !inv.expired })
-	if !ok {
-		return false
+	// Half the time one with money on its way: expiry before it confirms is
+	// where "open before" and "pay before" part.
+	inv, ok := pick(s, s.invoices, func(inv *simInvoice) bool { return !inv.expired && inv.hasPending() })
+	if !ok || s.rng.IntN(2) == 0 {
+		if inv, ok = pick(s, s.invoices, func(inv *simInvoice) bool { return !inv.expired }); !ok {
+			return false
+		}
 	}
 	// Time passes for this invoice: its expiry is now.
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -390,16 +405,26 @@ func (s *sim) cancelInvoice() bool {
 }
 
 func (s *sim) restart() bool {
-	s.w.restart()
+	s.w.restart(false)
+	return true
+}
+
+// crash kills the server and starts a fresh process: what it stored is all
+// there is.
+func (s *sim) crash() bool {
+	s.w.restart(true)
 	return true
 }
 
 // --- the sandbox ---
 
 func (s *sim) sandboxPayment() bool {
-	inv, ok := pick(s, s.invoices, func(inv *simInvoice) bool { return inv.sandbox })
-	if !ok {
-		return false
+	// A third of the time to one with money already on its way.
+	inv, ok := pick(s, s.invoices, func(inv *simInvoice) bool { return inv.sandbox && inv.hasPending() })
+	if !ok || s.rng.IntN(3) > 0 {
+		if inv, ok = pick(s, s.invoices, func(inv *simInvoice) bool { return inv.sandbox }); !ok {
+			return false
+		}
 	}
 	amount := s.payAmount(inv)
 	status := pConfirmed

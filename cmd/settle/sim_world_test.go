@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,8 +9,11 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,11 +39,51 @@ type world struct {
 	eth    *ethclient.Client
 	nonce  uint64
 	env    map[string]string
-	logs   *syncBuffer
-	base   string       // the running server's URL
-	stop   func() error // stops the running server
+	logs   *logTail
+	base   string      // the running server's URL
+	proc   *os.Process // the running server
+	exited chan struct{}
 	starts int
 	http   *http.Client
+}
+
+// asBinaryEnv makes this test binary run as the settle binary.
+const asBinaryEnv = "SETTLE_TEST_AS_BINARY"
+
+// TestMain runs the settle binary when a test starts this test binary as
+// one (the money simulation's server process), else the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(asBinaryEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// logTail keeps the last of a server's log.
+type logTail struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, p...)
+	if len(l.b) > 256*1024 {
+		l.b = l.b[len(l.b)-128*1024:]
+	}
+	return len(p), nil
+}
+
+func (l *logTail) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.b
+	if len(b) > 8*1024 {
+		b = b[len(b)-8*1024:]
+	}
+	return string(b)
 }
 
 // simConfirmations is the devnet depth in the simulation: a payment is
@@ -63,58 +107,106 @@ func newWorld(t *testing.T, db storetest.DB) *world {
 		t.Fatal(err)
 	}
 	w := &world{
-		t: t, db: db, chain: chain, eth: eth, nonce: nonce, logs: &syncBuffer{},
+		t: t, db: db, chain: chain, eth: eth, nonce: nonce, logs: &logTail{},
 		env: map[string]string{
 			"SETTLE_RPC_DEVNET":           chain.HTTPURL(),
 			"SETTLE_WS_DEVNET":            chain.WSURL(),
 			"SETTLE_CONFIRMATIONS_DEVNET": fmt.Sprint(simConfirmations),
 			"SETTLE_EVM_POLL_INTERVAL":    "50ms",
-			"SETTLE_LOG_LEVEL":            "warn",
+			"SETTLE_CHAIN_LEASE":          "1s", // a killed server's successor takes the chain over soon
+			"SETTLE_LOG_LEVEL":            "info",
 		},
 		http: &http.Client{Timeout: 30 * time.Second},
 	}
 	t.Cleanup(func() {
-		if w.stop != nil {
-			w.stop()
+		if w.proc != nil {
+			w.proc.Kill()
+			<-w.exited
 		}
 	})
 	return w
 }
 
-// start runs a fresh `settle serve` on the world's database.
+// start runs `settle serve` on the world's database as a process of its
+// own: this test binary, run as the settle binary (see TestMain).
 func (w *world) start() {
 	w.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	m := &Main{Stdout: io.Discard, Stderr: w.logs, Getenv: func(k string) string { return w.env[k] },
-		Ready: func(addr string) { ready <- addr }}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--database-url", w.db.URL, "--expire-interval", "20ms", "--shutdown-grace", "5s"}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = []string{asBinaryEnv + "=1", "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir(), "PATH=" + os.Getenv("PATH")}
+	for k, v := range w.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	exited := make(chan struct{})
 	go func() {
-		done <- m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", w.db.URL,
-			"--expire-interval", "20ms", "--shutdown-grace", "5s"})
+		// The log, kept for a failure's report; the first line that says
+		// where it serves gives the address.
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			line := sc.Bytes()
+			w.logs.Write(line)
+			w.logs.Write([]byte{'\n'})
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(line, &l) == nil && l.Msg == "settle serving" {
+				select {
+				case addr <- l.Addr:
+				default:
+				}
+			}
+		}
+		cmd.Wait()
+		close(exited)
 	}()
 	select {
-	case addr := <-ready:
-		w.base = "http://" + addr
-		w.stop = func() error { cancel(); return <-done }
+	case a := <-addr:
+		w.base = "http://" + a
+		w.proc, w.exited = cmd.Process, exited
 		w.starts++
-	case err := <-done:
-		cancel()
-		w.t.Fatalf("serve ended before listening: %v\n%s", err, w.logs.String())
+	case <-exited:
+		w.t.Fatalf("settle serve ended before serving:\n%s", w.logs.tail())
 	case <-time.After(60 * time.Second):
-		cancel()
-		w.t.Fatal("serve did not start")
+		cmd.Process.Kill()
+		w.t.Fatalf("settle serve did not start:\n%s", w.logs.tail())
 	}
 }
 
-// restart stops the server and starts a fresh one on the same database:
-// nothing in its memory survives, only what it stored.
-func (w *world) restart() {
+// stop ends the server: with SIGTERM, which drains it, or killed at once,
+// as a crash would.
+func (w *world) stop(kill bool) {
 	w.t.Helper()
-	if err := w.stop(); err != nil {
-		w.t.Fatalf("serve stopped with %v\n%s", err, w.logs.String())
+	if w.proc == nil {
+		return
 	}
-	w.stop = nil
+	sig := os.Signal(syscall.SIGTERM)
+	if kill {
+		sig = os.Kill
+	}
+	w.proc.Signal(sig)
+	select {
+	case <-w.exited:
+	case <-time.After(30 * time.Second):
+		w.proc.Kill()
+		<-w.exited
+		w.t.Fatalf("settle serve did not stop on %v:\n%s", sig, w.logs.tail())
+	}
+	w.proc = nil
+}
+
+// restart stops the server (killing it when kill) and starts a fresh
+// process on the same database: nothing in its memory survives, only what
+// it stored.
+func (w *world) restart(kill bool) {
+	w.t.Helper()
+	w.stop(kill)
 	w.start()
 }
 
@@ -133,8 +225,16 @@ func (a answer) str(field string) string {
 // call sends one request to the server; body is JSON unless it is []byte.
 func (w *world) call(method, path string, body any, header ...string) answer {
 	w.t.Helper()
+	a, err := w.try(method, path, body, header...)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return a
+}
+
+// try is call for a request that may find no server (one killed meanwhile).
+func (w *world) try(method, path string, body any, header ...string) (answer, error) {
 	var rd io.Reader
-	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
 	case []byte:
@@ -142,32 +242,32 @@ func (w *world) call(method, path string, body any, header ...string) answer {
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			w.t.Fatal(err)
+			return answer{}, err
 		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, w.base+path, rd)
 	if err != nil {
-		w.t.Fatal(err)
+		return answer{}, err
 	}
 	if rd != nil {
-		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	res, err := w.http.Do(req)
 	if err != nil {
-		w.t.Fatalf("%s %s: %v", method, path, err)
+		return answer{}, err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		w.t.Fatalf("%s %s: %v", method, path, err)
+		return answer{}, err
 	}
 	a := answer{status: res.StatusCode, raw: raw}
 	json.Unmarshal(raw, &a.json)
-	return a
+	return a, nil
 }
 
 // api is a call with a merchant's key.
@@ -303,14 +403,22 @@ type notification struct {
 // send posts n, signed now when the rail signs.
 func (w *world) send(n notification) answer {
 	w.t.Helper()
+	a, err := w.trySend(n)
+	if err != nil {
+		w.t.Fatalf("POST %s: %v", n.path, err)
+	}
+	return a
+}
+
+func (w *world) trySend(n notification) (answer, error) {
 	if n.keyHeader != "" {
 		value := n.secret
 		if n.keyHeader == "Authorization" {
 			value = "Bearer " + n.secret
 		}
-		return w.call("POST", n.path, n.body, n.keyHeader, value)
+		return w.try("POST", n.path, n.body, n.keyHeader, value)
 	}
-	return w.call("POST", n.path, n.body, "Content-Type", n.contentType,
+	return w.try("POST", n.path, n.body, "Content-Type", n.contentType,
 		"X-Settle-Account", n.account, fiat.SignatureHeader, fiat.Sign([]byte(n.secret), n.body, time.Now()))
 }
 
