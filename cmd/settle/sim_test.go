@@ -54,7 +54,7 @@ func TestMoneySimulation(t *testing.T) {
 				start := time.Now()
 				s := newSim(t, dialect, seed)
 				s.run(steps)
-				t.Logf("seed %d: %d steps in %s: %s", seed, steps, time.Since(start).Round(time.Millisecond), s.tally())
+				t.Logf("seed %d: %d steps in %.1fs: %s", seed, steps, time.Since(start).Seconds(), s.tally())
 			}
 		})
 	}
