@@ -149,16 +149,7 @@ func TestACHFile(t *testing.T) {
 		acct, secret := e.railAccount(e.key, bankAccount("ach"))
 		inv := e.createInvoice(map[string]any{"amount": "25.00", "currency": "USD", "payment_methods": []string{"ach_same_day"}})
 		id, ref := str(t, inv, "id"), str(t, instructions(t, inv)[0], "reference")
-		file := &fiat.ACHFile{Destination: "021000021", Origin: "011000138", Created: "250102", CreatedTime: "1030", IDModifier: "A",
-			DestinationName: "EXAMPLE BANK", OriginName: "PAYOR BANK",
-			Batches: []fiat.ACHBatch{{ServiceClass: 220, CompanyName: "PAYOR CORP", CompanyID: "1234567890", SECCode: "CCD",
-				EntryDescription: "INVOICE", DescriptiveDate: "SD1300", EffectiveDate: "250102", OriginatorStatus: "1", ODFI: "01100013", Number: 1,
-				Entries: []fiat.ACHEntry{{TransactionCode: 22, RDFI: "02100002", CheckDigit: "1", Account: "000123456789", Amount: 2500,
-					IndividualID: "PO-77", IndividualName: "TEST SHOP", Trace: "011000130000001", Addenda: []string{"RMR*IV*" + ref + "*PI*25.00\\"}}}}}}
-		body, err := file.Bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
+		body := achCredit(t, "011000130000001", 2500, ref)
 		const path = "/api/v1/rails/ach/files"
 		e.wantProblem(e.signed(path, acct, "rcs_forged", body, time.Now(), "text/plain"), http.StatusUnauthorized, "invalid_signature")
 		e.wantProblem(e.signed(path, acct, secret, body[:len(body)-10], time.Now(), "text/plain"), http.StatusUnprocessableEntity, "invalid_notification")

@@ -34,10 +34,10 @@ status=0
 end=$(date +%s)
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) after"
 for dialect in sqlite postgres; do
-	# Each seed's line follows the === NAME or === RUN line of its dialect.
+	# Each seed's line follows the === RUN, CONT or NAME line of its subtest.
 	awk -v d="TestMoneySimulation/$dialect" '
+		/seed [0-9]+: [0-9]+ steps in / && index(cur, d "/") == 1 { n++; steps += $4; sub(/s:$/, "", $7); secs += $7 }
 		/^=== (RUN|CONT|NAME) / { cur = $3 }
-		/seed [0-9]+: [0-9]+ steps in / && cur == d { n++; steps += $4; sub(/s:$/, "", $7); secs += $7 }
 		END { if (n) printf "%-9s %d seeds, %d steps in %.0f s (%.1f steps/s)\n", substr(d, 21) ":", n, steps, secs, steps / secs }
 	' "$log"
 done
