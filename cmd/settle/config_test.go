@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +38,27 @@ func TestWebhookAllowPrivateSetting(t *testing.T) {
 		}
 		if got := c.Webhooks.AllowPrivateAddresses; got != tc.want {
 			t.Errorf("SETTLE_WEBHOOK_ALLOW_PRIVATE=%q %v: AllowPrivateAddresses %v, want %v", tc.env, tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestREADMEConfigurationTable: every setting of `settle serve` has its row
+// in the README's configuration table, with its variable, flag and default.
+func TestREADMEConfigurationTable(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		row := "| `" + s.env + "` | `--" + s.flag + "` | "
+		i := strings.Index(string(readme), row)
+		if i < 0 {
+			t.Errorf("README has no configuration row for %s (--%s)", s.env, s.flag)
+			continue
+		}
+		if s.def != "" && s.env != "SETTLE_DATABASE_URL" && !strings.HasPrefix(string(readme[i+len(row):]), "`"+s.def+"`") {
+			t.Errorf("README's row of %s does not give the default %q", s.env, s.def)
 		}
 	}
 }
