@@ -6,8 +6,6 @@ import (
 	"math/big"
 	"strings"
 	"time"
-
-	"github.com/settlepay/settle/chains"
 )
 
 // The simulation's invariants, checked against the store and the API.
@@ -219,10 +217,28 @@ func (s *sim) checkReconcile() {
 	// Blocks mined on demand carry timestamps ahead of the clock.
 	out, err := reconcileRun(s.t, env, "--network", "devnet", "--database-url", s.w.db.URL,
 		"--from", s.begin.Add(-time.Hour).Format(time.RFC3339), "--to", time.Now().UTC().Add(30*24*time.Hour).Format(time.RFC3339))
-	if lines := discrepancyLines(out); err != nil || len(lines) > 0 {
+	if lines := discrepancyLines(out); err != nil || len(lines) > 0 || !strings.Contains(out, "no discrepancies") {
 		s.fail("settle reconcile: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, string(chains.MissingOnChain)) && !strings.Contains(out, "no discrepanc") && strings.TrimSpace(out) == "" {
-		s.fail("settle reconcile printed nothing")
+	// It looked at every chain payment and unmatched transfer.
+	payments, unmatched := 0, 0
+	for _, inv := range s.invoices {
+		for _, p := range inv.payments {
+			if p.chain {
+				payments++
+			}
+		}
 	}
+	for _, m := range s.merchants {
+		for _, c := range m.unmatched {
+			if c.chain {
+				unmatched++
+			}
+		}
+	}
+	want := fmt.Sprintf("checked %d payment", payments)
+	if !strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf(" and %d unmatched ", unmatched)) {
+		s.fail("settle reconcile did not check the %d chain payments and %d unmatched transfers:\n%s", payments, unmatched, out)
+	}
+	s.t.Logf("settle reconcile: %s", strings.TrimSpace(out[strings.Index(out, "checked"):]))
 }

@@ -107,10 +107,8 @@ type sim struct {
 	invoices  []*simInvoice
 	sent      []sentNotification // notifications sent, for replays
 	lastPay   *pendingTransfer   // the newest chain transfer while it is pending in the head block
-	chainPays []*simPayment      // chain payments to invoices, for confirmations
 	counts    map[string]int     // steps taken, by kind
 	spent     map[string]time.Duration
-	took      time.Duration
 	begin     time.Time
 }
 
@@ -247,7 +245,6 @@ func (s *sim) takeStep() {
 	}
 	r := s.rng.IntN(total)
 	began := time.Now()
-	defer func() { s.took += time.Since(began) }()
 	for _, k := range kinds {
 		if r -= k.weight; r < 0 {
 			defer func(name string) { s.spent[name] += time.Since(began) }(k.name)
