@@ -39,11 +39,23 @@ func sealOf(secret string) string {
 	return sealPrefix + hex.EncodeToString(sum[:])
 }
 
+// endpointAnswer reads body as a webhook endpoint with its secret; the
+// answers of every other operation (an invoice's, on the creation path) are
+// passed over without being parsed.
+func endpointAnswer(body string) (secretAnswer, bool) {
+	var a secretAnswer
+	if !strings.Contains(body, `"webhook_endpoint"`) || json.Unmarshal([]byte(body), &a) != nil ||
+		a.Object != "webhook_endpoint" || a.Secret == "" {
+		return a, false
+	}
+	return a, true
+}
+
 // sealSecret returns the answer body to store: a webhook endpoint's secret
 // replaced by its digest; any other body as it is.
 func sealSecret(body string) string {
-	var a secretAnswer
-	if json.Unmarshal([]byte(body), &a) != nil || a.Object != "webhook_endpoint" || a.Secret == "" {
+	a, ok := endpointAnswer(body)
+	if !ok {
 		return body
 	}
 	return strings.ReplaceAll(body, a.Secret, sealOf(a.Secret))
@@ -52,8 +64,8 @@ func sealSecret(body string) string {
 // unsealSecret returns the stored body to replay, with the endpoint's secret
 // back in place if it is still the one answered, or errSecretRotated.
 func (s *server) unsealSecret(ctx context.Context, p invoice.Principal, body string) (string, error) {
-	var a secretAnswer
-	if json.Unmarshal([]byte(body), &a) != nil || a.Object != "webhook_endpoint" || a.Secret == "" {
+	a, ok := endpointAnswer(body)
+	if !ok {
 		return body, nil
 	}
 	ep, err := events.GetEndpoint(ctx, s.invoices.DB(), p.MerchantID, p.Mode, a.ID)
