@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -426,10 +427,14 @@ func (w *world) trySend(n notification) (answer, error) {
 func (w *world) sendAll(n notification, k int) []answer {
 	w.t.Helper()
 	out := make([]answer, k)
+	errs := make([]error, k)
 	var wg sync.WaitGroup
 	for i := range k {
-		wg.Go(func() { out[i] = w.send(n) })
+		wg.Go(func() { out[i], errs[i] = w.trySend(n) }) // no Fatal off the test's goroutine
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		w.t.Fatalf("POST %s: %v", n.path, err)
+	}
 	return out
 }
