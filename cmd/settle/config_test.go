@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -220,13 +221,17 @@ func TestSettingForms(t *testing.T) {
 		{"SETTLE_PUBLIC_URL", "pay.example.com", `SETTLE_PUBLIC_URL="pay.example.com": want an http(s) URL such as https://pay.example.com`},
 		{"SETTLE_ADDR", "8080", `SETTLE_ADDR="8080": want HOST:PORT such as :8080`},
 	} {
+		// A server that starts (accepting the value) is stopped at once.
+		ctx, cancel := context.WithCancel(t.Context())
 		m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
 			if k == tc.env {
 				return tc.value
 			}
 			return ""
-		}}
-		err := m.Run(t.Context(), []string{"serve"})
+		}, Ready: func(string) { cancel() }}
+		// The variable is read before the flags, which would win over it.
+		err := m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "s.db")})
+		cancel()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s=%q: %v, want %q", tc.env, tc.value, err, tc.want)
 		}
