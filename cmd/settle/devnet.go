@@ -172,6 +172,7 @@ Try it:
   curl -s %s/api/v1/invoices -H "Authorization: Bearer %s" \
     -H "Content-Type: application/json" -d '{"amount":"25.00","currency":"USD","payment_methods":["usdc_devnet"]}'
   go run ./cmd/settle pay INVOICE_ID
+  go run ./cmd/settle reconcile --network devnet
 
 `
 

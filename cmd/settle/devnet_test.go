@@ -181,6 +181,7 @@ func TestDevnet(t *testing.T) {
 	if err != nil || !strings.Contains(out, "no discrepancies") || !strings.Contains(out, "checked 2 payments and 0 unmatched") {
 		t.Errorf("settle reconcile --network devnet: %v\n%s", err, out)
 	}
+	t.Logf("settle reconcile --network devnet:\n%s", out)
 
 	// The watcher reports itself.
 	res, err := http.Get(api + "/readyz")
