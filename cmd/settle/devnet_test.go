@@ -21,6 +21,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/settlepay/settle/chains/devchain"
+	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 )
 
@@ -382,6 +383,24 @@ func TestDevnetPay(t *testing.T) {
 			t.Errorf("pay --amount %s: %v %q: want a refusal naming 4.00%s", amount, err, out, secondCode)
 		}
 	}
+	// An exact amount still kept for another invoice (as for one whose
+	// hold ended after its code went to the second): the ledger would
+	// credit that one, so nothing is sent.
+	third, _ := create("7.00")
+	db, err := invoice.OpenDB("sqlite://" + filepath.Join(dir, "settle.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.NewUpdate().Table("deposits").Set("amount_units = ?", "700"+secondCode).
+		Set("held_until = ?", time.Now().UTC().Add(-time.Hour)).Where("invoice_id = ?", third).Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := pay(second, "--amount", "7"); err == nil || out != "" ||
+		!strings.Contains(err.Error(), "7.00"+secondCode+" USDC to "+devnetShop+" would be credited to invoice "+third+", not "+second) {
+		t.Errorf("pay --amount 7 with 7.00%s kept for %s: %v %q", secondCode, third, err, out)
+	}
+
 	// Whole cents: the invoice's code is added, and the transfer is
 	// credited to the invoice named.
 	out, _, err := pay(second, "--amount", "4")
