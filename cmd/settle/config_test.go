@@ -85,13 +85,14 @@ func TestUnknownVariables(t *testing.T) {
 		"SETTLE_WS_MAX_PER_IP=10", "SETTLE_STRICT_CONFIG=false", "PATH=/bin", "SETTLEMENT=1",
 	}
 	wrong := []string{"SETTLE_DATABSE_URL=sqlite://elsewhere.db", "SETTLE_ADRR=:9090", "SETTLE_RPC_BASE_SEPOLA=https://rpc.example",
-		"SETTLE_RPC_DOGECHAIN=https://rpc.example", "SETTLE_NOTHING_LIKE_IT=1"}
+		"SETTLE_RPC_DOGECHAIN=https://rpc.example", "SETTLE_NOTHING_LIKE_IT=1", "SETTLE_rpc_devnet=http://127.0.0.1:1"}
 	want := []string{
 		"unknown setting SETTLE_DATABSE_URL; did you mean SETTLE_DATABASE_URL?",
 		"unknown setting SETTLE_ADRR; did you mean SETTLE_ADDR?",
 		"unknown setting SETTLE_RPC_BASE_SEPOLA; did you mean SETTLE_RPC_BASE_SEPOLIA?",
 		"unknown setting SETTLE_RPC_DOGECHAIN: DOGECHAIN is not a network settle watches (SETTLE_RPC_<NETWORK> takes one of ",
 		"unknown setting SETTLE_NOTHING_LIKE_IT\n",
+		"unknown setting SETTLE_rpc_devnet; did you mean SETTLE_RPC_DEVNET?",
 	}
 	run := func(environ []string, args ...string) (string, error) {
 		var errOut bytes.Buffer

@@ -90,14 +90,16 @@ func networkPrefix(name string) string {
 	return ""
 }
 
-// closest returns the known name nearest to name by edit distance, or ""
+// closest returns the known name nearest to name by edit distance (case
+// aside), or ""
 // when none is near enough to be a misspelling of it: within a third of
 // the name's own part (after SETTLE_), and at least 2.
 func closest(name string, known []string) string {
 	limit := max(2, (len(name)-len("SETTLE_"))/3)
 	best, bestD := "", limit+1
+	upper := strings.ToUpper(name) // every known name is in capitals
 	for _, k := range known {
-		if d := editDistance(name, k); d < bestD {
+		if d := editDistance(upper, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
