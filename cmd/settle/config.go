@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +40,7 @@ type Config struct {
 	PayorWSPerSess int
 	SolanaPoll     time.Duration
 	ChainLease     time.Duration
+	StrictConfig   bool
 }
 
 // setting is one row of the README's configuration table: a flag, its
@@ -74,6 +78,104 @@ var settings = []setting{
 	{"payor-ws-max-per-session", "SETTLE_PAYOR_WS_MAX_PER_SESSION", "10", "payor WebSockets open at once for one checkout session (per instance; -1: no limit)", func(c *Config) any { return &c.PayorWSPerSess }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
 	{"webhook-allow-private", "SETTLE_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints of both modes be on loopback, private and link-local addresses (settle devnet: true)", func(c *Config) any { return &c.Webhooks.AllowPrivateAddresses }},
+	{"strict-config", "SETTLE_STRICT_CONFIG", "false", "refuse to start when a SETTLE_* variable is not one settle knows (else a warning)", func(c *Config) any { return &c.StrictConfig }},
+}
+
+// settingForms checks the string settings whose form is known; the error
+// says the form wanted.
+var settingForms = map[string]func(string) error{
+	"addr": func(s string) error {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return errors.New("want HOST:PORT such as :8080 or 127.0.0.1:8080")
+		}
+		return nil
+	},
+	"database-url": func(s string) error {
+		if !strings.HasPrefix(s, "sqlite:") && !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://") {
+			return errors.New("want sqlite://PATH or postgres://USER:PASSWORD@HOST:5432/DB")
+		}
+		return nil
+	},
+	"public-url": func(s string) error {
+		if u, err := url.Parse(s); s != "" && (err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https") {
+			return errors.New("want an http(s) URL such as https://pay.example.com")
+		}
+		return nil
+	},
+	"log-level": func(s string) error {
+		if _, err := parseLevel(s); err != nil {
+			return err
+		}
+		return nil
+	},
+}
+
+// formValue is a flag whose Set says the form it wants: the flag package
+// and the SETTLE_* variables report it as `SETTLE_EXPIRE_INTERVAL="5": want
+// a duration such as 5s or 1m`.
+type formValue struct {
+	set    func(string) error
+	get    func() string
+	isBool bool
+}
+
+func (v formValue) Set(s string) error { return v.set(s) }
+func (v formValue) IsBoolFlag() bool   { return v.isBool }
+func (v formValue) String() string {
+	if v.get == nil {
+		return ""
+	}
+	return v.get()
+}
+
+// formFlag defines the setting v on fs, into p, with its default.
+func formFlag(fs *flag.FlagSet, v setting, p any, usage string) {
+	var fv formValue
+	switch p := p.(type) {
+	case *string:
+		*p = v.def
+		check := settingForms[v.flag]
+		fv = formValue{get: func() string { return *p }, set: func(s string) error {
+			if check != nil {
+				if err := check(s); err != nil {
+					return err
+				}
+			}
+			*p = s
+			return nil
+		}}
+	case *int:
+		*p, _ = strconv.Atoi(v.def)
+		fv = formValue{get: func() string { return strconv.Itoa(*p) }, set: func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("want a whole number such as %s", cmp.Or(v.def, "10"))
+			}
+			*p = n
+			return nil
+		}}
+	case *time.Duration:
+		*p, _ = time.ParseDuration(v.def)
+		fv = formValue{get: func() string { return p.String() }, set: func(s string) error {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return errors.New("want a duration such as 5s or 1m")
+			}
+			*p = d
+			return nil
+		}}
+	case *bool:
+		*p, _ = strconv.ParseBool(v.def)
+		fv = formValue{isBool: true, get: func() string { return strconv.FormatBool(*p) }, set: func(s string) error {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			*p = b
+			return nil
+		}}
+	}
+	fs.Var(fv, v.flag, usage)
 }
 
 // flags defines the named settings on fs (all when none are named), with
@@ -81,25 +183,17 @@ var settings = []setting{
 // given on the command line win over both.
 func (m *Main) flags(fs *flag.FlagSet, c *Config, names ...string) error {
 	for _, v := range settings {
-		if len(names) > 0 && !slices.Contains(names, v.flag) {
+		// --strict-config is read by Run before any command; every
+		// command that reads settings accepts it.
+		if len(names) > 0 && !slices.Contains(names, v.flag) && v.flag != "strict-config" {
 			continue
 		}
-		usage := v.doc + " ($" + v.env + ")"
-		switch p := v.field(c).(type) {
-		case *string:
-			fs.StringVar(p, v.flag, v.def, usage)
-		case *int:
-			n, _ := strconv.Atoi(v.def)
-			fs.IntVar(p, v.flag, n, usage)
-		case *time.Duration:
-			d, _ := time.ParseDuration(v.def)
-			fs.DurationVar(p, v.flag, d, usage)
-		case *bool:
-			b, _ := strconv.ParseBool(v.def)
-			fs.BoolVar(p, v.flag, b, usage)
-		}
+		formFlag(fs, v, v.field(c), v.doc+" ($"+v.env+")")
 		if e := m.Getenv(v.env); e != "" {
 			if err := fs.Set(v.flag, e); err != nil {
+				if v.flag == "database-url" {
+					e = dbName(e) // without its password
+				}
 				return fmt.Errorf("%s=%q: %w", v.env, e, err)
 			}
 		}
@@ -147,11 +241,21 @@ func (c *Config) validate() error {
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
+	l, err := parseLevel(level)
+	if err != nil {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parseLevel reads a log level: debug, info, warn or error (slog's names,
+// in any case, with an offset such as warn+2).
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, errors.New("want one of debug, info, warn or error")
+	}
+	return l, nil
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

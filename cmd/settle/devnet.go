@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -30,16 +32,18 @@ import (
 const devnetShop = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 // devnetState is what `settle devnet` leaves in its data directory for
-// `settle pay` and for the next run.
+// `settle pay`, `settle reconcile --network devnet` and the next run.
 type devnetState struct {
-	APIKey     string `json:"api_key"`
-	MerchantID string `json:"merchant_id"`
-	APIURL     string `json:"api_url"`
-	RPCURL     string `json:"rpc_url"`
-	WSURL      string `json:"ws_rpc_url"`
-	Token      string `json:"token"`
-	Webhook    string `json:"webhook_endpoint_id"`
-	Shop       string `json:"receiving_address"`
+	APIKey      string    `json:"api_key"`
+	MerchantID  string    `json:"merchant_id"`
+	APIURL      string    `json:"api_url"`
+	RPCURL      string    `json:"rpc_url"`
+	WSURL       string    `json:"ws_rpc_url"`
+	Token       string    `json:"token"`
+	Webhook     string    `json:"webhook_endpoint_id"`
+	Shop        string    `json:"receiving_address"`
+	DatabaseURL string    `json:"database_url"`
+	StartedAt   time.Time `json:"started_at"` // the chain's start: it is new every run
 }
 
 func defaultDataDir() string { return filepath.Join(os.TempDir(), "settle-devnet") }
@@ -99,6 +103,7 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 	}
 	defer logFile.Close()
 
+	started := time.Now().UTC().Truncate(time.Second)
 	chain, err := devchain.Start(devchain.Config{RPCAddr: *rpcAddr, BlockTime: *blockTime})
 	if err != nil {
 		return fmt.Errorf("devnet chain: %w", err)
@@ -134,6 +139,7 @@ func (m *Main) devnet(ctx context.Context, args []string) error {
 				return fmt.Errorf("devnet setup: %w", err)
 			}
 			st.APIURL, st.RPCURL, st.WSURL, st.Token = "http://localhost:"+port, chain.HTTPURL(), chain.WSURL(), chain.Token().Hex()
+			st.DatabaseURL, st.StartedAt = c.DatabaseURL, started
 			raw, _ := json.MarshalIndent(st, "", "  ")
 			if err := os.WriteFile(filepath.Join(*dataDir, "devnet.json"), raw, 0o600); err != nil {
 				return err
@@ -166,6 +172,7 @@ Try it:
   curl -s %s/api/v1/invoices -H "Authorization: Bearer %s" \
     -H "Content-Type: application/json" -d '{"amount":"25.00","currency":"USD","payment_methods":["usdc_devnet"]}'
   go run ./cmd/settle pay INVOICE_ID
+  go run ./cmd/settle reconcile --network devnet
 
 `
 
@@ -284,14 +291,24 @@ func (b *webhookInbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // pay pays an invoice from the devnet wallet: what a payor's wallet does.
+// It never sends a transfer that settle would credit to another invoice:
+// an amount in whole cents gets the invoice's own code (its unique digits
+// below a cent on a shared address) added, an amount with other digits
+// below a cent is refused, and the ledger is asked which invoice the
+// transfer would be credited to before it is sent.
 func (m *Main) pay(ctx context.Context, args []string) error {
+	var c Config
 	fs := newFlagSet("pay", m.Stderr)
-	amount := fs.String("amount", "", "amount of USDC to send, e.g. 10.50 (default: the exact amount the invoice asks)")
+	if err := m.flags(fs, &c, "strict-config"); err != nil {
+		return err
+	}
+	amount := fs.String("amount", "", "USDC to send in whole cents, e.g. 4 or 10.50; the invoice's code (its digits below a cent) is added (default: what the invoice still asks)")
+	force := fs.Bool("force", false, "pay an invoice that is not open (paid, expired, cancelled…) or send a transfer that no invoice would be credited with; for testing over- and late payments")
 	apiURL := fs.String("api-url", "", "the devnet's API (default: from DATA_DIR/devnet.json)")
 	dataDir := fs.String("data-dir", defaultDataDir(), "the devnet's data directory")
 	rest, err := parseArgs(fs, args)
 	if err != nil || len(rest) != 1 {
-		fmt.Fprintln(m.Stderr, "usage: settle pay INVOICE_ID [--amount X] [--api-url URL] [--data-dir DIR]")
+		fmt.Fprintln(m.Stderr, "usage: settle pay INVOICE_ID [--amount X] [--force] [--api-url URL] [--data-dir DIR]")
 		return errUsage
 	}
 	st, err := readDevnetState(*dataDir)
@@ -325,15 +342,39 @@ func (m *Main) pay(ctx context.Context, args []string) error {
 	if in == nil {
 		return fmt.Errorf("invoice %s cannot be paid with usdc_devnet (methods %v)", inv.ID, inv.PaymentMethods)
 	}
-	units, err := invoice.ParseUnits(in.AmountUnits)
+	if inv.Status != invoice.StatusOpen && !*force {
+		return fmt.Errorf("invoice %s is %s, not open: %s; --force pays it anyway (to try an over- or late payment)",
+			inv.ID, inv.Status, notOpenReason(inv))
+	}
+	units, err := payUnits(inv, *in, *amount)
 	if err != nil {
 		return err
 	}
-	if *amount != "" {
-		if units, err = invoice.ParseAmount(*amount, 6); err != nil {
-			return fmt.Errorf("--amount: %w", err)
-		}
+
+	// Which invoice the transfer will be credited to, asked of the
+	// devnet's own ledger: a code may have been held by another invoice,
+	// or an exact amount still be kept for one that has expired.
+	db, err := openReadOnly(ctx, cmp.Or(st.DatabaseURL, "sqlite://"+filepath.Join(*dataDir, "settle.db")))
+	if err != nil {
+		return err
 	}
+	target, ok, err := chains.NewLedger(invoice.NewService(db, nil, nil, nil), nil).CreditedTo(ctx, in.Network, in.Address, units)
+	db.Close()
+	switch {
+	case err != nil:
+		return err
+	case ok && target != inv.ID:
+		return fmt.Errorf("%s USDC to %s would be credited to invoice %s, not %s; nothing sent", units.Format(6), in.Address, target, inv.ID)
+	case !ok && !*force:
+		return fmt.Errorf("%s USDC to %s would be credited to no invoice (kept as an unmatched payment); nothing sent (--force sends it anyway)",
+			units.Format(6), in.Address)
+	case !ok:
+		fmt.Fprintf(m.Stdout, "paying %s USDC to %s: no invoice will be credited (an unmatched payment)\n", units.Format(6), in.Address)
+	default:
+		fmt.Fprintf(m.Stdout, "paying %s USDC to %s: credited to %s (%s, %s of %s %s due)\n", units.Format(6), in.Address, inv.ID,
+			inv.Status, inv.AmountDue, inv.Amount, inv.Currency)
+	}
+
 	client, err := ethclient.DialContext(ctx, st.RPCURL)
 	if err != nil {
 		return err
@@ -354,4 +395,68 @@ func (m *Main) pay(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "sent %s USDC to %s for %s\ntx %s in block %d\n", units.Format(6), in.Address, inv.ID, hash.Hex(), rcpt.BlockNumber)
 	return nil
+}
+
+// codeModulus is one cent in USDC base units: invoice amounts are whole
+// cents, so on a shared address the digits below a cent are the invoice's
+// code.
+const codeModulus = 10_000
+
+// payUnits is what `settle pay` sends for invoice inv on instruction in:
+// the amount still due, or amount (in whole cents, or carrying the
+// invoice's own code), plus the invoice's code. On an address of the
+// invoice's own (a derived address, code 0) any amount is its.
+func payUnits(inv invoice.InvoiceObject, in invoice.Instruction, amount string) (invoice.Units, error) {
+	asked, err := invoice.ParseUnits(in.AmountUnits)
+	if err != nil {
+		return invoice.Units{}, err
+	}
+	modulus := big.NewInt(codeModulus)
+	code := invoice.BigUnits(new(big.Int).Mod(asked.Big(), modulus))
+	if amount == "" {
+		// Nothing paid yet, or (with --force) all of it: what it asks.
+		due, err := invoice.ParseAmount(inv.AmountDue, 6)
+		if err != nil {
+			return asked, nil
+		}
+		if total, err := invoice.ParseAmount(inv.Amount, 6); err != nil || due.Cmp(total) >= 0 {
+			return asked, nil
+		}
+		return due.Add(code), nil
+	}
+	units, err := invoice.ParseAmount(amount, 6)
+	if err != nil {
+		return invoice.Units{}, fmt.Errorf("--amount %s: %w", amount, err)
+	}
+	if code.Sign() == 0 {
+		return units, nil
+	}
+	sub := invoice.BigUnits(new(big.Int).Mod(units.Big(), modulus))
+	switch {
+	case sub.Sign() == 0:
+		return units.Add(code), nil
+	case sub.Cmp(code) == 0:
+		return units, nil
+	}
+	whole := units.Sub(sub)
+	return invoice.Units{}, fmt.Errorf("--amount %s: its digits below a cent (%s) are not the code of invoice %s (%s), which settle reads "+
+		"from a transfer's last digits to know which invoice it pays; give whole cents (--amount %s, sent as %s) or %s",
+		amount, sub.Format(6), inv.ID, code.Format(6), whole.Rescale(6, 2).Format(2), whole.Add(code).Format(6), whole.Add(code).Format(6))
+}
+
+// notOpenReason says why an invoice that is not open should not be paid.
+func notOpenReason(inv invoice.InvoiceObject) string {
+	switch inv.Status {
+	case invoice.StatusPaid:
+		return fmt.Sprintf("%s of %s %s is paid already", inv.AmountPaid, inv.Amount, inv.Currency)
+	case invoice.StatusProcessing:
+		return "a payment to it is waiting for its confirmations; pay what is left once it is confirmed"
+	case invoice.StatusExpired:
+		return fmt.Sprintf("it expired at %s", inv.ExpiresAt.Format(time.RFC3339))
+	case invoice.StatusCancelled:
+		return "the merchant cancelled it; money sent to it is to be refunded"
+	case invoice.StatusInvalid:
+		return "it was marked invalid by hand"
+	}
+	return "it takes no payment"
 }

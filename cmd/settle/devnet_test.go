@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,6 +21,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/settlepay/settle/chains/devchain"
+	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 )
 
@@ -174,6 +176,14 @@ func TestDevnet(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The walk-through's last step: `settle reconcile --network devnet`
+	// finds the devnet's database and RPC by its data directory alone.
+	out, err = reconcileRun(t, nil, "--network", "devnet", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "no discrepancies") || !strings.Contains(out, "checked 2 payments and 0 unmatched") {
+		t.Errorf("settle reconcile --network devnet: %v\n%s", err, out)
+	}
+	t.Logf("settle reconcile --network devnet:\n%s", out)
+
 	// The watcher reports itself.
 	res, err := http.Get(api + "/readyz")
 	if err != nil {
@@ -308,5 +318,124 @@ func TestServeNetworks(t *testing.T) {
 	}
 	if payments != 1 {
 		t.Errorf("%d invoice_payment.updated events, want 1 (confirmed at once, recorded once)", payments)
+	}
+}
+
+// TestDevnetPay: `settle pay` never sends a transfer that settle would
+// credit to another invoice. Two invoices share the demo merchant's
+// address; `--amount 4` on the second sends 4 plus its own code and is
+// credited to it (underpaid), the first untouched; amounts carrying another
+// invoice's digits are refused; `settle pay` then pays the rest. An
+// invoice that is not open is refused unless --force.
+func TestDevnetPay(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "settle-devnet")
+	dn := startDevnet(t, dir)
+	api, key := dn["api_url"], dn["api_key"]
+	create := func(amount string) (string, string) {
+		t.Helper()
+		status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key, `{"amount":"`+amount+`","currency":"USD","payment_methods":["usdc_devnet"]}`)
+		if status != 201 {
+			t.Fatalf("create: %d %v", status, inv)
+		}
+		return inv["id"].(string), inv["payment_instructions"].([]any)[0].(map[string]any)["amount"].(string)
+	}
+	get := func(id string) map[string]any {
+		t.Helper()
+		_, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+id, key, "")
+		return got
+	}
+	await := func(id, status, exception, paid string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := get(id)
+			if got["status"] == status && got["exception"] == exception && got["amount_paid"] == paid {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v %v paid %v, want %s %s paid %s", id, got["status"], got["exception"], got["amount_paid"], status, exception, paid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	pay := func(args ...string) (string, string, error) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		m := &Main{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+		err := m.Run(t.Context(), append([]string{"pay", "--data-dir", dir}, args...))
+		return out.String(), errOut.String(), err
+	}
+
+	first, firstAsks := create("25.00")
+	second, secondAsks := create("10.00")
+	firstCode, secondCode := firstAsks[len("25.00"):], secondAsks[len("10.00"):]
+	if firstCode == secondCode || firstCode == "0000" {
+		t.Fatalf("codes %s and %s: want two codes on one shared address", firstCode, secondCode)
+	}
+
+	// Digits below a cent that are not the second invoice's own: refused,
+	// with the amount to use, and nothing sent.
+	for _, amount := range []string{"4.00" + firstCode, "4.000099"} {
+		out, _, err := pay(second, "--amount", amount)
+		if err == nil || !strings.Contains(err.Error(), "not the code of invoice "+second) ||
+			!strings.Contains(err.Error(), "--amount 4.00, sent as 4.00"+secondCode) || out != "" {
+			t.Errorf("pay --amount %s: %v %q: want a refusal naming 4.00%s", amount, err, out, secondCode)
+		}
+	}
+	// An exact amount still kept for another invoice (as for one whose
+	// hold ended after its code went to the second): the ledger would
+	// credit that one, so nothing is sent.
+	third, _ := create("7.00")
+	db, err := invoice.OpenDB("sqlite://" + filepath.Join(dir, "settle.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.NewUpdate().Table("deposits").Set("amount_units = ?", "700"+secondCode).
+		Set("held_until = ?", time.Now().UTC().Add(-time.Hour)).Where("invoice_id = ?", third).Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := pay(second, "--amount", "7"); err == nil || out != "" ||
+		!strings.Contains(err.Error(), "7.00"+secondCode+" USDC to "+devnetShop+" would be credited to invoice "+third+", not "+second) {
+		t.Errorf("pay --amount 7 with 7.00%s kept for %s: %v %q", secondCode, third, err, out)
+	}
+
+	// Whole cents: the invoice's code is added, and the transfer is
+	// credited to the invoice named.
+	out, _, err := pay(second, "--amount", "4")
+	if err != nil || !strings.Contains(out, "paying 4.00"+secondCode+" USDC to "+devnetShop+": credited to "+second) ||
+		!strings.Contains(out, "sent 4.00"+secondCode+" USDC to "+devnetShop+" for "+second) {
+		t.Fatalf("pay --amount 4: %v %q", err, out)
+	}
+	await(second, "open", "underpaid", "4.00")
+	if got := get(first); got["status"] != "open" || got["amount_paid"] != "0.00" || got["exception"] != "none" {
+		t.Errorf("the first invoice was touched: %v %v paid %v", got["status"], got["exception"], got["amount_paid"])
+	}
+	// The rest: what is due, with the code.
+	if out, _, err := pay(second); err != nil || !strings.Contains(out, "sent 6.00"+secondCode+" USDC") {
+		t.Fatalf("pay the rest: %v %q", err, out)
+	}
+	await(second, "paid", "none", "10.00")
+
+	// Paid: refused, unless --force (an over-payment).
+	if out, _, err := pay(second); err == nil || !strings.Contains(err.Error(), "invoice "+second+" is paid, not open") || out != "" {
+		t.Errorf("pay a paid invoice: %v %q", err, out)
+	}
+	if out, _, err := pay(second, "--force", "--amount", "1"); err != nil || !strings.Contains(out, "sent 1.00"+secondCode) {
+		t.Fatalf("pay --force: %v %q", err, out)
+	}
+	await(second, "paid", "overpaid", "11.00")
+
+	// Cancelled: refused.
+	if status, p := e2eDo(t, "POST", api+"/api/v1/invoices/"+first+"/cancel", key, "{}"); status != 200 {
+		t.Fatalf("cancel: %d %v", status, p)
+	}
+	if out, _, err := pay(first); err == nil || !strings.Contains(err.Error(), "is cancelled, not open") || out != "" {
+		t.Errorf("pay a cancelled invoice: %v %q", err, out)
+	}
+	// The binary exits non-zero on a refusal.
+	if _, stderr, code := runBinary(t, nil, "pay", "--data-dir", dir, first); code == 0 || !strings.Contains(stderr, "is cancelled, not open") {
+		t.Errorf("settle pay on a cancelled invoice: exit status %d, stderr %q", code, stderr)
 	}
 }

@@ -28,7 +28,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Environ: os.Environ}
 	if err := m.Run(ctx, os.Args[1:]); err != nil {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "settle:", err)
@@ -56,6 +56,9 @@ var (
 type Main struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Environ, if set, lists the environment (KEY=VALUE), for the check of
+	// SETTLE_* variables settle does not know.
+	Environ func() []string
 	// Ready, if set, receives the address serve listens on once it does.
 	Ready func(addr string)
 }
@@ -66,7 +69,7 @@ usage:
   settle serve [flags]                          run the API server (applies migrations first)
   settle devnet [--json] [--addr A] [--rpc-addr A] [--data-dir D]
                                                 the server on SQLite beside a local EVM chain with test USDC
-  settle pay INVOICE_ID [--amount X] [--api-url URL]
+  settle pay INVOICE_ID [--amount X] [--force] [--data-dir D]
                                                 pay an invoice from the devnet wallet
   settle migrate [flags]                        apply database migrations
   settle merchants create --name NAME           create a merchant; prints its first test key
@@ -76,9 +79,12 @@ usage:
   settle keys rotate-terms [--publish-for D]    new signing key for payment terms; old ones stay in the JWKS for D
   settle openapi                                print the OpenAPI spec as YAML
   settle reconcile --network N --from T --to T  audit recorded payments against the chain
+  settle reconcile --network devnet [--data-dir D]
+                                                the same on a running devnet, found by its data directory
   settle bench create --url URL --key KEY [--concurrency N] [--duration D]
 
-Run "settle COMMAND -h" for a command's flags.
+Run "settle COMMAND -h" for a command's flags. Every command warns of a
+SETTLE_* variable it does not know (--strict-config: refuses it).
 `
 
 // Run runs one command.
@@ -86,6 +92,11 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(m.Stderr, usage)
 		return errUsage
+	}
+	if args[0] != "help" && args[0] != "-h" && args[0] != "--help" {
+		if err := m.checkVariables(args[1:]); err != nil {
+			return err
+		}
 	}
 	switch args[0] {
 	case "serve":

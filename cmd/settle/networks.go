@@ -129,7 +129,7 @@ func watchedNetwork(id string) bool {
 func checkURL(s string, schemes ...string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Scheme != schemes[0] && u.Scheme != schemes[1]) {
-		return fmt.Errorf("not a %s(s) URL", schemes[0])
+		return fmt.Errorf("want a %s(s) URL such as %s://rpc.example/KEY", schemes[0], schemes[1])
 	}
 	return nil
 }

@@ -29,10 +29,11 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 		return err
 	}
 	network := fs.String("network", "", "network id to audit, e.g. base, solana or devnet (required)")
-	fromFlag := fs.String("from", "", "start of the range, RFC 3339 or a date (midnight UTC), included (required)")
-	toFlag := fs.String("to", "", "end of the range, RFC 3339 or a date (midnight UTC), excluded (required)")
+	fromFlag := fs.String("from", "", "start of the range, RFC 3339 or a date (midnight UTC), included (required; on the devnet, default its start)")
+	toFlag := fs.String("to", "", "end of the range, RFC 3339 or a date (midnight UTC), excluded (required; on the devnet, default after its last block)")
 	merchant := fs.String("merchant", "", "audit one merchant's payments and addresses (default: every merchant)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	dataDir := fs.String("data-dir", defaultDataDir(), "with --network devnet: the data directory of the running `settle devnet`, whose database and RPC are audited")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return errUsage
@@ -44,16 +45,11 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	from, err := parseTime("from", *fromFlag)
-	if err != nil {
-		return err
-	}
-	to, err := parseTime("to", *toFlag)
-	if err != nil {
-		return err
-	}
-	if !to.After(from) {
-		return fmt.Errorf("reconcile: --to (%s) must be after --from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	var from, to time.Time
+	if n.ID != "devnet" {
+		if from, to, err = reconcileRange(*fromFlag, *toFlag, time.Time{}, false); err != nil {
+			return err
+		}
 	}
 	if c.EVMMaxRange <= 0 {
 		return errors.New("reconcile: --evm-max-range must be positive")
@@ -63,9 +59,31 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 		return err
 	}
 	e, ok := endpoints[n.ID]
+	// The devnet is found by its data directory: its devnet.json names its
+	// database and RPC, which a setting given explicitly overrides.
+	var devnetStart time.Time
+	if n.ID == "devnet" && (!ok || !flagSet(fs, "database-url") || *fromFlag == "") {
+		st, err := readDevnetState(*dataDir)
+		if err != nil && (!ok || !flagSet(fs, "database-url")) {
+			return fmt.Errorf("reconcile: no devnet found in %s (start `settle devnet --data-dir %s`, or give --database-url and SETTLE_RPC_DEVNET): %w",
+				*dataDir, *dataDir, err)
+		}
+		if !ok && st.RPCURL != "" {
+			e, ok = chains.Endpoint{HTTP: st.RPCURL, WS: st.WSURL, Confirmations: 1}, true
+		}
+		if !flagSet(fs, "database-url") && st.DatabaseURL != "" {
+			c.DatabaseURL = st.DatabaseURL
+		}
+		devnetStart = st.StartedAt
+	}
 	if !ok {
 		return fmt.Errorf("reconcile: no RPC configured for %s: set SETTLE_RPC_%s or give it in the config file (--config)",
 			n.ID, strings.ToUpper(n.ID))
+	}
+	if n.ID == "devnet" {
+		if from, to, err = reconcileRange(*fromFlag, *toFlag, devnetStart, true); err != nil {
+			return err
+		}
 	}
 	cat, err := chains.NewCatalogue(map[string]chains.Endpoint{n.ID: e})
 	if err != nil {
@@ -73,13 +91,9 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	}
 	n, _ = cat.Network(n.ID)
 
-	dbURL, err := readOnlyURL(c.DatabaseURL)
+	db, err := openReadOnly(ctx, c.DatabaseURL)
 	if err != nil {
-		return err
-	}
-	db, err := invoice.OpenDB(dbURL)
-	if err != nil {
-		return err
+		return fmt.Errorf("reconcile: %w", err)
 	}
 	defer db.Close()
 	ledger := chains.NewLedger(invoice.NewService(db, nil, nil, nil), cat)
@@ -88,7 +102,7 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	if n.Kind == chains.KindSolana {
 		rep, err = reconcileSolana(ctx, n, e, ledger, cat, *merchant, from, to)
 	} else {
-		rep, err = reconcileEVM(ctx, n, e, ledger, cat, *merchant, from, to, c.EVMMaxRange)
+		rep, to, err = reconcileEVM(ctx, n, e, ledger, cat, *merchant, from, to, c.EVMMaxRange)
 	}
 	if err != nil {
 		return err
@@ -112,28 +126,39 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 }
 
 // reconcileEVM audits an EVM network over the blocks whose timestamps fall
-// in [from, to).
+// in [from, to); a zero to means up to the head, and the end of the range
+// is returned.
 func reconcileEVM(ctx context.Context, n chains.Network, e chains.Endpoint, ledger *chains.Ledger, cat *chains.Catalogue,
-	merchant string, from, to time.Time, maxRange int) (chains.AuditReport, error) {
+	merchant string, from, to time.Time, maxRange int) (chains.AuditReport, time.Time, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	client, err := evm.Dial(dctx, n, e)
 	cancel()
 	if err != nil {
-		return chains.AuditReport{}, fmt.Errorf("reconcile: %s RPC: %w", n.ID, err)
+		if n.ID == "devnet" {
+			err = fmt.Errorf("%w (is `settle devnet` running?)", err)
+		}
+		return chains.AuditReport{}, to, fmt.Errorf("reconcile: %s RPC: %w", n.ID, err)
 	}
 	defer client.Close()
+	if to.IsZero() {
+		head, err := client.HeaderByNumber(ctx, nil)
+		if err != nil {
+			return chains.AuditReport{}, to, fmt.Errorf("reconcile: %s head: %w", n.ID, err)
+		}
+		to = time.Unix(int64(head.Time)+1, 0).UTC()
+	}
 	first, last, err := evm.BlockRange(ctx, client, from, to)
 	if err != nil {
-		return chains.AuditReport{}, fmt.Errorf("reconcile: %s: %w", n.ID, err)
+		return chains.AuditReport{}, to, fmt.Errorf("reconcile: %s: %w", n.ID, err)
 	}
 	rep, err := evm.Audit(ctx, client, ledger, evm.AuditConfig{
 		Network: n, Methods: cat.NetworkMethods(n.ID), MerchantID: merchant,
 		FromBlock: first, ToBlock: last, MaxRange: int64(maxRange),
 	})
 	if err != nil {
-		return rep, fmt.Errorf("reconcile: %w", err)
+		return rep, to, fmt.Errorf("reconcile: %w", err)
 	}
-	return rep, nil
+	return rep, to, nil
 }
 
 // reconcileSolana audits a Solana network over the transactions whose block
@@ -177,6 +202,29 @@ func reconcileNetwork(id string) (chains.Network, error) {
 		return n, fmt.Errorf("reconcile supports EVM and Solana networks; %s is a %s network", id, n.Kind)
 	}
 	return n, nil
+}
+
+// reconcileRange reads --from and --to. On the devnet (devnet true), no
+// --from means its start and no --to (a zero to) up to its last block: its
+// block times may run ahead of the clock.
+func reconcileRange(fromFlag, toFlag string, start time.Time, devnet bool) (from, to time.Time, err error) {
+	if fromFlag != "" || start.IsZero() {
+		if from, err = parseTime("from", fromFlag); err != nil {
+			return from, to, err
+		}
+	} else {
+		from = start.Add(-time.Second)
+	}
+	if toFlag == "" && devnet {
+		return from, to, nil
+	}
+	if to, err = parseTime("to", toFlag); err != nil {
+		return from, to, err
+	}
+	if !to.After(from) {
+		return from, to, fmt.Errorf("reconcile: --to (%s) must be after --from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	return from, to, nil
 }
 
 // parseTime reads an RFC 3339 time or a date (midnight UTC).

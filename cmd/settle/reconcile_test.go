@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -467,7 +470,7 @@ func TestReconcileFlags(t *testing.T) {
 		{"from after to", nil, []string{"--network", "base", "--from", "2026-01-02", "--to", "2026-01-01T12:00:00Z"}, "--to (2026-01-01T12:00:00Z) must be after --from"},
 		{"from equals to", nil, []string{"--network", "base", "--from", "2026-01-02", "--to", "2026-01-02T00:00:00Z"}, "must be after --from"},
 		{"no rpc", map[string]string{"SETTLE_RPC_SEPOLIA": "http://127.0.0.1:1"}, append([]string{"--network", "base"}, ok...), "no RPC configured for base: set SETTLE_RPC_BASE"},
-		{"bad rpc", map[string]string{"SETTLE_RPC_BASE": "ftp://x"}, append([]string{"--network", "base"}, ok...), "SETTLE_RPC_BASE: not a http(s) URL"},
+		{"bad rpc", map[string]string{"SETTLE_RPC_BASE": "ftp://x"}, append([]string{"--network", "base"}, ok...), "SETTLE_RPC_BASE: want a http(s) URL"},
 		{"argument", nil, append([]string{"--network", "base", "extra"}, ok...), "reconcile takes no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -513,5 +516,68 @@ func TestReconcileSolana(t *testing.T) {
 	if err != nil || !strings.Contains(out, "reconcile solana_devnet, every merchant, no slot (2026-01-01T00:00:00Z to 2026-01-02T00:00:00Z)") ||
 		!strings.Contains(out, "no discrepancies") {
 		t.Errorf("err %v, out:\n%s", err, out)
+	}
+}
+
+// TestDatabaseOpenErrors: a database that cannot be opened is named in the
+// error, by its path or its URL without the password, on SQLite and on
+// Postgres; reading (reconcile) creates no SQLite file.
+func TestDatabaseOpenErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	os.WriteFile(notDir, nil, 0o600)
+	missing := "sqlite://" + filepath.Join(dir, "nowhere", "settle.db")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"reconcile, no such file", []string{"reconcile", "--network", "devnet", "--database-url", missing, "--from", "2026-01-01",
+			"--to", "2026-01-02", "--data-dir", dir}, "cannot open database " + missing + ": no file"},
+		{"reconcile, a directory", []string{"reconcile", "--network", "devnet", "--database-url", "sqlite://" + dir, "--from", "2026-01-01",
+			"--to", "2026-01-02", "--data-dir", dir}, "cannot open database sqlite://" + dir + ": "},
+		{"migrate, under a file", []string{"migrate", "--database-url", "sqlite://" + filepath.Join(notDir, "settle.db")},
+			"cannot open database sqlite://" + filepath.Join(notDir, "settle.db") + ": "},
+		{"serve, a directory", []string{"serve", "--database-url", "sqlite://" + dir},
+			"cannot open database sqlite://" + dir + ": "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"SETTLE_RPC_DEVNET": "http://127.0.0.1:1"}
+			m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}
+			err := m.Run(t.Context(), tc.args)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v: want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nowhere")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("reconcile created the missing database's directory: %v", err)
+	}
+
+	pg := os.Getenv("SETTLE_TEST_POSTGRES_URL")
+	if pg == "" {
+		t.Skip("SETTLE_TEST_POSTGRES_URL not set: the Postgres case is not run")
+	}
+	u, err := url.Parse(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(cmp.Or(u.User.Username(), "postgres"), "hunter2secret")
+	u.Path = "/settle_no_such_database"
+	for _, args := range [][]string{
+		{"migrate", "--database-url", u.String()},
+		{"reconcile", "--network", "devnet", "--database-url", u.String(), "--from", "2026-01-01", "--to", "2026-01-02", "--data-dir", dir},
+	} {
+		m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+			if k == "SETTLE_RPC_DEVNET" {
+				return "http://127.0.0.1:1"
+			}
+			return ""
+		}}
+		err := m.Run(t.Context(), args)
+		if err == nil || !strings.Contains(err.Error(), "cannot open database "+u.Redacted()) || strings.Contains(err.Error(), "hunter2secret") {
+			t.Errorf("%s: %v: want the URL without its password", args[0], err)
+		}
 	}
 }

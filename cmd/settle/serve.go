@@ -199,7 +199,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 
 // openMigrated opens the database and applies pending migrations.
 func openMigrated(ctx context.Context, url string, log *slog.Logger) (*bun.DB, error) {
-	db, err := invoice.OpenDB(url)
+	db, err := openDatabase(ctx, url)
 	if err != nil {
 		return nil, err
 	}
