@@ -134,8 +134,8 @@ func (p *PayorClient) PayFromDevnet(ctx context.Context, method string) (string,
 
 // PayorSimulatedPayment is a payment simulated from a payor's session.
 type PayorSimulatedPayment struct {
-	TxID   string        `json:"tx_id"`
-	Amount string        `json:"amount"`
+	TxID   string `json:"tx_id"`
+	Amount string `json:"amount"`
 	Status string `json:"status"` // confirmed
 }
 

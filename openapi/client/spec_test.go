@@ -213,10 +213,10 @@ var schemaTypes = map[string]any{
 
 // unmodelled are schemas the client reads without a type of its own.
 var unmodelled = map[string]string{
-	"ChooseMethodInputBody": "PayorClient.ChooseMethod's argument",
-	"DevnetPayment":         "PayorClient.PayFromDevnet's result",
+	"ChooseMethodInputBody":  "PayorClient.ChooseMethod's argument",
+	"DevnetPayment":          "PayorClient.PayFromDevnet's result",
 	"PayorSimulateInputBody": "PayorClient.SimulatePayment's argument",
-	"EventMessage":          "read by Stream",
+	"EventMessage":           "read by Stream",
 }
 
 // TestTypesMatchSchemas: each type has exactly its schema's properties,
