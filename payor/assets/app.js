@@ -232,6 +232,7 @@
       if (state.instructions) ids.push(isSandbox(state.instructions) ? 'simulate' : 'instructions');
     }
     renderSimulate(s);
+    $('underpaid-action').textContent = isSandbox(state.instructions) ? 'Simulate the rest below.' : 'Send the rest to the same address.';
     show(ids);
     $('pay-amount-label').textContent = underpaid ? 'Invoice total in this asset' : 'Send exactly';
     $('underpaid-qr').hidden = !underpaid;
