@@ -535,3 +535,59 @@ func TestSimulatePaymentInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "checkout-phone-simulate-paid.png")
 }
+
+// TestPaidExplorerLinkInBrowser: the paid screen links each transaction to
+// the network's explorer where it has one. settle serve offers Base Sepolia
+// (its RPC does not answer: no chain is run here), and the payment is
+// recorded as its watcher reports one, through invoice.Apply.
+func TestPaidExplorerLinkInBrowser(t *testing.T) {
+	t.Parallel()
+	alloc := browser(t)
+	db := storetest.Open(t, "sqlite")
+	key := e2eJSON(t, "merchants", "create", "--name", "Corner Café", "--database-url", db.URL)["test_api_key"].(string)
+	api, stop := e2eServeEnv(t, db.URL, map[string]string{"SETTLE_RPC_BASE_SEPOLIA": "http://127.0.0.1:9"}, nil)
+	defer stop()
+	const shop = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+	if status, p := e2eDo(t, "POST", api+"/api/v1/receiving-accounts", key, `{"network":"base_sepolia","address":"`+shop+`"}`); status != 201 {
+		t.Fatalf("receiving account: %d %v", status, p)
+	}
+	status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key, `{"amount":"9.00","currency":"USD","payment_methods":["usdc_base_sepolia"]}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, inv)
+	}
+	in := inv["payment_instructions"].([]any)[0].(map[string]any)
+	units, err := invoice.ParseUnits(in["amount_units"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := "0x" + strings.Repeat("4f", 32)
+	// The service as serve builds it: the same secret signs the links.
+	svc, _, err := newService(t.Context(), db.DB, Config{PublicURL: "https://pay.example.test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Apply(t.Context(), invoice.Observation{
+		InvoiceID: inv["id"].(string), Method: "usdc_base_sepolia", Network: "base_sepolia", TxID: tx,
+		Asset: "USDC", Decimals: 6, Amount: units, Status: invoice.PaymentConfirmed,
+		From: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", To: shop, Block: 100, BlockHash: "0x" + strings.Repeat("ab", 32),
+		ObservedAt: time.Now().UTC(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	link, err := url.Parse(inv["payment_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t, alloc, 60*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate(api+link.RequestURI())); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "paid", fmt.Sprintf("(%s)('#paid')", visible))
+	if got := eval[string](t, ctx, `document.querySelector('#paid-tx .tx-id').textContent`); got != tx {
+		t.Errorf("transaction %q, want %s", got, tx)
+	}
+	a := eval[map[string]string](t, ctx, `(() => { const a = document.querySelector('#paid-tx a.explorer'); return a ? {href: a.href, text: a.textContent, rel: a.rel} : {}; })()`)
+	if a["href"] != "https://sepolia.basescan.org/tx/"+tx || !strings.Contains(a["text"], "Base Sepolia") || !strings.Contains(a["rel"], "noopener") {
+		t.Errorf("explorer link %v", a)
+	}
+}
