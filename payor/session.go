@@ -237,7 +237,7 @@ func instruction(inv invoice.Invoice, method string) (invoice.Instruction, bool)
 
 // offered lists what the payor may pay inv with: its instructions and, on a
 // test invoice, the sandbox, whose "instruction" is the invoice's own amount
-// (nothing to send anywhere: the page simulates the payment, see Simulate).
+// (nothing to send anywhere: the page simulates the payment, see CanSimulate).
 func offered(inv invoice.Invoice) []invoice.Instruction {
 	if inv.Mode != invoice.ModeTest || !slices.Contains(inv.PaymentMethods, chains.Sandbox) {
 		return inv.Instructions
