@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 )
@@ -151,4 +153,18 @@ func eventData(t *testing.T, e invoice.Event) map[string]any {
 		t.Fatalf("event %s data: %v", e.ID, err)
 	}
 	return m
+}
+
+// payableLive makes an invoice live, payable by FedNow to a bank account (as the
+// rails' Prepare would set it): a live invoice needs a method a payor can use.
+func payableLive(p *invoice.CreateParams) {
+	p.Mode = invoice.ModeLive
+	p.PaymentMethods = []string{"fednow"}
+	p.Prepare = func(_ context.Context, _ bun.IDB, inv *invoice.Invoice) error {
+		inv.Instructions = append(inv.Instructions, invoice.Instruction{
+			Method: "fednow", Network: "fednow", Asset: "USD", Amount: "25.00", AmountUnits: "2500",
+			Address: "000123456789", Reference: "SETTLE-TEST",
+		})
+		return nil
+	}
 }

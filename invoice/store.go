@@ -230,6 +230,11 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 	if err != nil {
 		return Invoice{}, err
 	}
+	if p.Prepare == nil {
+		if err := payable(inv); err != nil {
+			return Invoice{}, err
+		}
+	}
 	events, err := s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}})
 	if err != nil {
 		return Invoice{}, err
@@ -248,6 +253,9 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 				if err := p.Prepare(ctx, tx, &inv); err != nil {
 					return err
 				}
+				if err := payable(inv); err != nil {
+					return err
+				}
 				// Prepare may have narrowed the methods or added instructions.
 				if events, err = s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}}); err != nil {
 					return err
@@ -263,6 +271,20 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 		return Invoice{}, fmt.Errorf("create invoice: %w", err)
 	}
 	return inv, nil
+}
+
+// payable refuses a live invoice that no payor could pay: none of its
+// methods has instructions (an address, a bank account, a QR payload). A
+// test invoice always can be paid: its sandbox method is simulated from the
+// hosted page or the API.
+func payable(inv Invoice) error {
+	if inv.Mode != ModeLive || len(inv.Instructions) > 0 {
+		return nil
+	}
+	return &ValidationError{Fields: []*FieldError{{
+		Field: "payment_methods", Code: "no_payable_method",
+		Rule: fmt.Sprintf("none of %v can be paid in live mode: a payor would have nothing to pay with; add a receiving account (POST /api/v1/receiving-accounts) or a rail account (POST /api/v1/rail-accounts) for one of them", inv.PaymentMethods),
+	}}}
 }
 
 // Get returns the merchant's invoice id in mode.

@@ -179,6 +179,54 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	})
 }
 
+// TestCreateLiveNeedsPayableMethod: a live invoice none of whose methods
+// has instructions would show its payor nothing to pay with, so it is
+// refused (no_payable_method) and nothing is stored; a test invoice with the
+// sandbox alone is fine (it is simulated), and a live one with instructions
+// is created.
+func TestCreateLiveNeedsPayableMethod(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		b := setup(t, db)
+		noInstructions := func(context.Context, bun.IDB, *invoice.Invoice) error { return nil }
+		for _, tc := range []struct {
+			name string
+			edit func(*invoice.CreateParams)
+		}{
+			{"live without a prepare step", func(p *invoice.CreateParams) { p.Mode = invoice.ModeLive; p.PaymentMethods = []string{"usdc_base"} }},
+			{"live whose prepare step gave no instructions", func(p *invoice.CreateParams) {
+				p.Mode = invoice.ModeLive
+				p.PaymentMethods = []string{"usdc_base"}
+				p.Prepare = noInstructions
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := invoice.CreateParams{MerchantID: b.merchant, Amount: "25.00", Currency: "USD"}
+				tc.edit(&p)
+				_, err := b.svc.Create(b.ctx, p)
+				var ve *invoice.ValidationError
+				if !errors.As(err, &ve) || ve.Fields[0].Code != "no_payable_method" || ve.Fields[0].Field != "payment_methods" ||
+					!strings.Contains(ve.Fields[0].Rule, "usdc_base") {
+					t.Fatalf("err = %v, want no_payable_method naming the methods", err)
+				}
+			})
+		}
+		if n := b.count("invoices", "TRUE"); n != 0 {
+			t.Errorf("%d invoices stored without a payable method", n)
+		}
+		if n := b.count("events", "TRUE"); n != 0 {
+			t.Errorf("%d events stored without a payable method", n)
+		}
+		if inv := b.create(); inv.Mode != invoice.ModeTest || len(inv.Instructions) != 0 {
+			t.Errorf("test invoice with the sandbox alone: %+v", inv)
+		}
+		if inv := b.create(payableLive); inv.Mode != invoice.ModeLive || len(inv.Instructions) != 1 {
+			t.Errorf("live invoice with instructions: %+v", inv)
+		}
+	})
+}
+
 func TestList(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
@@ -195,7 +243,7 @@ func TestList(t *testing.T) {
 			all = append(all, b.create(func(p *invoice.CreateParams) { p.MerchantOrderID = order }))
 			// Noise: another merchant's and a live invoice at the same instant.
 			b.create(func(p *invoice.CreateParams) { p.MerchantID = other; p.MerchantOrderID = order })
-			b.create(func(p *invoice.CreateParams) { p.Mode = invoice.ModeLive; p.MerchantOrderID = order })
+			b.create(payableLive, func(p *invoice.CreateParams) { p.MerchantOrderID = order })
 		}
 		for _, i := range []int{3, 7, 11} {
 			if _, err := b.svc.Cancel(b.ctx, b.merchant, invoice.ModeTest, all[i].ID); err != nil {
@@ -337,7 +385,7 @@ func TestIsolation(t *testing.T) {
 		b := setup(t, db)
 		other := b.newMerchant("Other Shop")
 		mine := b.create()
-		live := b.create(func(p *invoice.CreateParams) { p.Mode = invoice.ModeLive })
+		live := b.create(payableLive)
 
 		for _, tc := range []struct {
 			name     string

@@ -105,6 +105,7 @@ func New(d Deps) http.Handler {
 	s.registerPayor(api, mux)
 	s.registerWS(api, mux)
 	s.registerOps(mux)
+	mux.HandleFunc("GET /{$}", serveHome)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// This pattern catches every method, so the mux never answers 405
 		// itself: find the methods the path has, if any.

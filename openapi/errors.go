@@ -78,6 +78,23 @@ func init() {
 			details = append(details, &huma.ErrorDetail{Location: "body", Message: "is required"})
 			msg = ""
 		}
+		if status == http.StatusUnsupportedMediaType {
+			// huma's detail is "unknown content type: text/plain" with the
+			// body as its value: say what to send instead, and echo only
+			// the type.
+			got := ""
+			for _, d := range details {
+				if ct, ok := strings.CutPrefix(d.Message, huma.ErrUnknownContentType.Error()+": "); ok {
+					got = ct
+				}
+			}
+			msg := "send Content-Type: application/json"
+			if got != "" {
+				msg += fmt.Sprintf(" (got %q)", got)
+			}
+			return problem(status, "unsupported_media_type", "Content-Type: "+msg,
+				&huma.ErrorDetail{Location: "header.Content-Type", Message: msg, Value: got})
+		}
 		if status == http.StatusRequestEntityTooLarge {
 			msg = fmt.Sprintf("body: at most %d bytes (1 MiB)", maxBodyBytes)
 		}

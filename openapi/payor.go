@@ -13,6 +13,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/settlepay/settle/chains"
+	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/payor"
 )
 
@@ -42,6 +44,21 @@ type qrOutput struct {
 	ContentType  string `header:"Content-Type"`
 	CacheControl string `header:"Cache-Control"`
 	Body         []byte
+}
+
+type payorSimulateInput struct {
+	SessionHeaders
+	Body struct {
+		Amount string `json:"amount,omitempty" maxLength:"40" example:"12.50" doc:"Decimal string in the invoice currency; default: the amount still due."`
+	}
+}
+
+// PayorSimulatedPayment answers a payment simulated from the hosted page:
+// the payment, not the merchant's invoice object.
+type PayorSimulatedPayment struct {
+	TxID   string                `json:"tx_id" example:"sim_4f7c2a9d0e1b"`
+	Amount string                `json:"amount" example:"12.50"`
+	Status invoice.PaymentStatus `json:"status" enum:"pending,confirmed,reversed"`
 }
 
 // DevnetPayment answers a devnet payment.
@@ -77,6 +94,12 @@ func (s *server) registerPayor(api huma.API, mux *http.ServeMux) {
 		MaxBodyBytes: humaMaxBodyBytes,
 		Description:  "Sends the exact amount of a devnet method from the devnet's public test wallet, once per invoice: pressing again, even at the same moment, answers the first transfer's tx_id. Only when the server runs `settle devnet`, on test invoices. " + desc,
 	}, s.payFromDevnet)
+	huma.Register(api, huma.Operation{
+		OperationID: "simulate-payor-payment", Method: http.MethodPost, Path: payorPrefix + "session/simulate-payment",
+		Summary: "Simulate a payment (test mode)", Tags: tags, Errors: append([]int{http.StatusForbidden}, errs...), Security: []map[string][]string{},
+		MaxBodyBytes: humaMaxBodyBytes,
+		Description:  "The hosted page's **Simulate payment** button: records a confirmed sandbox payment of `amount` (default: the amount still due) on this session's invoice, through the same function as POST /api/v1/test/invoices/{id}/simulate-payment. Test invoices only (else 403 `test_mode_only`); like the devnet wallet, refused with 409 `session_expired` after expires_at on a session never shown instructions. " + desc,
+	}, s.simulatePayorPayment)
 	if s.payor == nil {
 		return // Spec: the operations only
 	}
@@ -121,6 +144,8 @@ func (s *server) payorFail(ctx context.Context, err error) error {
 			&huma.ErrorDetail{Location: "body.method", Message: "not one of this session's methods"})
 	case errors.Is(err, payor.ErrNoDevnet):
 		return problem(http.StatusNotFound, "devnet_unavailable", "This server has no devnet wallet for this method (run settle devnet).")
+	case errors.Is(err, payor.ErrTestOnly):
+		return problem(http.StatusForbidden, "test_mode_only", "Payments can only be simulated on test invoices.")
 	case errors.Is(err, payor.ErrExpired):
 		return problem(http.StatusConflict, "session_expired", "This checkout expired before payment instructions were shown; ask the merchant for a new invoice.")
 	}
@@ -179,6 +204,26 @@ func (s *server) payFromDevnet(ctx context.Context, in *chooseMethodInput) (*str
 		return nil, s.payorFail(ctx, err)
 	}
 	return &struct{ Body DevnetPayment }{DevnetPayment{TxID: tx}}, nil
+}
+
+func (s *server) simulatePayorPayment(ctx context.Context, in *payorSimulateInput) (*struct{ Body PayorSimulatedPayment }, error) {
+	sess, err := s.open(ctx, in.SessionHeaders)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.payor.CanSimulate(sess); err != nil {
+		return nil, s.payorFail(ctx, err)
+	}
+	inv := sess.Invoice
+	amount := in.Body.Amount
+	if amount == "" {
+		amount = inv.AmountDue().Format(inv.Decimals)
+	}
+	_, pay, err := s.simulate(ctx, inv, SimulatePaymentBody{Method: chains.Sandbox, Amount: amount, Status: invoice.PaymentConfirmed})
+	if err != nil {
+		return nil, err
+	}
+	return &struct{ Body PayorSimulatedPayment }{PayorSimulatedPayment{TxID: pay.TxID, Amount: pay.Amount.Format(pay.Decimals), Status: pay.Status}}, nil
 }
 
 // ipLimiter limits payor requests per client IP: a token bucket each,

@@ -69,8 +69,10 @@ func TestPayorSession(t *testing.T) {
 		for _, m := range sess["methods"].([]any) {
 			methods = append(methods, m.(map[string]any)["id"].(string))
 		}
-		if slices.Contains(methods, "sandbox") || !slices.Contains(methods, "usdc_base_sepolia") {
-			t.Errorf("methods %v: want the chain methods, never the sandbox", methods)
+		// A test invoice offers the sandbox last: the page's Simulate
+		// payment button.
+		if len(methods) < 2 || methods[len(methods)-1] != "sandbox" || !slices.Contains(methods, "usdc_base_sepolia") {
+			t.Errorf("methods %v: want the chain methods, then the sandbox", methods)
 		}
 
 		ins := e.mustStatus(e.payor("POST", "/api/v1/payor/session/method", token, sig, map[string]any{"method": "usdc_base_sepolia"}), http.StatusOK).JSON
@@ -115,7 +117,14 @@ func TestPayorSession(t *testing.T) {
 				t.Errorf("qr %s: %s, %d bytes", format, got, len(r.Raw))
 			}
 		}
-		e.wantProblem(e.payor("POST", "/api/v1/payor/session/method", token, sig, map[string]any{"method": "sandbox"}), http.StatusUnprocessableEntity, "invalid_payment_method")
+		// The sandbox has nothing to send anywhere: its "instructions" are
+		// the invoice's amount, no address, nothing to scan.
+		sb := e.mustStatus(e.payor("POST", "/api/v1/payor/session/method", token, sig, map[string]any{"method": "sandbox"}), http.StatusOK).JSON
+		if sb["network"] != "sandbox" || sb["amount"] != "25.00" || sb["asset"] != "USD" || sb["address"] != "" || sb["uri"] != "" || sb["qr_png"] != "" {
+			t.Errorf("sandbox instructions %v", sb)
+		}
+		e.wantProblem(e.payor("GET", "/api/v1/payor/session/qr?method=sandbox&format=svg", token, sig, nil), http.StatusNotFound, "no_qr_code")
+		e.mustStatus(e.payor("POST", "/api/v1/payor/session/method", token, sig, map[string]any{"method": "usdc_base_sepolia"}), http.StatusOK)
 		e.wantProblem(e.payor("POST", "/api/v1/payor/session/method", token, sig, map[string]any{"method": "usdc_base"}), http.StatusUnprocessableEntity, "invalid_payment_method")
 		e.wantProblem(e.payor("POST", "/api/v1/payor/session/devnet-pay", token, sig, map[string]any{"method": "usdc_devnet"}), http.StatusNotFound, "devnet_unavailable")
 

@@ -49,7 +49,22 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	b := in.Body
+	inv, pay, err := s.simulate(ctx, inv, in.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &struct{ Body SimulatedPayment }{SimulatedPayment{Invoice: inv.Object(s.invoices.Checkout()), Payment: pay.Object()}}, nil
+}
+
+// simulate applies the payment b describes to inv, a test invoice, through
+// the function the watchers and the rails use. It is the one path of every
+// simulated payment: the merchant's endpoint and the hosted page's Simulate
+// payment button (payor.go) both come here. Errors are problems.
+func (s *server) simulate(ctx context.Context, inv invoice.Invoice, b SimulatePaymentBody) (invoice.Invoice, invoice.Payment, error) {
+	var none invoice.Payment
+	if inv.Mode != invoice.ModeTest {
+		return inv, none, problem(http.StatusForbidden, "test_mode_only", "Payments can only be simulated on test invoices.")
+	}
 	if b.Method == "" {
 		b.Method = chains.Sandbox
 	}
@@ -58,7 +73,7 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 	}
 	m, ok := chains.MethodByID(b.Method)
 	if !ok || !slices.Contains(inv.PaymentMethods, b.Method) {
-		return nil, problem(http.StatusUnprocessableEntity, "invalid_payment_method", "method: not one of this invoice's payment methods",
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_payment_method", "method: not one of this invoice's payment methods",
 			&huma.ErrorDetail{Location: "body.method", Message: "not one of this invoice's payment methods", Value: b.Method})
 	}
 	if fiat.IsRail(m.Network) {
@@ -71,7 +86,7 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 	amount, err := invoice.ParseAmount(b.Amount, decimals)
 	if err != nil {
 		msg := err.Error() + " for " + asset
-		return nil, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+msg,
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+msg,
 			&huma.ErrorDetail{Location: "body.amount", Message: msg, Value: b.Amount})
 	}
 	if b.TxID != "" {
@@ -79,16 +94,16 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 		// made up, it would record a payment nobody simulated.
 		payments, err := s.invoices.Payments(ctx, inv.ID)
 		if err != nil {
-			return nil, s.fail(ctx, err)
+			return inv, none, s.fail(ctx, err)
 		}
 		if !slices.ContainsFunc(payments, func(p invoice.Payment) bool { return p.Network == chains.Sandbox && p.TxID == b.TxID }) {
-			return nil, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: no simulated payment of this invoice has this tx_id",
+			return inv, none, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: no simulated payment of this invoice has this tx_id",
 				&huma.ErrorDetail{Location: "body.tx_id", Message: "no simulated payment of this invoice has this tx_id", Value: b.TxID})
 		}
 	}
 	if b.TxID == "" {
 		if b.Status == invoice.PaymentReversed {
-			return nil, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: give the tx_id of the simulated payment to reverse",
+			return inv, none, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: give the tx_id of the simulated payment to reverse",
 				&huma.ErrorDetail{Location: "body.tx_id", Message: "required to reverse a payment"})
 		}
 		b.TxID = invoice.NewID("sim_", s.invoices.Now())
@@ -99,31 +114,32 @@ func (s *server) simulatePayment(ctx context.Context, in *simulateInput) (*struc
 		From: "sandbox-payor", To: "sandbox", ObservedAt: s.invoices.Now(),
 	})
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return inv, none, s.fail(ctx, err)
 	}
-	return &struct{ Body SimulatedPayment }{SimulatedPayment{Invoice: inv.Object(s.invoices.Checkout()), Payment: pay.Object()}}, nil
+	return inv, pay, nil
 }
 
 // simulateRail records a confirmed rail payment as the rail's notification
 // would: instant rails are final, so there is nothing to move on.
-func (s *server) simulateRail(ctx context.Context, inv invoice.Invoice, m chains.Method, b SimulatePaymentBody) (*struct{ Body SimulatedPayment }, error) {
+func (s *server) simulateRail(ctx context.Context, inv invoice.Invoice, m chains.Method, b SimulatePaymentBody) (invoice.Invoice, invoice.Payment, error) {
+	var none invoice.Payment
 	if b.Status != invoice.PaymentConfirmed {
-		return nil, problem(http.StatusUnprocessableEntity, "invalid_status", "status: rail payments are final when notified; simulate confirmed only",
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_status", "status: rail payments are final when notified; simulate confirmed only",
 			&huma.ErrorDetail{Location: "body.status", Message: "rail payments are confirmed only", Value: b.Status})
 	}
 	if b.TxID != "" {
-		return nil, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: a rail payment has nothing to move on",
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: a rail payment has nothing to move on",
 			&huma.ErrorDetail{Location: "body.tx_id", Message: "not taken for a rail method", Value: b.TxID})
 	}
 	amount, err := invoice.ParseAmount(b.Amount, inv.Decimals)
 	if err != nil {
 		msg := err.Error() + " for " + string(inv.Currency)
-		return nil, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+msg,
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_amount", "amount: "+msg,
 			&huma.ErrorDetail{Location: "body.amount", Message: msg, Value: b.Amount})
 	}
 	inv, pay, err := s.rails.Simulate(ctx, inv, m.ID, amount)
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return inv, none, s.fail(ctx, err)
 	}
-	return &struct{ Body SimulatedPayment }{SimulatedPayment{Invoice: inv.Object(s.invoices.Checkout()), Payment: pay.Object()}}, nil
+	return inv, pay, nil
 }

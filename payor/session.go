@@ -188,10 +188,10 @@ func (s *Service) View(sess Session, now time.Time) SessionView {
 		ExpiresAt: inv.ExpiresAt, ExpiresInSeconds: max(0, int64(inv.ExpiresAt.Sub(now).Seconds())),
 		RedirectURL: inv.RedirectURL, Methods: []MethodView{}, Method: sess.checkout.Method, Payments: []PaymentView{},
 	}
-	for _, in := range inv.Instructions {
+	for _, in := range offered(inv) {
 		m, _ := s.cat.Method(in.Method)
 		n, _ := s.cat.Network(in.Network)
-		v.Methods = append(v.Methods, MethodView{ID: m.ID, Label: m.Label, Asset: m.Asset, Network: n.ID, NetworkName: n.Name})
+		v.Methods = append(v.Methods, MethodView{ID: m.ID, Label: m.Label, Asset: in.Asset, Network: n.ID, NetworkName: n.Name})
 		if n.ID == "devnet" && s.DevnetPay != nil {
 			v.DevnetPay = true
 		}
@@ -227,11 +227,25 @@ type InstructionsView struct {
 
 // instruction returns the invoice's instruction for method.
 func instruction(inv invoice.Invoice, method string) (invoice.Instruction, bool) {
-	i := slices.IndexFunc(inv.Instructions, func(in invoice.Instruction) bool { return in.Method == method })
+	offer := offered(inv)
+	i := slices.IndexFunc(offer, func(in invoice.Instruction) bool { return in.Method == method })
 	if i < 0 {
 		return invoice.Instruction{}, false
 	}
-	return inv.Instructions[i], true
+	return offer[i], true
+}
+
+// offered lists what the payor may pay inv with: its instructions and, on a
+// test invoice, the sandbox, whose "instruction" is the invoice's own amount
+// (nothing to send anywhere: the page simulates the payment, see CanSimulate).
+func offered(inv invoice.Invoice) []invoice.Instruction {
+	if inv.Mode != invoice.ModeTest || !slices.Contains(inv.PaymentMethods, chains.Sandbox) {
+		return inv.Instructions
+	}
+	return append(slices.Clip(inv.Instructions), invoice.Instruction{
+		Method: chains.Sandbox, Network: chains.Sandbox, Asset: string(inv.Currency),
+		Amount: inv.Amount.Format(inv.Decimals), AmountUnits: inv.Amount.String(),
+	})
 }
 
 // Choose records that the payor picked method and was shown its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/invoice/storetest"
 )
 
 // browser starts headless Chromium for the test and returns a context for a
@@ -171,6 +173,17 @@ func TestCheckoutInBrowser(t *testing.T) {
 			}
 			want := inv["payment_instructions"].([]any)[0].(map[string]any)
 			ctx := tab(t, alloc, 90*time.Second)
+			if !vp.mobile {
+				// The server's root, opened in a browser: a page, not a
+				// JSON 404, and nothing in it breaks the CSP.
+				if err := chromedp.Do(ctx, chromedp.Navigate(api+"/")); err != nil {
+					t.Fatal(err)
+				}
+				if got := eval[string](t, ctx, `document.querySelector('h1').textContent + ' ' + [...document.links].map((a) => a.getAttribute('href')).join(' ')`); !strings.Contains(got, "settle") ||
+					!strings.Contains(got, "/docs") || !strings.Contains(got, "/healthz") || !strings.Contains(got, "/readyz") {
+					t.Errorf("home page: %q", got)
+				}
+			}
 			opts := []chromedp.EmulateViewportOption{}
 			if vp.mobile {
 				opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2))
@@ -207,6 +220,21 @@ func TestCheckoutInBrowser(t *testing.T) {
 			if href := eval[string](t, ctx, `document.getElementById('wallet-link').getAttribute('href')`); href != want["uri"] {
 				t.Errorf("wallet link %q, want %v", href, want["uri"])
 			}
+			// The devnet's address is shared: the amount's last digits
+			// (25.000001 for 25.00) are marked and explained.
+			tail := strings.TrimPrefix(want["amount"].(string), "25.00")
+			if tail == want["amount"] || strings.Trim(tail, "0") == "" {
+				t.Fatalf("instruction amount %v has no unique digits", want["amount"])
+			}
+			if got := eval[string](t, ctx, `document.getElementById('unique-digits').textContent`); got != tail {
+				t.Errorf("marked digits %q, want %q", got, tail)
+			}
+			if !eval[bool](t, ctx, isVisible("#unique-hint")) {
+				t.Error("the unique digits are not explained")
+			} else if got := eval[string](t, ctx, `document.getElementById('unique-hint').textContent`); !strings.Contains(got, "identify your payment") ||
+				!strings.Contains(got, "send exactly "+want["amount"].(string)) {
+				t.Errorf("unique digits hint %q", got)
+			}
 			if w := eval[float64](t, ctx, `document.documentElement.scrollWidth`); w > float64(vp.width) {
 				t.Errorf("page is %v px wide in a %d px viewport", w, vp.width)
 			}
@@ -223,6 +251,19 @@ func TestCheckoutInBrowser(t *testing.T) {
 			}
 			if got := eval[string](t, ctx, `document.getElementById('paid-amount').textContent`); !strings.Contains(got, "25.00") {
 				t.Errorf("paid amount %q", got)
+			}
+			// The paid screen names the transaction; the devnet has no
+			// explorer, so no link.
+			_, pays := e2eDo(t, "GET", api+"/api/v1/invoices/"+inv["id"].(string)+"/payments", key, "")
+			data := pays["data"].([]any)
+			if len(data) != 1 {
+				t.Fatalf("payments %v", pays)
+			}
+			if got := eval[string](t, ctx, `[...document.querySelectorAll('#paid-tx .tx-id')].map((e) => e.textContent).join()`); got != data[0].(map[string]any)["tx_id"] {
+				t.Errorf("paid screen shows transaction %q, want %v", got, data[0].(map[string]any)["tx_id"])
+			}
+			if !eval[bool](t, ctx, isVisible("#paid-tx")) || eval[bool](t, ctx, `!!document.querySelector('#paid-tx a')`) {
+				t.Error("paid screen: want the transaction id visible and no explorer link on the devnet")
 			}
 			screenshot(t, ctx, "checkout-"+vp.name+"-paid.png")
 			if err := chromedp.Do(ctx, chromedp.Click(`#return`)); err != nil {
@@ -418,5 +459,135 @@ func TestLatePaymentInBrowser(t *testing.T) {
 	}
 	if _, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+inv["id"].(string), key, ""); got["status"] != "paid" || got["exception"] != "paid_late" {
 		t.Errorf("invoice %v/%v, want paid/paid_late", got["status"], got["exception"])
+	}
+}
+
+// TestSimulatePaymentInBrowser opens the hosted page of a sandbox-only
+// invoice on `settle serve` without networks: the one method (Simulate
+// payment, marked as test mode) is chosen on arrival; a part payment turns
+// the page to underpaid, the rest to paid, without a reload.
+func TestSimulatePaymentInBrowser(t *testing.T) {
+	t.Parallel()
+	alloc := browser(t)
+	db := storetest.Open(t, "sqlite")
+	key := e2eJSON(t, "merchants", "create", "--name", "Corner Café", "--database-url", db.URL)["test_api_key"].(string)
+	api, stop := e2eServe(t, db.URL)
+	defer stop()
+	status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key, `{"amount":"25.00","currency":"USD","description":"Two flat whites"}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, inv)
+	}
+	if m := inv["payment_methods"].([]any); len(m) != 1 || m[0] != "sandbox" {
+		t.Fatalf("payment methods %v: want the sandbox alone", m)
+	}
+	// serve's public URL is not this test's address: keep the path.
+	link, err := url.Parse(inv["payment_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t, alloc, 60*time.Second)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)),
+		chromedp.Navigate(api+link.RequestURI())); err != nil {
+		t.Fatal(err)
+	}
+	isVisible := func(sel string) string { return fmt.Sprintf("(%s)(%q)", visible, sel) }
+	await(t, ctx, "Simulate payment, chosen on arrival", isVisible("#simulate-full")+
+		` && document.querySelector('[data-method="sandbox"]').getAttribute('aria-pressed') === 'true'`)
+	if got := eval[string](t, ctx, `document.getElementById('methods').innerText`); !strings.Contains(got, "Simulate payment") || !strings.Contains(got, "Test mode") {
+		t.Errorf("method picker %q: want Simulate payment, marked as test mode", got)
+	}
+	if !eval[bool](t, ctx, isVisible("#test-banner")) || !strings.Contains(eval[string](t, ctx, `document.getElementById('simulate-note').textContent`), "Test mode") {
+		t.Error("the simulated payment is not marked as test mode")
+	}
+	if got := eval[string](t, ctx, `document.getElementById('simulate-part').textContent`); !strings.Contains(got, "12.50") {
+		t.Errorf("part button %q, want half of 25.00", got)
+	}
+	eval[bool](t, ctx, `window.settleTestMarker = true`)
+
+	if err := chromedp.Do(ctx, chromedp.Click("#simulate-part")); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "underpaid", isVisible("#underpaid")+` && document.getElementById('status').dataset.status === 'underpaid'`)
+	if got := eval[string](t, ctx, `document.getElementById('amount-due').textContent`); !strings.Contains(got, "12.50") {
+		t.Errorf("amount due %q", got)
+	}
+	await(t, ctx, "the rest offered", `document.getElementById('simulate-full').textContent.includes('12.50') && !document.getElementById('simulate-full').disabled`)
+	screenshot(t, ctx, "checkout-phone-simulate-underpaid.png")
+
+	if err := chromedp.Do(ctx, chromedp.Click("#simulate-full")); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "paid", isVisible("#paid")+` && document.getElementById('status').dataset.status === 'paid'`)
+	if !eval[bool](t, ctx, `window.settleTestMarker === true`) {
+		t.Error("the page reloaded")
+	}
+	_, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+inv["id"].(string), key, "")
+	if got["status"] != "paid" || got["amount_paid"] != "25.00" || got["exception"] != "none" {
+		t.Errorf("invoice %v/%v paid %v", got["status"], got["exception"], got["amount_paid"])
+	}
+	_, pays := e2eDo(t, "GET", api+"/api/v1/invoices/"+inv["id"].(string)+"/payments", key, "")
+	var want []string
+	for _, p := range pays["data"].([]any) {
+		want = append(want, p.(map[string]any)["tx_id"].(string))
+	}
+	if shown := eval[string](t, ctx, `[...document.querySelectorAll('#paid-tx .tx-id')].map((e) => e.textContent).join()`); len(want) != 2 || shown != strings.Join(want, ",") {
+		t.Errorf("paid screen shows transactions %q, want %v", shown, want)
+	}
+	screenshot(t, ctx, "checkout-phone-simulate-paid.png")
+}
+
+// TestPaidExplorerLinkInBrowser: the paid screen links each transaction to
+// the network's explorer where it has one. settle serve offers Base Sepolia
+// (its RPC does not answer: no chain is run here), and the payment is
+// recorded as its watcher reports one, through invoice.Apply.
+func TestPaidExplorerLinkInBrowser(t *testing.T) {
+	t.Parallel()
+	alloc := browser(t)
+	db := storetest.Open(t, "sqlite")
+	key := e2eJSON(t, "merchants", "create", "--name", "Corner Café", "--database-url", db.URL)["test_api_key"].(string)
+	api, stop := e2eServeEnv(t, db.URL, map[string]string{"SETTLE_RPC_BASE_SEPOLIA": "http://127.0.0.1:9"}, nil)
+	defer stop()
+	const shop = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+	if status, p := e2eDo(t, "POST", api+"/api/v1/receiving-accounts", key, `{"network":"base_sepolia","address":"`+shop+`"}`); status != 201 {
+		t.Fatalf("receiving account: %d %v", status, p)
+	}
+	status, inv := e2eDo(t, "POST", api+"/api/v1/invoices", key, `{"amount":"9.00","currency":"USD","payment_methods":["usdc_base_sepolia"]}`)
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, inv)
+	}
+	in := inv["payment_instructions"].([]any)[0].(map[string]any)
+	units, err := invoice.ParseUnits(in["amount_units"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := "0x" + strings.Repeat("4f", 32)
+	// The service as serve builds it: the same secret signs the links.
+	svc, _, err := newService(t.Context(), db.DB, Config{PublicURL: "https://pay.example.test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Apply(t.Context(), invoice.Observation{
+		InvoiceID: inv["id"].(string), Method: "usdc_base_sepolia", Network: "base_sepolia", TxID: tx,
+		Asset: "USDC", Decimals: 6, Amount: units, Status: invoice.PaymentConfirmed,
+		From: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", To: shop, Block: 100, BlockHash: "0x" + strings.Repeat("ab", 32),
+		ObservedAt: time.Now().UTC(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	link, err := url.Parse(inv["payment_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t, alloc, 60*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate(api+link.RequestURI())); err != nil {
+		t.Fatal(err)
+	}
+	await(t, ctx, "paid", fmt.Sprintf("(%s)('#paid')", visible))
+	if got := eval[string](t, ctx, `document.querySelector('#paid-tx .tx-id').textContent`); got != tx {
+		t.Errorf("transaction %q, want %s", got, tx)
+	}
+	a := eval[map[string]string](t, ctx, `(() => { const a = document.querySelector('#paid-tx a.explorer'); return a ? {href: a.href, text: a.textContent, rel: a.rel} : {}; })()`)
+	if a["href"] != "https://sepolia.basescan.org/tx/"+tx || !strings.Contains(a["text"], "Base Sepolia") || !strings.Contains(a["rel"], "noopener") {
+		t.Errorf("explorer link %v", a)
 	}
 }

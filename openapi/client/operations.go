@@ -76,6 +76,7 @@ var (
 	opPayorMethod    = &operation{ID: "choose-payor-method", Method: "POST", Path: "/api/v1/payor/session/method", Payor: true, Repeatable: true}
 	opPayorQR        = &operation{ID: "get-payor-qr", Method: "GET", Path: "/api/v1/payor/session/qr", Payor: true}
 	opPayorDevnetPay = &operation{ID: "pay-from-devnet", Method: "POST", Path: "/api/v1/payor/session/devnet-pay", Payor: true}
+	opPayorSimulate  = &operation{ID: "simulate-payor-payment", Method: "POST", Path: "/api/v1/payor/session/simulate-payment", Payor: true}
 )
 
 // operations lists every operation above, for the spec test. The rails'
@@ -90,7 +91,7 @@ var operations = []*operation{
 	opListDeliveries, opReplayEndpoint, opRetryDelivery,
 	opCreateAccount, opListAccounts, opGetAccount, opDeleteAccount, opListUnmatched, opListNetworks,
 	opCreateRailAccount, opListRailAccounts, opGetRailAccount, opDeleteRailAccount, opListUnmatchedRail, opRequestForPayment,
-	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay,
+	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay, opPayorSimulate,
 }
 
 // wsPath is the merchant WebSocket. The spec cannot list an upgrade as an

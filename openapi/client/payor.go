@@ -132,6 +132,27 @@ func (p *PayorClient) PayFromDevnet(ctx context.Context, method string) (string,
 	return out.TxID, err
 }
 
+// PayorSimulatedPayment is a payment simulated from a payor's session.
+type PayorSimulatedPayment struct {
+	TxID   string `json:"tx_id"`
+	Amount string `json:"amount"`
+	Status string `json:"status"` // confirmed
+}
+
+// SimulatePayment records a confirmed sandbox payment of amount (a decimal
+// string in the invoice currency; "" for the amount still due) on a test
+// invoice, as the hosted page's Simulate payment button does. On a live
+// invoice it fails with CodeTestModeOnly.
+func (p *PayorClient) SimulatePayment(ctx context.Context, amount string) (*PayorSimulatedPayment, error) {
+	body := map[string]string{}
+	if amount != "" {
+		body["amount"] = amount
+	}
+	var out PayorSimulatedPayment
+	_, err := p.c.do(ctx, p.call(opPayorSimulate, nil, body), &out)
+	return ptr(&out, err)
+}
+
 func (p *PayorClient) call(op *operation, q url.Values, body any) *call {
 	return &call{op: op, query: q, body: body, header: p.h.Header()}
 }

@@ -56,7 +56,7 @@ func TestPayorSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		if sess.Merchant.Name != "Test Shop" || sess.Amount != "25.00" || sess.Currency != "USD" || sess.Status != client.StatusOpen ||
-			sess.Method != "" || len(sess.Methods) != 1 || sess.Methods[0].ID != "usdc_base_sepolia" || sess.RedirectURL != "https://shop.example/thanks" {
+			sess.Method != "" || len(sess.Methods) != 2 || sess.Methods[0].ID != "usdc_base_sepolia" || sess.Methods[1].ID != "sandbox" || sess.RedirectURL != "https://shop.example/thanks" {
 			t.Fatalf("session %+v", sess)
 		}
 		ins, err := p.ChooseMethod(ctx, "usdc_base_sepolia")
@@ -80,8 +80,11 @@ func TestPayorSession(t *testing.T) {
 		if err != nil || ct != "image/svg+xml" || !bytes.Contains(svg, []byte("<svg")) {
 			t.Errorf("svg QR: %q, %v", ct, err)
 		}
-		_, err = p.ChooseMethod(ctx, "sandbox")
+		_, err = p.ChooseMethod(ctx, "usdc_base")
 		wantError(t, err, http.StatusUnprocessableEntity, client.CodeInvalidPaymentMethod)
+		if sim, err := p.SimulatePayment(ctx, "5.00"); err != nil || sim.Amount != "5.00" || sim.Status != "confirmed" || sim.TxID == "" {
+			t.Errorf("simulated payment %+v, %v", sim, err)
+		}
 		_, err = p.PayFromDevnet(ctx, "usdc_base_sepolia")
 		wantError(t, err, http.StatusNotFound, client.CodeDevnetUnavailable)
 		bad := inv.PaymentSessionHeaders

@@ -208,13 +208,15 @@ var schemaTypes = map[string]any{
 	"CreateRailAccountBody": client.CreateRailAccountParams{}, "RailAccountObject": client.RailAccount{},
 	"RailAccountList": client.RailAccountList{}, "DeletedRailAccount": client.DeletedRailAccount{},
 	"UnmatchedCreditObject": client.UnmatchedRailCredit{}, "UnmatchedRailCreditList": client.UnmatchedRailCreditList{},
+	"PayorSimulatedPayment": client.PayorSimulatedPayment{},
 }
 
 // unmodelled are schemas the client reads without a type of its own.
 var unmodelled = map[string]string{
-	"ChooseMethodInputBody": "PayorClient.ChooseMethod's argument",
-	"DevnetPayment":         "PayorClient.PayFromDevnet's result",
-	"EventMessage":          "read by Stream",
+	"ChooseMethodInputBody":  "PayorClient.ChooseMethod's argument",
+	"DevnetPayment":          "PayorClient.PayFromDevnet's result",
+	"PayorSimulateInputBody": "PayorClient.SimulatePayment's argument",
+	"EventMessage":           "read by Stream",
 }
 
 // TestTypesMatchSchemas: each type has exactly its schema's properties,

@@ -34,6 +34,7 @@
     loading: null,
     again: false,
     finished: false, // a fatal error: nothing more to fetch
+    simulating: false, // a simulated payment is being recorded
   };
 
   // httpOrigin returns s when it is exactly an http(s) origin, else ''.
@@ -162,8 +163,9 @@
   function show(ids) {
     const some = state.session && state.session.payments && state.session.payments.length > 0;
     ids = ids.filter((id) => id !== 'progress-box' || some);
-    for (const id of ['underpaid', 'pick', 'instructions', 'progress-box', 'processing', 'paid', 'expired', 'cancelled', 'failure', 'return-box']) {
-      $(id).hidden = !ids.includes(id);
+    for (const id of ['underpaid', 'pick', 'instructions', 'simulate', 'progress-box', 'processing', 'paid', 'expired', 'cancelled', 'failure', 'return-box']) {
+      const el = $(id);
+      if (el) el.hidden = !ids.includes(id); // #simulate is on test invoices only
     }
   }
 
@@ -192,6 +194,7 @@
         : s.exception === 'paid_late' ? 'Your payment arrived after the checkout expired; the merchant has been told.' : '';
       $('paid-note').textContent = note;
       $('paid-note').hidden = !note;
+      renderPaidTx(s);
       show(returnable ? ['paid', 'progress-box', 'return-box'] : ['paid', 'progress-box']);
       announce('Payment complete.');
       post('settle:paid');
@@ -222,11 +225,14 @@
     $('amount-due').textContent = money(s.amount_due, s.currency);
     renderMethods(s);
     const ids = underpaid ? ['underpaid', 'pick', 'progress-box'] : ['pick', 'progress-box'];
-    const chosen = state.method || s.method;
+    // A checkout with one method opens with it chosen.
+    const chosen = state.method || s.method || (s.methods.length === 1 ? s.methods[0].id : '');
     if (chosen && s.methods.some((m) => m.id === chosen)) {
       if (!state.instructions || state.instructions.method !== chosen) await choose(chosen, false);
-      if (state.instructions) ids.push('instructions');
+      if (state.instructions) ids.push(isSandbox(state.instructions) ? 'simulate' : 'instructions');
     }
+    renderSimulate(s);
+    $('underpaid-action').textContent = isSandbox(state.instructions) ? 'Simulate the rest below.' : 'Send the rest to the same address.';
     show(ids);
     $('pay-amount-label').textContent = underpaid ? 'Invoice total in this asset' : 'Send exactly';
     $('underpaid-qr').hidden = !underpaid;
@@ -246,10 +252,11 @@
         b.dataset.testid = 'method-' + m.id;
         const name = document.createElement('span');
         name.className = 'method-name';
-        name.textContent = m.label || m.asset;
+        name.textContent = m.network === 'sandbox' ? 'Simulate payment' : (m.label || m.asset);
         const net = document.createElement('span');
         net.className = 'method-net';
-        net.textContent = m.asset + ' · ' + (m.network_name || m.network);
+        net.textContent = m.network === 'sandbox' ? 'Test mode · no real money'
+          : m.asset + ' · ' + (m.network_name || m.network);
         b.append(name, net);
         b.addEventListener('click', () => choose(m.id, true));
         return b;
@@ -309,7 +316,14 @@
     }
     if (state.method !== method) return; // another choice came later
     state.instructions = ins;
-    $('pay-amount').textContent = ins.amount;
+    if (isSandbox(ins)) {
+      if (byUser && state.session) {
+        await render();
+        announce('Test mode: simulate a payment with the buttons below.');
+      }
+      return;
+    }
+    showAmount(ins);
     $('pay-asset').textContent = ins.asset;
     $('address').textContent = ins.address;
     $('network').textContent = ins.network_name || ins.network;
@@ -341,6 +355,36 @@
       await render();
       $('instructions').hidden = false;
       announce(`Send ${ins.amount} ${ins.asset} on ${ins.network_name || ins.network}.`);
+    }
+  }
+
+  function isSandbox(ins) {
+    return !!ins && ins.network === 'sandbox';
+  }
+
+  // showAmount shows the exact amount to send. On an address shared by many
+  // invoices the amount carries a few base units more than the invoice
+  // (42.500002 for 42.50): those digits are marked and explained, since a
+  // rounded amount could not be matched to this payment.
+  function showAmount(ins) {
+    const el = $('pay-amount');
+    const s = state.session;
+    const base = s ? String(s.amount) : '';
+    const amount = String(ins.amount);
+    const tail = base && amount.startsWith(base) ? amount.slice(base.length) : '';
+    const crypto = !!ins.uri && !ins.account_number && !ins.qris_payload;
+    if (crypto && /^[0-9]+$/.test(tail) && /[1-9]/.test(tail)) {
+      const mark = document.createElement('mark');
+      mark.className = 'unique';
+      mark.id = 'unique-digits';
+      mark.textContent = tail;
+      el.replaceChildren(document.createTextNode(base), mark);
+      $('unique-hint').textContent = `The last digits (${tail}) identify your payment: send exactly ${amount} ${ins.asset}, not ${base}.`;
+      $('unique-hint').hidden = false;
+    } else {
+      el.textContent = amount;
+      $('unique-hint').textContent = '';
+      $('unique-hint').hidden = true;
     }
   }
 
@@ -467,6 +511,79 @@
       b.textContent = 'Pay with devnet wallet';
       handleError(e);
     }
+  }
+
+  // --- Test mode: simulated payments ------------------------------------------------
+
+  // units parses a decimal string into base units and its number of decimals,
+  // with BigInt: money is never a float.
+  function units(amount) {
+    const m = /^([0-9]+)(?:\.([0-9]+))?$/.exec(String(amount));
+    if (!m) return null;
+    const frac = m[2] || '';
+    return { units: BigInt(m[1] + frac), decimals: frac.length };
+  }
+
+  function decimal(u, decimals) {
+    const digits = u.toString().padStart(decimals + 1, '0');
+    return decimals ? digits.slice(0, -decimals) + '.' + digits.slice(-decimals) : digits;
+  }
+
+  // renderSimulate fills the Simulate payment buttons: the amount still due,
+  // and half of it (at least one base unit) for a part payment.
+  function renderSimulate(s) {
+    if (!$('simulate')) return;
+    const due = units(s.amount_due);
+    const busy = state.simulating;
+    $('simulate-full-amount').textContent = money(s.amount_due, s.currency);
+    $('simulate-full').dataset.amount = s.amount_due;
+    $('simulate-full').disabled = busy || !due || due.units <= 0n;
+    const part = due && due.units >= 2n ? decimal(due.units / 2n, due.decimals) : '';
+    $('simulate-part-amount').textContent = part ? money(part, s.currency) : '';
+    $('simulate-part').dataset.amount = part;
+    $('simulate-part').hidden = !part;
+    $('simulate-part').disabled = busy || !part;
+  }
+
+  async function simulate(button) {
+    const amount = button.dataset.amount;
+    if (!amount || state.simulating) return;
+    state.simulating = true;
+    renderSimulate(state.session);
+    try {
+      await api('session/simulate-payment', { amount });
+      announce(`Simulated a payment of ${amount} ${state.session.currency}.`);
+    } catch (e) {
+      handleError(e);
+    }
+    state.simulating = false;
+    await refresh();
+  }
+
+  // renderPaidTx lists the confirmed payments' transaction ids on the paid
+  // screen, each with a link to the network's explorer where it has one.
+  function renderPaidTx(s) {
+    const list = $('paid-tx');
+    const paid = (s.payments || []).filter((p) => p.status === 'confirmed' && p.tx_id);
+    list.replaceChildren(...paid.map((p) => {
+      const li = document.createElement('li');
+      const tx = document.createElement('span');
+      tx.className = 'mono tx-id';
+      tx.textContent = p.tx_id;
+      li.append(tx);
+      if (safeHTTP(p.explorer_url)) {
+        const a = document.createElement('a');
+        a.className = 'explorer';
+        a.href = p.explorer_url;
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+        a.textContent = 'View on ' + (p.network_name ? p.network_name + "'s explorer" : 'the explorer');
+        li.append(a);
+      }
+      return li;
+    }));
+    $('paid-tx-title').textContent = paid.length === 1 ? 'Transaction' : 'Transactions';
+    $('paid-tx-box').hidden = paid.length === 0;
   }
 
   function leave() {
@@ -613,6 +730,7 @@
     }
     for (const b of document.querySelectorAll('button.copy')) b.addEventListener('click', () => copy(b));
     $('devnet-pay').addEventListener('click', devnetPay);
+    for (const b of [$('simulate-full'), $('simulate-part')]) if (b) b.addEventListener('click', () => simulate(b));
     $('return').addEventListener('click', leave);
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible' && !state.finished) refresh();

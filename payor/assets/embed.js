@@ -3,13 +3,18 @@
 //
 //   <script src="https://pay.example.com/embed.js"></script>
 //   <div id="pay"></div>
-//   <script>
+//   <script type="module">
+//     // session: the invoice's payment_session_headers, from your backend
+//     const { session } = await (await fetch('/checkout', { method: 'POST' })).json();
 //     const checkout = Settle.mount(document.getElementById('pay'), {
-//       sessionToken: '…', signature: '…',           // the invoice's payment_session_headers
-//       onPaid() { … }, onExpired() { … }, onClosed() { … },
+//       sessionToken: session['x-session-token'], signature: session['x-signature'],
+//       onPaid() {}, onExpired() {}, onClosed() {},
 //     });
 //     // checkout.unmount() removes it.
 //   </script>
+//
+// (The README's section "Checkout (the payor's side)" has the whole
+// example, backend included, and a test runs it.)
 //
 // The element also receives the DOM events settle:paid, settle:expired and
 // settle:closed. Treat onPaid as a hint to refresh your page: the settle
