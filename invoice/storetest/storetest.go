@@ -83,20 +83,16 @@ func OpenEmpty(t testing.TB, dialect string) DB {
 		t.Fatal(err)
 	}
 	if dialect == "postgres" {
-		// The suite shares one server, and its max_connections, with
-		// whatever else runs there (other suites included): each test keeps
-		// to a few connections instead of the server's pool of 32. The code
-		// needs no second connection while it holds one: on SQLite it runs
-		// on a single one.
-		db.SetMaxOpenConns(postgresConns)
-		db.SetMaxIdleConns(postgresConns)
+		// The suite shares the server, and its max_connections, with
+		// whatever else runs there (other suites included). ForEachDB opens
+		// a subtest's database before the subtest pauses at t.Parallel: its
+		// connections are closed while it waits instead of held idle (a
+		// full run held some fifty so, and then got "too many clients").
+		db.SetConnMaxIdleTime(time.Second)
 	}
 	t.Cleanup(func() { db.Close() })
 	return DB{Name: dialect, URL: dbURL, DB: db}
 }
-
-// postgresConns is the most connections a test's Postgres database opens.
-const postgresConns = 4
 
 // schemaURL creates a schema of its own for the test and returns a URL whose
 // connections use it; the schema is dropped at cleanup.
