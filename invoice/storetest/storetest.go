@@ -86,8 +86,8 @@ func OpenEmpty(t testing.TB, dialect string) DB {
 		// The suite shares the server, and its max_connections, with
 		// whatever else runs there (other suites included). ForEachDB opens
 		// a subtest's database before the subtest pauses at t.Parallel: its
-		// connections are closed while it waits instead of held idle (a
-		// full run held some fifty so, and then got "too many clients").
+		// connections are closed while it waits instead of held idle (the
+		// invoice and client tests alone held 27 at once, 12 so).
 		db.SetConnMaxIdleTime(time.Second)
 	}
 	t.Cleanup(func() { db.Close() })
