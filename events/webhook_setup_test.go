@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -121,6 +122,30 @@ func (e *whEnv) deliveries(endpointID string) []events.Delivery {
 	if err := e.db.NewSelect().Model(&ds).Where("endpoint_id = ?", endpointID).OrderExpr("id").Scan(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
+	return ds
+}
+
+// recorded waits until at least n attempts to the endpoint are recorded
+// and none is in flight, and returns its deliveries. A receiver has a
+// request before the engine records its outcome (and, under load, well
+// before): a test that then reads deliveries or attempts, or moves the
+// clock, waits for this, never for its receiver.
+func (e *whEnv) recorded(endpointID string, n int) []events.Delivery {
+	e.t.Helper()
+	var ds []events.Delivery
+	eventually(e.t, 10*time.Second, fmt.Sprintf("%d attempts to %s recorded, none in flight", n, endpointID), func() bool {
+		ds = e.deliveries(endpointID)
+		for _, d := range ds {
+			if d.LockedUntil != nil {
+				return false
+			}
+		}
+		attempts, err := e.db.NewSelect().Model((*events.Attempt)(nil)).Where("endpoint_id = ?", endpointID).Count(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return attempts >= int64(n)
+	})
 	return ds
 }
 

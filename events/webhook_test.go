@@ -31,17 +31,9 @@ func TestWebhookSignaturesVerify(t *testing.T) {
 		e.start(db, e.fastConfig())
 		sent := e.emit(3, invoice.EventInvoiceCreated)
 		e.emit(1, invoice.EventInvoiceUpdated) // filtered out
-		// The receiver sees a request before its worker records the
-		// outcome: wait for the recorded state, not for the receipts.
-		eventually(t, 10*time.Second, "3 deliveries recorded", func() bool {
-			ds := e.deliveries(ep.ID)
-			for _, d := range ds {
-				if d.Status != events.DeliverySucceeded {
-					return false
-				}
-			}
-			return len(ds) >= 3
-		})
+		if ds := e.recorded(ep.ID, 3); len(ds) != 3 {
+			t.Fatalf("%d deliveries, want 3 (one per invoice.created event)", len(ds))
+		}
 		got := rc.receipts()
 		if len(got) != 3 {
 			t.Fatalf("%d requests, want 3 (one per invoice.created event)", len(got))
@@ -340,7 +332,8 @@ func TestWebhookTwoEngines(t *testing.T) {
 		eventually(t, 20*time.Second, "every event at both endpoints", func() bool {
 			return len(rc.counts()) == n && len(rc2.counts()) == n
 		})
-		time.Sleep(100 * time.Millisecond)
+		e.recorded(ep.ID, n)
+		e.recorded(ep2.ID, n)
 		for _, r := range []*receiver{rc, rc2} {
 			counts := r.counts()
 			for _, ev := range sent {

@@ -235,13 +235,21 @@ func TestWebhookDeliveriesAPI(t *testing.T) {
 			}
 		}
 
+		// A receiver sees a request before the engine records its outcome:
+		// wait for the recorded state, so that what follows starts from it.
+		succeeded := func(eventID string) bool {
+			page := e.mustStatus(e.do("GET", "/api/v1/webhook-endpoints/"+id+"/deliveries?event_id="+eventID, e.key, nil), 200).JSON
+			data := page["data"].([]any)
+			return len(data) == 1 && data[0].(map[string]any)["status"] == "succeeded"
+		}
+
 		// Retry: one more attempt now, same webhook-id.
 		deliveryID := str(t, d, "id")
 		retried := e.mustStatus(e.do("POST", "/api/v1/deliveries/"+deliveryID+"/retry", e.key, nil), http.StatusOK).JSON
 		if retried["status"] != "pending" || retried["id"] != deliveryID {
 			t.Fatalf("retry %v", retried)
 		}
-		waitFor(t, "the retried attempt", func() bool { return len(rc.receipts()) == 4 })
+		waitFor(t, "the retried attempt, recorded", func() bool { return len(rc.receipts()) == 4 && succeeded(eventID) })
 		if r := rc.receipts()[3]; r.id != eventID || r.verifyErr != nil {
 			t.Fatalf("retry sent %s (%v), want %s", r.id, r.verifyErr, eventID)
 		}
@@ -260,13 +268,6 @@ func TestWebhookDeliveriesAPI(t *testing.T) {
 		old, _ := standardwebhooks.NewWebhook(oldSecret)
 		if err := old.Verify(last.body, last.header); err == nil {
 			t.Fatal("the old secret still verifies deliveries after rotation")
-		}
-		// A receiver sees a request before the engine records its outcome:
-		// wait for the recorded state, so that what follows starts from it.
-		succeeded := func(eventID string) bool {
-			page := e.mustStatus(e.do("GET", "/api/v1/webhook-endpoints/"+id+"/deliveries?event_id="+eventID, e.key, nil), 200).JSON
-			data := page["data"].([]any)
-			return len(data) == 1 && data[0].(map[string]any)["status"] == "succeeded"
 		}
 		waitFor(t, "the second event to succeed", func() bool { return rc.count(last.id) == 3 && succeeded(last.id) })
 

@@ -102,6 +102,7 @@ func TestWSTwoInstances(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
 		cfgB := events.HubConfig{PollInterval: 100 * time.Millisecond}
 		var sigB *events.Signal
+		listening := make(chan struct{}) // B's listener is connected
 		dbB := db
 		if db.Name == "postgres" {
 			cfgB.PollInterval = time.Hour
@@ -112,15 +113,38 @@ func TestWSTwoInstances(t *testing.T) {
 			}
 			t.Cleanup(func() { other.Close() })
 			dbB = storetest.DB{Name: db.Name, URL: db.URL, DB: other}
+			// The listener rings once when it is connected, then at every
+			// notification: relayed to B's hub, the first ring also tells
+			// the test that no notification can be missed from now on.
+			heard := &events.Signal{}
 			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { events.Listen(ctx, db.URL, events.SequencedChannel, sigB, nil); close(done) }()
-			t.Cleanup(func() { cancel(); <-done })
+			var wg sync.WaitGroup
+			wg.Go(func() { events.Listen(ctx, db.URL, events.SequencedChannel, heard, nil) })
+			wg.Go(func() {
+				for first := true; ; first = false {
+					select {
+					case <-ctx.Done():
+						return
+					case <-heard.C():
+					}
+					if first {
+						close(listening)
+					}
+					sigB.Notify()
+				}
+			})
+			t.Cleanup(func() { cancel(); wg.Wait() })
+		} else {
+			close(listening)
 		}
 		a := wsSetup(t, db, events.HubConfig{})
 		b := wsInstance(t, dbB, cfgB, sigB)
 		conn := b.dial("", a.key)
-		time.Sleep(200 * time.Millisecond) // B's listener is connected (it rings once when it is)
+		select {
+		case <-listening:
+		case <-time.After(10 * time.Second):
+			t.Fatal("B's listener did not connect")
+		}
 
 		var worst time.Duration
 		for range 5 {

