@@ -317,7 +317,7 @@ func (a *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) {
 // the pool's transactions too.
 func (a *ethAPI) GetTransactionCount(addr common.Address, bnh rpc.BlockNumberOrHash) (*hexutil.Uint64, error) {
 	if n, ok := bnh.Number(); ok && n == rpc.PendingBlockNumber {
-		nonce := hexutil.Uint64(a.c.pool.Nonce(addr))
+		nonce := hexutil.Uint64(a.c.pool.PoolNonce(addr))
 		return &nonce, nil
 	}
 	st, _, err := a.stateAndHeader(&bnh)
