@@ -713,23 +713,28 @@ func (a *ethAPI) blockLogs(out []*types.Log, f *filterCriteria, h *types.Header)
 }
 
 // rangeEnd resolves a getLogs bound: a number, or a tag for the head, the
-// safe or the finalized block.
+// safe or the finalized block. Pending logs are not served, as in
+// go-ethereum.
 func (a *ethAPI) rangeEnd(n *rpc.BlockNumber) (uint64, error) {
-	if n == nil || *n == rpc.PendingBlockNumber {
+	if n == nil {
 		return a.c.chain.CurrentBlock().Number.Uint64(), nil
+	}
+	if *n == rpc.PendingBlockNumber {
+		return 0, errors.New("pending logs are not supported")
+	}
+	if *n >= 0 {
+		return uint64(*n), nil
 	}
 	h, err := a.header(*n)
 	if err != nil {
 		return 0, err
 	}
-	if h == nil { // past the head
-		return uint64(*n), nil
-	}
 	return h.Number.Uint64(), nil
 }
 
 // GetLogs is the logs matching crit in one block (blockHash), or in the
-// canonical blocks fromBlock to toBlock (both latest by default).
+// canonical blocks fromBlock to toBlock (both latest by default). As in
+// go-ethereum, a range reaching past the head is an error.
 func (a *ethAPI) GetLogs(crit filterCriteria) ([]*types.Log, error) {
 	out := []*types.Log{}
 	if crit.BlockHash != nil {
@@ -748,18 +753,19 @@ func (a *ethAPI) GetLogs(crit filterCriteria) ([]*types.Log, error) {
 		return nil, err
 	}
 	if from > to {
-		return nil, errors.New("invalid block range")
+		return nil, errInvalidBlockRange
 	}
-	head := a.c.chain.CurrentBlock().Number.Uint64()
-	for n := from; n <= min(to, head); n++ {
+	for n := from; n <= to; n++ {
 		h := a.c.chain.GetHeaderByNumber(n)
-		if h == nil {
-			break // a Fork shortened the chain meanwhile
+		if h == nil { // past the head, or a Fork shortened the chain meanwhile
+			return nil, errInvalidBlockRange
 		}
 		out = a.blockLogs(out, &crit, h)
 	}
 	return out, nil
 }
+
+var errInvalidBlockRange = errors.New("invalid block range params")
 
 // NewHeads notifies the header of each new head (eth_subscribe newHeads).
 // After a Fork, the fork point is announced again as the head.

@@ -314,7 +314,8 @@ func (c *Chain) Commit() common.Hash {
 // Fork makes the block parent the head, leaving the blocks after it off
 // the canonical chain (subscribers see their logs as removed), so that the
 // next Commit builds a competing branch. The pool must be empty: mine or
-// drop pending transactions first.
+// drop pending transactions first. Safe becomes parent, and finalized the
+// last 32-block boundary at or below it.
 //
 // The transactions of the abandoned blocks go back to the pool and the next
 // Commit mines them again. To make one disappear, send a replacement with
