@@ -8,23 +8,24 @@ import (
 	"maps"
 	"math/big"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus/beacon"
+	"github.com/ethereum/go-ethereum/consensus/ethash"
 	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/txpool"
+	"github.com/ethereum/go-ethereum/core/txpool/legacypool"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/eth"
-	"github.com/ethereum/go-ethereum/eth/catalyst"
-	"github.com/ethereum/go-ethereum/eth/ethconfig"
-	"github.com/ethereum/go-ethereum/eth/filters"
+	"github.com/ethereum/go-ethereum/eth/gasprice"
 	"github.com/ethereum/go-ethereum/ethclient"
-	"github.com/ethereum/go-ethereum/ethclient/simulated"
-	"github.com/ethereum/go-ethereum/node"
-	"github.com/ethereum/go-ethereum/p2p"
+	"github.com/ethereum/go-ethereum/log"
+	"github.com/ethereum/go-ethereum/miner"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 
@@ -73,10 +74,6 @@ var (
 	TokenSupply = new(big.Int).Mul(big.NewInt(1_000_000_000), big.NewInt(1_000_000))
 )
 
-// rpcModules are the namespaces served over HTTP and WebSocket: enough for
-// wallets, ethclient and eth_subscribe; no admin, debug or personal.
-var rpcModules = []string{"eth", "net", "web3"}
-
 // ErrClosed is returned by [Chain.Fork] after [Chain.Close].
 var ErrClosed = errors.New("devchain: chain closed")
 
@@ -121,100 +118,108 @@ func splitAddr(addr string) (string, int, error) {
 
 // Chain is a running devnet. Its methods are safe for concurrent use.
 type Chain struct {
-	stack   *node.Node
-	beacon  *catalyst.SimulatedBeacon
-	pool    *txpool.TxPool
-	client  *ethclient.Client
+	chain  *core.BlockChain
+	pool   *txpool.TxPool
+	miner  *miner.Miner
+	gpo    *gasprice.Oracle
+	rpc    *rpc.Server
+	client *ethclient.Client
+	http   *http.Server // nil without RPCAddr
+
 	httpURL string
 	wsURL   string
 
-	// mu serialises block production (Commit, Fork, the BlockTime miner):
-	// the simulated beacon keeps its fork-choice state unguarded.
-	mu     sync.Mutex
-	closed bool
+	// mu serialises block production (Commit, Fork, the BlockTime miner)
+	// and guards lastTime.
+	mu       sync.Mutex
+	closed   bool
+	lastTime uint64 // timestamp of the last block sealed
 
 	fundMu sync.Mutex // one Fund at a time, so wallet nonces do not collide
 
-	stop      chan struct{} // closed by Close to end the miner
+	stop      chan struct{} // closed by Close to end the miner and subscriptions
 	minerDone chan struct{} // closed by the miner when it returns; nil without one
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// gasCeil is the block gas limit, go-ethereum's default miner gas ceiling
+// (ethconfig.Defaults.Miner.GasCeil, which the simulated backend uses).
+const gasCeil = 60_000_000
+
+// minerTip is the smallest tip the miner takes and the gas price oracle's
+// starting suggestion, as in go-ethereum's defaults (Miner.GasPrice).
+var minerTip = big.NewInt(params.GWei / 1000)
 
 // Start runs a new devnet: genesis with the wallet funded, the RPC servers
 // if cfg asks for them, the token deployed from the wallet in block 1, and
 // the BlockTime miner. The chain is ready to use when Start returns; Close
 // stops it.
 //
-// The chain is the one ethclient/simulated runs (same genesis, fork rules and
-// simulated beacon); Start assembles it from the same exported parts rather
-// than calling simulated.NewBackend because the Backend hides its node, and
-// only the node knows the port it bound when RPCAddr asks for port 0.
+// The chain is the one go-ethereum's simulated backend runs (same genesis,
+// fork rules, consensus and block building) assembled from its core parts,
+// without the p2p node: see the package documentation.
 func Start(cfg Config) (*Chain, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("devchain: %w", err)
 	}
-	nodeConf := node.DefaultConfig
-	nodeConf.DataDir = "" // in memory
-	nodeConf.P2P = p2p.Config{NoDiscovery: true}
-	if cfg.RPCAddr != "" {
-		host, port, _ := splitAddr(cfg.RPCAddr)
-		// Same host and port for both: the node then serves WebSocket
-		// upgrades on its HTTP listener, so port 0 yields one port.
-		nodeConf.HTTPHost, nodeConf.HTTPPort = host, port
-		nodeConf.WSHost, nodeConf.WSPort = host, port
-		nodeConf.HTTPModules, nodeConf.WSModules = rpcModules, rpcModules
-		nodeConf.HTTPCors, nodeConf.WSOrigins = []string{"*"}, []string{"*"}
-	}
-	stack, err := node.New(&nodeConf)
-	if err != nil {
-		return nil, fmt.Errorf("devchain: node: %w", err)
-	}
-
-	// From here on, as simulated.NewBackend does it.
 	alloc := core.SystemContractAllocs()
 	maps.Copy(alloc, types.GenesisAlloc{WalletAddress: {Balance: WalletETH}})
-	ethConf := ethconfig.Defaults
-	ethConf.Genesis = &core.Genesis{
+	genesis := &core.Genesis{
 		Config:   params.AllDevChainProtocolChanges,
-		GasLimit: ethconfig.Defaults.Miner.GasCeil,
+		GasLimit: gasCeil,
 		Alloc:    alloc,
 	}
-	ethConf.SyncMode = ethconfig.FullSync
-	ethConf.TxPool.NoLocals = true
-	ethConf.LogNoHistory = true // search logs unindexed, so eth_getLogs sees a block as soon as it is mined
-	backend, err := eth.New(stack, &ethConf)
+	// Archive mode keeps every block's state (a devnet's is tiny), so a call
+	// at any block and a Fork to any depth find theirs.
+	bcConf := core.DefaultConfig().WithArchive(true)
+	bcConf.TxLookupLimit = 0 // look up every transaction by hash
+	bc, err := core.NewBlockChain(rawdb.NewMemoryDatabase(), genesis, beacon.New(ethash.NewFaker()), bcConf)
 	if err != nil {
-		stack.Close()
-		return nil, fmt.Errorf("devchain: eth: %w", err)
+		return nil, fmt.Errorf("devchain: blockchain: %w", err)
 	}
-	stack.RegisterAPIs([]rpc.API{{
-		Namespace: "eth",
-		Service:   filters.NewFilterAPI(filters.NewFilterSystem(backend.APIBackend, filters.Config{})),
-	}})
-	if err := stack.Start(); err != nil {
-		stack.Close()
-		return nil, fmt.Errorf("devchain: start node: %w", err)
-	}
-	beacon, err := catalyst.NewSimulatedBeacon(0, common.Address{}, backend)
+	poolConf := legacypool.DefaultConfig
+	poolConf.NoLocals = true
+	poolConf.Journal = ""
+	legacy := legacypool.New(poolConf, bc)
+	pool, err := txpool.New(poolConf.PriceLimit, bc, []txpool.SubPool{legacy})
 	if err != nil {
-		stack.Close()
-		return nil, fmt.Errorf("devchain: beacon: %w", err)
+		bc.Stop()
+		return nil, fmt.Errorf("devchain: txpool: %w", err)
 	}
-	if err := beacon.Fork(backend.BlockChain().GetCanonicalHash(0)); err != nil {
-		stack.Close()
-		return nil, fmt.Errorf("devchain: beacon: %w", err)
-	}
+	// As the simulated beacon starts: genesis is head, safe and finalized.
+	gen := bc.CurrentBlock()
+	bc.SetFinalized(gen)
+	bc.SetSafe(gen)
 
 	c := &Chain{
-		stack:  stack,
-		beacon: beacon,
-		pool:   backend.TxPool(),
-		client: ethclient.NewClient(stack.Attach()),
-		stop:   make(chan struct{}),
+		chain:    bc,
+		pool:     pool,
+		lastTime: gen.Time,
+		stop:     make(chan struct{}),
 	}
+	minerConf := miner.DefaultConfig
+	minerConf.GasCeil = gasCeil
+	minerConf.GasPrice = minerTip
+	c.miner = miner.New(backend{c}, minerConf, bc.Engine())
+	c.gpo = gasprice.NewOracle(oracleBackend{c}, gasprice.Config{
+		Blocks:           20,
+		Percentile:       60,
+		MaxHeaderHistory: 1024,
+		MaxBlockHistory:  1024,
+		MaxPrice:         gasprice.DefaultMaxPrice,
+		IgnorePrice:      gasprice.DefaultIgnorePrice,
+	}, minerTip)
+	if c.rpc, err = newRPCServer(c); err != nil {
+		c.shutdown()
+		return nil, fmt.Errorf("devchain: rpc: %w", err)
+	}
+	c.client = ethclient.NewClient(rpc.DialInProc(c.rpc))
 	if cfg.RPCAddr != "" {
-		c.httpURL, c.wsURL = stack.HTTPEndpoint(), stack.WSEndpoint()
+		if err := c.serve(cfg.RPCAddr); err != nil {
+			c.shutdown()
+			return nil, fmt.Errorf("devchain: rpc: %w", err)
+		}
 	}
 	if err := c.deploy(); err != nil {
 		c.Close()
@@ -226,6 +231,12 @@ func Start(cfg Config) (*Chain, error) {
 	}
 	return c, nil
 }
+
+// backend is what go-ethereum's miner needs of the chain.
+type backend struct{ c *Chain }
+
+func (b backend) BlockChain() *core.BlockChain { return b.c.chain }
+func (b backend) TxPool() *txpool.TxPool       { return b.c.pool }
 
 // deploy creates the token from the wallet at nonce 0, minting TokenSupply
 // to it, and mines it.
@@ -277,9 +288,9 @@ func (c *Chain) WSURL() string { return c.wsURL }
 // Token is the address of the devnet token, always [TokenAddress].
 func (c *Chain) Token() common.Address { return TokenAddress }
 
-// Client is an in-process client of the chain, with subscriptions. It is
-// closed by Close.
-func (c *Chain) Client() simulated.Client { return c.client }
+// Client is an in-process client of the chain's JSON-RPC, with
+// subscriptions. It is closed by Close.
+func (c *Chain) Client() *ethclient.Client { return c.client }
 
 // Commit mines a block now with whatever the pool holds and returns the new
 // head's hash. After Close it does nothing and returns the zero hash.
@@ -293,19 +304,18 @@ func (c *Chain) Commit() common.Hash {
 	if c.closed {
 		return common.Hash{}
 	}
-	// Transactions just sent may still be on their way into the pool's
-	// pending set (it promotes them in the background): let it finish, so
-	// that the block holds everything sent before Commit.
-	c.pool.Sync()
-	head := c.beacon.Commit()
+	if err := c.seal(uint64(time.Now().Unix())); err != nil {
+		log.Warn("devchain: sealing a block failed", "err", err)
+	}
 	c.syncPool()
-	return head
+	return c.chain.CurrentBlock().Hash()
 }
 
 // Fork makes the block parent the head, leaving the blocks after it off
 // the canonical chain (subscribers see their logs as removed), so that the
 // next Commit builds a competing branch. The pool must be empty: mine or
-// drop pending transactions first.
+// drop pending transactions first. Safe becomes parent, and finalized the
+// last 32-block boundary at or below it.
 //
 // The transactions of the abandoned blocks go back to the pool and the next
 // Commit mines them again. To make one disappear, send a replacement with
@@ -317,7 +327,7 @@ func (c *Chain) Fork(parent common.Hash) error {
 	if c.closed {
 		return ErrClosed
 	}
-	if err := c.beacon.Fork(parent); err != nil {
+	if err := c.fork(parent); err != nil {
 		return fmt.Errorf("devchain: fork at %s: %w", parent, err)
 	}
 	c.syncPool()
@@ -388,7 +398,21 @@ func (c *Chain) Close() error {
 		c.closed = true
 		c.mu.Unlock()
 		c.client.Close()
-		c.closeErr = errors.Join(c.beacon.Stop(), c.stack.Close())
+		c.closeErr = c.shutdown()
 	})
 	return c.closeErr
+}
+
+// shutdown stops what Start started, in reverse order.
+func (c *Chain) shutdown() error {
+	var err error
+	if c.http != nil {
+		err = c.http.Close()
+	}
+	if c.rpc != nil {
+		c.rpc.Stop()
+	}
+	err = errors.Join(err, c.pool.Close())
+	c.chain.Stop()
+	return err
 }

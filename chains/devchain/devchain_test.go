@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -429,5 +430,302 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("Start: %v, want an error about %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// rawCall makes a JSON-RPC call over HTTP and returns its result as JSON
+// values, to check the shapes wallets and ethclient read.
+func rawCall(t *testing.T, ctx context.Context, url, method string, params ...any) any {
+	t.Helper()
+	c, err := rpc.DialContext(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out any
+	if err := c.CallContext(ctx, &out, method, params...); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	return out
+}
+
+// TestForkRemovesLogsOverWebSocket checks that a logs subscriber over
+// WebSocket sees a transfer's log again, marked removed, when a Fork takes
+// its block off the chain, and that eth_getLogs and the receipt forget it.
+func TestForkRemovesLogsOverWebSocket(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{RPCAddr: "127.0.0.1:0"})
+	ctx := testContext(t)
+	ws := dial(t, c.WSURL())
+	logs := make(chan types.Log, 8)
+	sub, err := ws.SubscribeFilterLogs(ctx, ethereum.FilterQuery{
+		Addresses: []common.Address{c.Token()},
+		Topics:    [][]common.Hash{{token.TransferEvent}},
+	}, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	parent, err := ws.HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := devchain.Transfer(ctx, ws, devchain.WalletKey(), c.Token(), merchant, big.NewInt(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mined := c.Commit()
+	added := nextLog(t, ctx, logs, sub, hash)
+	if added.Removed || added.BlockHash != mined {
+		t.Fatalf("added log %+v, want one in block %s", added, mined)
+	}
+	if err := c.Fork(parent.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	removed := nextLog(t, ctx, logs, sub, hash)
+	if !removed.Removed || removed.BlockHash != mined || removed.Index != added.Index {
+		t.Fatalf("after the fork got %+v, want the log of block %s removed", removed, mined)
+	}
+	if got := transferLogs(t, ctx, ws, c.Token(), merchant); len(got) != 0 {
+		t.Fatalf("eth_getLogs still has the forked-away transfer: %+v", got)
+	}
+	if _, err := ws.TransactionReceipt(ctx, hash); !errors.Is(err, ethereum.NotFound) {
+		t.Fatalf("receipt after the fork: %v, want not found", err)
+	}
+	// The block itself is still known by hash, off the canonical chain.
+	if got, err := ws.FilterLogs(ctx, ethereum.FilterQuery{BlockHash: &mined}); err != nil || len(got) != 1 || got[0].TxHash != hash {
+		t.Fatalf("logs of the forked-away block by hash: %+v, %v", got, err)
+	}
+}
+
+// TestCallAtBlock reads balanceOf by eth_call at the head and at a block
+// before a transfer: every block's state is kept.
+func TestCallAtBlock(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{})
+	ctx := testContext(t)
+	cl := c.Client()
+	before, err := cl.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Fund(ctx, merchant, nil, big.NewInt(42)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := token.ABI.Pack("balanceOf", merchant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := c.Token()
+	for _, tc := range []struct {
+		block *big.Int
+		want  int64
+	}{{new(big.Int).SetUint64(before), 0}, {nil, 42}} {
+		out, err := cl.CallContract(ctx, ethereum.CallMsg{To: &tok, Data: data}, tc.block)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := new(big.Int).SetBytes(out); got.Int64() != tc.want {
+			t.Errorf("balanceOf at block %v = %s, want %d", tc.block, got, tc.want)
+		}
+	}
+}
+
+// TestEstimateGas checks that an estimate is enough to mine the transfer,
+// and that a transfer that would revert is refused with the contract's
+// reason.
+func TestEstimateGas(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{})
+	ctx := testContext(t)
+	cl := c.Client()
+	tok := c.Token()
+	data, err := token.ABI.Pack("transfer", merchant, big.NewInt(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gas, err := cl.EstimateGas(ctx, ethereum.CallMsg{From: devchain.WalletAddress, To: &tok, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gas <= params.TxGas {
+		t.Fatalf("estimate %d for a token transfer", gas)
+	}
+	tip, err := cl.SuggestGasTipCap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, err := cl.PendingNonceAt(ctx, devchain.WalletAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := types.SignNewTx(devchain.WalletKey(), types.LatestSignerForChainID(big.NewInt(devchain.ChainID)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(devchain.ChainID), Nonce: nonce, GasTipCap: tip, GasFeeCap: big.NewInt(params.GWei * 10),
+		Gas: gas, To: &tok, Data: data,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	c.Commit()
+	rcpt, err := devchain.WaitMined(ctx, cl, tx.Hash())
+	if err != nil {
+		t.Fatalf("transfer with the estimated %d gas: %v", gas, err)
+	}
+	if rcpt.GasUsed > gas {
+		t.Fatalf("used %d gas, estimated %d", rcpt.GasUsed, gas)
+	}
+
+	tooMuch, err := token.ABI.Pack("transfer", devchain.WalletAddress, big.NewInt(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.EstimateGas(ctx, ethereum.CallMsg{From: other, To: &tok, Data: tooMuch})
+	var de rpc.DataError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "execution reverted: balance") {
+		t.Fatalf("estimate of a transfer without balance: %v, want a revert with the reason", err)
+	}
+}
+
+// TestRPCShapes checks the JSON of the calls wallets and ethclient make
+// beyond the typed ones above: namespaces, tags, pending counts, full
+// blocks, receipts and fee history.
+func TestRPCShapes(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{RPCAddr: "127.0.0.1:0"})
+	ctx := testContext(t)
+	url := c.HTTPURL()
+	ec := dial(t, url)
+
+	if got := rawCall(t, ctx, url, "net_version"); got != "1337" {
+		t.Errorf("net_version = %v", got)
+	}
+	if got, _ := rawCall(t, ctx, url, "web3_clientVersion").(string); !strings.Contains(got, "go-ethereum") {
+		t.Errorf("web3_clientVersion = %q", got)
+	}
+	for _, tag := range []string{"earliest", "latest", "safe", "finalized", "pending"} {
+		if b, ok := rawCall(t, ctx, url, "eth_getBlockByNumber", tag, false).(map[string]any); !ok || b["number"] == nil {
+			t.Errorf("block %s: %v", tag, b)
+		}
+	}
+
+	hash, err := devchain.Transfer(ctx, ec, devchain.WalletKey(), c.Token(), merchant, big.NewInt(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sent, not mined: the pending nonce counts it once the pool has
+	// promoted it (in the background), the latest does not.
+	for rawCall(t, ctx, url, "eth_getTransactionCount", devchain.WalletAddress, "pending") != "0x2" {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pending nonce %v never counted the sent transfer", rawCall(t, t.Context(), url, "eth_getTransactionCount", devchain.WalletAddress, "pending"))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if latest := rawCall(t, ctx, url, "eth_getTransactionCount", devchain.WalletAddress, "latest"); latest != "0x1" {
+		t.Errorf("latest nonce %v, want 0x1", latest)
+	}
+	if tx, ok := rawCall(t, ctx, url, "eth_getTransactionByHash", hash).(map[string]any); !ok || tx["blockHash"] != nil || tx["from"] == nil {
+		t.Errorf("pending transaction %v", tx)
+	}
+	head := c.Commit()
+
+	block, _ := rawCall(t, ctx, url, "eth_getBlockByNumber", "latest", true).(map[string]any)
+	if block["hash"] != strings.ToLower(head.Hex()) {
+		t.Errorf("latest block hash %v, want %s", block["hash"], head)
+	}
+	txs, _ := block["transactions"].([]any)
+	if len(txs) != 1 {
+		t.Fatalf("latest block transactions %v", block["transactions"])
+	}
+	tx := txs[0].(map[string]any)
+	if tx["hash"] != strings.ToLower(hash.Hex()) || tx["blockHash"] != block["hash"] || !strings.EqualFold(tx["from"].(string), devchain.WalletAddress.Hex()) || tx["transactionIndex"] != "0x0" {
+		t.Errorf("transaction in block %v", tx)
+	}
+	if u, ok := block["uncles"].([]any); !ok || len(u) != 0 {
+		t.Errorf("uncles %v", block["uncles"])
+	}
+	if w, ok := block["withdrawals"].([]any); !ok || len(w) != 0 {
+		t.Errorf("withdrawals %v", block["withdrawals"])
+	}
+	if got, err := ec.BlockByHash(ctx, head); err != nil || got.Hash() != head || len(got.Transactions()) != 1 {
+		t.Errorf("ethclient block by hash: %v", err)
+	}
+
+	rcpt, _ := rawCall(t, ctx, url, "eth_getTransactionReceipt", hash).(map[string]any)
+	if rcpt["blockHash"] != block["hash"] || rcpt["status"] != "0x1" || !strings.EqualFold(rcpt["to"].(string), c.Token().Hex()) ||
+		rcpt["from"] == nil || rcpt["effectiveGasPrice"] == nil || rcpt["contractAddress"] != nil || len(rcpt["logs"].([]any)) != 1 {
+		t.Errorf("receipt %v", rcpt)
+	}
+
+	if tip, ok := rawCall(t, ctx, url, "eth_maxPriorityFeePerGas").(string); !ok || tip == "0x0" {
+		t.Errorf("eth_maxPriorityFeePerGas = %v", tip)
+	}
+	if gp, ok := rawCall(t, ctx, url, "eth_gasPrice").(string); !ok || gp == "0x0" {
+		t.Errorf("eth_gasPrice = %v", gp)
+	}
+	// Blocks 1 (the token) and 2 (the transfer), and the next base fee.
+	fh, err := ec.FeeHistory(ctx, 2, nil, []float64{50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fh.BaseFee) != 3 || len(fh.GasUsedRatio) != 2 || len(fh.Reward) != 2 || fh.OldestBlock.Uint64() != 1 || fh.Reward[1][0].Sign() <= 0 {
+		t.Errorf("fee history %+v", fh)
+	}
+
+	// eth_getLogs: by block hash, by range, and a reversed range refused.
+	if got, err := ec.FilterLogs(ctx, ethereum.FilterQuery{BlockHash: &head}); err != nil || len(got) != 1 || got[0].TxHash != hash {
+		t.Errorf("logs by block hash: %+v, %v", got, err)
+	}
+	n := block["number"].(string)
+	if got := rawCall(t, ctx, url, "eth_getLogs", map[string]any{"fromBlock": n, "toBlock": n, "address": c.Token()}); len(got.([]any)) != 1 {
+		t.Errorf("logs in block %s: %v", n, got)
+	}
+	if _, err := ec.FilterLogs(ctx, ethereum.FilterQuery{FromBlock: big.NewInt(2), ToBlock: big.NewInt(1)}); err == nil {
+		t.Error("logs of a reversed range: no error")
+	}
+	if _, err := ec.FilterLogs(ctx, ethereum.FilterQuery{FromBlock: big.NewInt(1), ToBlock: big.NewInt(1000)}); err == nil {
+		t.Error("logs of a range past the head: no error")
+	}
+}
+
+// TestCORS checks that a page of any origin (a wallet, a dapp) may call the
+// HTTP endpoint, and that a Host that is no IP nor localhost is refused.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	c := start(t, devchain.Config{RPCAddr: "127.0.0.1:0"})
+	req, err := http.NewRequest(http.MethodOptions, c.HTTPURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", "https://wallet.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" && got != "https://wallet.example" {
+		t.Errorf("preflight Access-Control-Allow-Origin %q", got)
+	}
+
+	body := `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`
+	req, err = http.NewRequest(http.MethodPost, c.HTTPURL(), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Host = "evil.example"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("Host evil.example: status %d, want 403", resp.StatusCode)
 	}
 }
