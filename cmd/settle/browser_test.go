@@ -132,6 +132,29 @@ func await(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// checkoutFrame is a browser context inside the checkout iframe that the
+// page of ctx mounted from api: the iframe is a target of its own (another
+// origin), so it is looked into there.
+func checkoutFrame(t *testing.T, ctx context.Context, api string) context.Context {
+	t.Helper()
+	targets, err := chromedp.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range targets {
+		if ti.Type == "iframe" && strings.HasPrefix(ti.URL, api+"/pay/") {
+			frame, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
+			t.Cleanup(cancel)
+			return frame
+		}
+	}
+	for _, ti := range targets {
+		t.Logf("target %s %s", ti.Type, ti.URL)
+	}
+	t.Fatal("no iframe target for the checkout")
+	return nil
+}
+
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
@@ -333,26 +356,7 @@ Settle.mount(document.getElementById('pay'), {
 		t.Fatalf("devnet pay: %d %v", status, res)
 	}
 	await(t, ctx, "settle:paid on the host page", `window.events.includes('paid')`)
-	// The checkout's iframe is a target of its own (another origin): look
-	// into it there.
-	targets, err := chromedp.Targets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frame context.Context
-	for _, ti := range targets {
-		if ti.Type == "iframe" && strings.HasPrefix(ti.URL, api+"/pay/") {
-			var cancel context.CancelFunc
-			frame, cancel = chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
-			defer cancel()
-		}
-	}
-	if frame == nil {
-		for _, ti := range targets {
-			t.Logf("target %s %s", ti.Type, ti.URL)
-		}
-		t.Fatal("no iframe target for the checkout")
-	}
+	frame := checkoutFrame(t, ctx, api)
 	await(t, frame, "the embedded checkout shows paid", fmt.Sprintf("(%s)('#paid')", visible))
 	await(t, ctx, "iframe grown to the paid screen", `document.querySelector('#pay iframe').getBoundingClientRect().height > 200`)
 	screenshot(t, ctx, "checkout-embedded-paid.png")

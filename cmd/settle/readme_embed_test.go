@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -150,21 +149,7 @@ func TestREADMEEmbedSnippet(t *testing.T) {
 	}
 	mu.Unlock()
 
-	targets, err := chromedp.Targets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frame context.Context
-	for _, ti := range targets {
-		if ti.Type == "iframe" && strings.HasPrefix(ti.URL, api+"/pay/") {
-			var cancel context.CancelFunc
-			frame, cancel = chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
-			defer cancel()
-		}
-	}
-	if frame == nil {
-		t.Fatal("no iframe target for the checkout")
-	}
+	frame := checkoutFrame(t, ctx, api)
 	await(t, frame, "the embedded checkout shows the invoice", fmt.Sprintf("(%s)('#pick') && document.getElementById('merchant').textContent === 'Corner Café'", visible))
 	if got := eval[string](t, frame, `document.getElementById('amount').textContent`); !strings.Contains(got, "25.00") {
 		t.Errorf("amount %q", got)
