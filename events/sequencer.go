@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -42,7 +43,16 @@ type Sequencer struct {
 	Interval time.Duration
 	Batch    int
 	Coalesce time.Duration
-	now      func() time.Time
+	// VacuumEvery is how many events this sequencer numbers between two
+	// VACUUMs of the events table on Postgres (0: never). Numbering an
+	// event updates its row, and the dead version stays in every index of
+	// events, the partial one of unsequenced events included, until a
+	// vacuum: without one (autovacuum off or behind) each scan for
+	// unsequenced events reads all of them and grows with the table.
+	VacuumEvery int
+	sinceVacuum int
+	vacuuming   atomic.Bool
+	now         func() time.Time
 }
 
 // NewSequencer returns a sequencer on db. written wakes it; it rings
@@ -52,7 +62,7 @@ func NewSequencer(db *bun.DB, log *slog.Logger, written, sequenced *Signal) *Seq
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sequencer{db: db, log: log, written: written, sequence: sequenced,
-		Interval: 100 * time.Millisecond, Batch: 500, Coalesce: 5 * time.Millisecond, now: time.Now}
+		Interval: 100 * time.Millisecond, Batch: 500, Coalesce: 5 * time.Millisecond, VacuumEvery: 10000, now: time.Now}
 }
 
 // Run sequences until ctx ends.
@@ -67,6 +77,7 @@ func (s *Sequencer) Run(ctx context.Context) {
 			s.log.WarnContext(ctx, "sequence events", "err", err)
 		case n > 0:
 			s.sequence.Notify()
+			s.vacuum(ctx, n)
 		}
 		if n == s.Batch {
 			continue // more may be waiting
@@ -83,6 +94,25 @@ func (s *Sequencer) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// vacuum counts n events numbered and, every VacuumEvery, vacuums the
+// events table on Postgres in the background, one vacuum at a time. SKIP_LOCKED
+// leaves it to another instance's vacuum in progress.
+func (s *Sequencer) vacuum(ctx context.Context, n int) {
+	if s.VacuumEvery <= 0 || s.db.Dialect().Name() != dialect.PG {
+		return
+	}
+	if s.sinceVacuum += n; s.sinceVacuum < s.VacuumEvery || !s.vacuuming.CompareAndSwap(false, true) {
+		return
+	}
+	s.sinceVacuum = 0
+	go func() {
+		defer s.vacuuming.Store(false)
+		if _, err := s.db.ExecContext(ctx, "VACUUM (SKIP_LOCKED) events"); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "vacuum events", "err", err)
+		}
+	}()
 }
 
 // Step sequences one batch of committed, unsequenced events and creates

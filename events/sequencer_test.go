@@ -147,3 +147,47 @@ func TestSequencerBatchesAndFanOut(t *testing.T) {
 		}
 	})
 }
+
+// TestSequencerVacuums: on Postgres the sequencer vacuums the events table
+// every VacuumEvery events it numbers, so that the dead versions its
+// updates leave in the indexes of events do not make each scan for
+// unsequenced events grow with the table when autovacuum does not run.
+func TestSequencerVacuums(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		if db.Name != "postgres" {
+			t.Skip("SQLite keeps no dead row versions in its indexes")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		svc := invoice.NewService(db.DB, nil, nil, nil)
+		m, _, _ := svc.CreateMerchant(ctx, "Shop")
+		var written []invoice.Event
+		for range 30 {
+			written = append(written, newEvent(t, m.ID, invoice.EventInvoiceCreated))
+		}
+		if err := invoice.InsertEvents(ctx, db, written...); err != nil {
+			t.Fatal(err)
+		}
+		seq := events.NewSequencer(db.DB, nil, &events.Signal{}, &events.Signal{})
+		seq.Batch, seq.VacuumEvery, seq.Interval = 10, 20, 10*time.Millisecond
+		done := make(chan struct{})
+		go func() { seq.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var vacuums int64
+			if err := db.NewRaw("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'events' AND schemaname = current_schema()").
+				Scan(ctx, &vacuums); err != nil {
+				t.Fatal(err)
+			}
+			if vacuums > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the events table was never vacuumed")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}

@@ -153,6 +153,11 @@ type CreateParams struct {
 	// is written: the chains package assigns deposit addresses and amounts
 	// there and sets Instructions (it may also narrow PaymentMethods).
 	Prepare func(ctx context.Context, tx bun.IDB, inv *Invoice) error
+	// PrepareReadOnly says that Prepare writes nothing (it only narrows
+	// the methods or refuses them): Create then runs it before a single
+	// statement that writes the invoice and its event, without a
+	// transaction of its own.
+	PrepareReadOnly bool
 }
 
 // build validates p and returns the invoice it describes.

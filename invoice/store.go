@@ -230,16 +230,31 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 	if err != nil {
 		return Invoice{}, err
 	}
-	if p.Prepare == nil {
+	// prepare runs p.Prepare, which may narrow the methods or add
+	// instructions, then builds the event from the invoice as it is.
+	var events []Event
+	prepare := func(ctx context.Context, db bun.IDB) error {
+		if p.Prepare != nil {
+			if err := p.Prepare(ctx, db, &inv); err != nil {
+				return err
+			}
+		}
 		if err := payable(inv); err != nil {
-			return Invoice{}, err
+			return err
+		}
+		events, err = s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}})
+		return err
+	}
+	writes := p.Prepare != nil && !p.PrepareReadOnly
+	if !writes {
+		if err := prepare(ctx, s.idb(ctx)); err != nil {
+			if p.Prepare == nil {
+				return Invoice{}, err
+			}
+			return Invoice{}, fmt.Errorf("create invoice: %w", err)
 		}
 	}
-	events, err := s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}})
-	if err != nil {
-		return Invoice{}, err
-	}
-	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && p.Prepare == nil && s.db.Dialect().Name() == dialect.PG {
+	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && !writes && s.db.Dialect().Name() == dialect.PG {
 		// One statement is atomic by itself: the invoice and its event in
 		// one round trip instead of four (BEGIN, two INSERTs, COMMIT).
 		_, err = s.db.NewInsert().With("invoice", s.db.NewInsert().Model(&inv)).
@@ -249,15 +264,8 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 		}
 	} else {
 		err = s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
-			if p.Prepare != nil {
-				if err := p.Prepare(ctx, tx, &inv); err != nil {
-					return err
-				}
-				if err := payable(inv); err != nil {
-					return err
-				}
-				// Prepare may have narrowed the methods or added instructions.
-				if events, err = s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}}); err != nil {
+			if writes {
+				if err := prepare(ctx, tx); err != nil {
 					return err
 				}
 			}

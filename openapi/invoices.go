@@ -125,12 +125,19 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	requested := len(b.PaymentMethods) > 0
+	deposits := s.ledger.Prepare(methods, requested)
+	rails, railsWrite, err := s.rails.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	inv, err := s.invoices.Create(ctx, invoice.CreateParams{
 		MerchantID: p.MerchantID, Mode: p.Mode,
 		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
 		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
 		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
-		Prepare: prepareAll(s.ledger.Prepare(methods, len(b.PaymentMethods) > 0), s.rails.Prepare(methods, len(b.PaymentMethods) > 0)),
+		Prepare:         prepareAll(deposits, rails),
+		PrepareReadOnly: deposits == nil && !railsWrite,
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)

@@ -63,9 +63,6 @@ type env struct {
 
 func setup(t *testing.T, db storetest.DB) *env {
 	t.Helper()
-	c := &clock{}
-	signer := payor.NewSigner(testSecret, publicURL)
-	svc := invoice.NewService(db.DB, c, signer, nil)
 	// Every EVM network is offered (nothing dials these endpoints here), and
 	// the merchant has an address on each: invoices get every method.
 	endpoints := map[string]chains.Endpoint{}
@@ -74,6 +71,16 @@ func setup(t *testing.T, db storetest.DB) *env {
 			endpoints[n.ID] = chains.Endpoint{HTTP: "http://127.0.0.1:9"}
 		}
 	}
+	return setupOffering(t, db, endpoints)
+}
+
+// setupOffering is setup offering the networks of endpoints (besides the
+// sandbox and the rails), each with a receiving account of the merchant.
+func setupOffering(t *testing.T, db storetest.DB, endpoints map[string]chains.Endpoint) *env {
+	t.Helper()
+	c := &clock{}
+	signer := payor.NewSigner(testSecret, publicURL)
+	svc := invoice.NewService(db.DB, c, signer, nil)
 	cat, err := chains.NewCatalogue(endpoints)
 	if err != nil {
 		t.Fatal(err)

@@ -49,16 +49,40 @@ func railOf(id string) string {
 	return m.Network
 }
 
-// Prepare returns the hook invoice creation runs in its transaction (after
-// the chains ledger's): for each rail method it finds the merchant's rail
-// account and writes the payor's instructions, with the invoice's reference
-// and, for QRIS, a unique code and the dynamic payload. Methods whose rail
-// has no account are dropped when chosen by default (requested false) and
-// refused with receiving_account_missing when asked for. It returns nil
-// when no method is a rail's.
-func (r *Rails) Prepare(methods []string, requested bool) func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error {
-	if !slices.ContainsFunc(methods, func(id string) bool { return railOf(id) != "" }) {
-		return nil
+// Prepare returns the hook invoice creation runs (after the chains
+// ledger's): for each rail method it takes the merchant's rail account and
+// writes the payor's instructions, with the invoice's reference and, for
+// QRIS, a unique code and the dynamic payload. Methods whose rail has no
+// account are dropped when chosen by default (requested false) and refused
+// with receiving_account_missing when asked for. It returns nil when no
+// method is a rail's.
+//
+// The merchant's accounts on those rails are read here, in one query
+// through db (the caller's transaction, if any), not once per rail in the
+// creating transaction: as under read committed, an account added or
+// deleted meanwhile counts as added or deleted after the invoice. writes
+// reports whether the hook may write (the merchant has an account on one
+// of the rails); when false it only narrows or refuses the methods, and
+// invoice creation keeps its one-statement insert.
+func (r *Rails) Prepare(ctx context.Context, db bun.IDB, merchantID string, mode invoice.Mode, methods []string, requested bool) (hook func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error, writes bool, err error) {
+	var rails []string
+	for _, id := range methods {
+		if rail := railOf(id); rail != "" && !slices.Contains(rails, rail) {
+			rails = append(rails, rail)
+		}
+	}
+	if len(rails) == 0 {
+		return nil, false, nil
+	}
+	var list []Account
+	if err := db.NewSelect().Model(&list).
+		Where("merchant_id = ? AND mode = ? AND rail IN (?) AND deleted_at IS NULL", merchantID, mode, bun.In(rails)).
+		Scan(ctx); err != nil {
+		return nil, false, fmt.Errorf("rail accounts: %w", err)
+	}
+	accounts := map[string]Account{} // by rail; at most one is active
+	for _, a := range list {
+		accounts[a.Rail] = a
 	}
 	return func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error {
 		var kept, missing []string
@@ -69,14 +93,12 @@ func (r *Rails) Prepare(methods []string, requested bool) func(ctx context.Conte
 				kept = append(kept, id)
 				continue
 			}
-			a, ok, err := r.accountFor(ctx, tx, inv.MerchantID, inv.Mode, rail)
-			if err != nil {
-				return err
-			}
+			a, ok := accounts[rail]
 			if !ok {
 				missing = append(missing, rail)
 				continue
 			}
+			var err error
 			if ref == "" {
 				if ref, err = r.newReference(ctx, tx, inv); err != nil {
 					return err
@@ -103,7 +125,7 @@ func (r *Rails) Prepare(methods []string, requested bool) func(ctx context.Conte
 		}
 		inv.PaymentMethods = kept
 		return nil
-	}
+	}, len(accounts) > 0, nil
 }
 
 // instruction tells the payor how to pay inv by method on account a.
