@@ -37,6 +37,7 @@ func (m *Main) benchSQLiteRaw(ctx context.Context, args []string) error {
 	fs.IntVar(&c.Concurrency, "concurrency", 16, "number of workers, each with one create in flight")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to insert")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as one JSON object")
+	checkpoint := fs.Bool("checkpoint", false, "only checkpoint the database's WAL into the file and truncate it (PRAGMA wal_checkpoint(TRUNCATE)), then exit; run.sh does this before each measured run")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -50,6 +51,12 @@ func (m *Main) benchSQLiteRaw(ctx context.Context, args []string) error {
 		return fmt.Errorf("bench sqlite-raw: --concurrency %d: want 1 to 10000", c.Concurrency)
 	case c.Duration <= 0:
 		return fmt.Errorf("bench sqlite-raw: --duration %s: want a positive duration", c.Duration)
+	}
+	if *checkpoint {
+		if err := benchSQLiteCheckpoint(ctx, c.Database); err != nil {
+			return fmt.Errorf("bench sqlite-raw: checkpoint: %w", err)
+		}
+		return nil
 	}
 	res, err := runBenchSQLiteRaw(ctx, c)
 	if err != nil {
@@ -204,6 +211,26 @@ func benchSQLiteCreate(ctx context.Context, db *sql.DB, merchant string, n int64
 		return err
 	}
 	return tx.Commit()
+}
+
+// benchSQLiteCheckpoint copies the whole WAL into the database file and
+// empties it, also while a server has the database open (it waits for the
+// server's writer through the busy timeout), so that a measured run does
+// not inherit the previous run's checkpoint work.
+func benchSQLiteCheckpoint(ctx context.Context, dbURL string) error {
+	bdb, err := invoice.OpenDB(dbURL)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	var busy, logPages, done int
+	if err := bdb.DB.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
+		return err
+	}
+	if busy != 0 {
+		return errors.New("the database was busy: the WAL was not wholly checkpointed")
+	}
+	return nil
 }
 
 func benchRandHex(n int) string {
