@@ -45,10 +45,12 @@ func (m *Main) bench(ctx context.Context, args []string) error {
 			return m.benchWS(ctx, args[1:])
 		case "detect":
 			return m.benchDetect(ctx, args[1:])
+		case "sqlite-raw":
+			return m.benchSQLiteRaw(ctx, args[1:])
 		}
 	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprint(m.Stderr, "usage: settle bench create|webhooks|ws|detect [flags]; settle bench create --url URL --key KEY [--concurrency N] [--duration D] [--json]\n")
+		fmt.Fprint(m.Stderr, "usage: settle bench create|webhooks|ws|detect|sqlite-raw [flags]; settle bench create --url URL --key KEY [--concurrency N] [--duration D] [--json]\n")
 		return errUsage
 	}
 	var c benchConfig

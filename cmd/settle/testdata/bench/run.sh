@@ -1,42 +1,82 @@
 #!/usr/bin/env bash
-# run.sh reproduces settle's load figures on this machine, end to end:
+# run.sh measures invoice creation against the database's own ceiling for
+# the same work, on this machine, as interleaved pairs:
 #
-#   1. builds the settle binary;
-#   2. serves a fresh SQLite database and runs `settle bench create` on it;
-#   3. creates a fresh Postgres database, runs `settle migrate` and
-#      `settle merchants create`, serves it and runs `settle bench create`;
-#   4. runs pgbench-create-invoice.sql (the same two inserts in one
-#      transaction) against that Postgres database with pgbench;
+#   A. Postgres: `settle bench create` against `settle serve` on a fresh
+#      migrated database, versus pgbench running pgbench-create-invoice.sql
+#      (the statements the API sends for one create, captured from the server
+#      log; see that file) on the same database.
+#   B. SQLite: `settle bench create` against `settle serve` on a fresh file,
+#      versus `settle bench sqlite-raw` (the same statements and rows through
+#      the same driver, pragmas and single connection, without the API) on
+#      the same file.
 #
-# and prints the three rates side by side. Client, server and database share
-# the machine, as they do in the figures of the README.
+# Each comparison runs PAIRS pairs: settle, reference, settle, reference, …
+# Every run gets a warm-up of WARMUP seconds (not counted), then a CHECKPOINT
+# (Postgres) or a truncating WAL checkpoint (SQLite, `settle bench sqlite-raw
+# --checkpoint`), then the measured run of DURATION seconds. The 1-minute load average is recorded
+# before each pair. It prints, per comparison, each pair's rates and ratio,
+# per side min/median/max, and the ratio of medians beside the goal (settle
+# at least 70 % of the reference); and the machine, date, commit, Go and
+# Postgres versions, and the total time. Client, server and database share
+# the machine. The figures are only as quiet as the machine: compare the
+# load averages.
 #
 # Environment (all optional):
 #   PGHOST_URL   Postgres server, default postgres://postgres@127.0.0.1:5432
-#   CONCURRENCY  workers and pgbench clients, default 16
-#   DURATION     seconds per measurement, default 20
-#   KEEP_DB=1    keep the Postgres database afterwards
+#                (a superuser: the script creates and drops its database and
+#                runs CHECKPOINT)
+#   CONCURRENCY  settle bench workers, pgbench clients and sqlite-raw
+#                workers, default 16
+#   DURATION     seconds per measured run, default 15
+#   PAIRS        pairs per comparison, default 3 (at least 1; 3 or more to
+#                see the spread)
+#   WARMUP       seconds of warm-up before each run, default 2
+#   ONLY         A or B to run one comparison only; default both
+#   KEEP_DB=1    keep the Postgres database and the work directory
+#   PGBENCH, PSQL  the pgbench and psql binaries (default: from PATH, else
+#                Debian's PostgreSQL 15 location)
+#
+# Everything it starts (servers, the database, the work directory) is
+# removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 
+t_start=$(date +%s)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
 pg=${PGHOST_URL:-postgres://postgres@127.0.0.1:5432}
 conc=${CONCURRENCY:-16}
-secs=${DURATION:-20}
+secs=${DURATION:-15}
+pairs=${PAIRS:-3}
+warm=${WARMUP:-2}
+only=${ONLY:-}
 PGBENCH=${PGBENCH:-$(command -v pgbench || echo /usr/lib/postgresql/15/bin/pgbench)}
 PSQL=${PSQL:-$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)}
+goal=70
+
+for v in conc secs pairs warm; do
+	case ${!v} in '' | *[!0-9]*) echo "run.sh: $v=${!v}: want a whole number" >&2; exit 2 ;; esac
+done
+[ "$pairs" -ge 1 ] && [ "$conc" -ge 1 ] && [ "$secs" -ge 1 ] || { echo "run.sh: PAIRS, CONCURRENCY and DURATION must be at least 1" >&2; exit 2; }
+case $only in '' | A | B) ;; *) echo "run.sh: ONLY=$only: want A or B" >&2; exit 2 ;; esac
 
 work=$(mktemp -d)
 db=settle_bench_$(date +%s)_$$
 pgurl="$pg/$db?sslmode=disable"
 server=""
+db_created=""
 
 cleanup() {
 	if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-	if [ "${KEEP_DB:-}" != 1 ]; then "$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; fi
-	rm -rf "$work"
+	if [ "${KEEP_DB:-}" != 1 ]; then
+		if [ -n "$db_created" ]; then "$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; fi
+		rm -rf "$work"
+	else
+		echo "kept: database $db, directory $work" >&2
+	fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # free_port prints a TCP port nothing on 127.0.0.1 answers on.
 free_port() {
@@ -47,15 +87,17 @@ free_port() {
 	echo "no free port in 18400-18500" >&2; exit 1
 }
 
-# serve DATABASE_URL PORT LOG starts settle serve and waits for /readyz.
+# serve DATABASE_URL LOG starts settle serve on a free port and waits until
+# it answers; the port is left in $port.
 serve() {
-	SETTLE_DATABASE_URL=$1 SETTLE_ADDR=127.0.0.1:$2 "$work/settle" serve 2>"$3" &
+	port=$(free_port)
+	SETTLE_DATABASE_URL=$1 SETTLE_ADDR=127.0.0.1:$port "$work/settle" serve 2>>"$2" &
 	server=$!
 	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return; fi
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return; fi
 		sleep 0.1
 	done
-	echo "settle serve did not start; log:" >&2; cat "$3" >&2; exit 1
+	echo "settle serve did not start; log:" >&2; cat "$2" >&2; exit 1
 }
 
 stop() { kill "$server"; wait "$server" || true; server=""; }
@@ -64,54 +106,121 @@ stop() { kill "$server"; wait "$server" || true; server=""; }
 key() { sed -n 's/.*"test_api_key":"\([^"]*\)".*/\1/p'; }
 merchant() { sed -n 's/.*"merchant_id":"\([^"]*\)".*/\1/p'; }
 
-# bench NAME URL KEY: a short warm-up, then the measured run (JSON kept).
-bench() {
-	"$work/settle" bench create --url "$2" --key "$3" --concurrency "$conc" --duration 2s >/dev/null || true
-	echo "== settle bench create ($1): --concurrency $conc --duration ${secs}s"
-	"$work/settle" bench create --url "$2" --key "$3" --concurrency "$conc" --duration "${secs}s" --json >"$work/$1.json" || true
-	cat "$work/$1.json"
+# jfield FILE NAME prints a top-level number of a bench JSON result.
+jfield() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+pgcheckpoint() { "$PSQL" "$pgurl" -qc CHECKPOINT; }
+sqcheckpoint() { "$work/settle" bench sqlite-raw --database "$surl" --checkpoint; }
+
+# settle_run NAME DATABASE_URL KEY CHECKPOINT_CMD: serve, warm up,
+# checkpoint, measure, stop. Leaves created/s in $rate; the JSON is kept in
+# NAME.json. (Not run in a subshell: the exit trap must see $server.)
+settle_run() {
+	local name=$1 url=$2 k=$3
+	shift 3
+	serve "$url" "$work/$name.serve.log"
+	"$work/settle" bench create --url "http://127.0.0.1:$port" --key "$k" --concurrency "$conc" --duration "${warm}s" >/dev/null 2>&1 || true
+	"$@"
+	"$work/settle" bench create --url "http://127.0.0.1:$port" --key "$k" --concurrency "$conc" --duration "${secs}s" --json >"$work/$name.json" 2>>"$work/$name.err" || true
+	stop
+	rate=$(rate_of "$work/$name.json" "$work/$name.err")
 }
 
-field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$work/$1.json"; }
-latency() { sed -n "s/.*\"latency_us\":{[^}]*\"$2\":\([0-9]*\).*/\1/p" "$work/$1.json"; }
+# rate_of JSON ERRLOG prints created/s of a bench result, failing loudly if
+# the run had errors or no result.
+rate_of() {
+	local r e
+	r=$(jfield "$1" created_per_second)
+	e=$(jfield "$1" errors)
+	if [ -z "$r" ] || [ "${e:-0}" != 0 ]; then
+		echo "run.sh: a run failed (errors ${e:-?}); its output and log:" >&2
+		cat "$1" "$2" >&2 2>/dev/null || true
+		exit 1
+	fi
+	echo "$r"
+}
 
-echo "== machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); $(go version); $("$PSQL" "$pg/postgres" -Atc 'SHOW server_version')"
+# stats prints "min median max" of the numbers on stdin.
+stats() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.1f %.1f %.1f\n", v[1], m, v[NR] }'
+}
+
+# report TITLE SETTLE_LABEL REF_LABEL FILE: FILE has one line per pair,
+# "load1 settle ref". Prints the table and the summary.
+report() {
+	local title=$1 sl=$2 rl=$3 f=$4
+	echo
+	echo "== $title"
+	echo "   concurrency $conc, ${secs} s per run (after ${warm} s warm-up and a checkpoint), $pairs pairs, settle first in each pair"
+	awk -v sl="$sl" -v rl="$rl" 'BEGIN { printf "   %-5s %-8s %14s %14s %9s\n", "pair", "load1", sl " /s", rl " /s", "ratio" }
+		{ printf "   %-5d %-8s %14.1f %14.1f %8.0f %%\n", NR, $1, $2, $3, 100 * $2 / $3 }' "$f"
+	read -r smin smed smax < <(awk '{ print $2 }' "$f" | stats)
+	read -r rmin rmed rmax < <(awk '{ print $3 }' "$f" | stats)
+	printf '   %-22s %10s %10s %10s\n' "created/s" min median max
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "$sl" "$smin" "$smed" "$smax"
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "$rl" "$rmin" "$rmed" "$rmax"
+	awk -v s="$smed" -v r="$rmed" -v g="$goal" -v lo="$(awk '{ x = 100 * $2 / $3; if (NR == 1 || x < m) m = x } END { printf "%.0f", m }' "$f")" \
+		-v hi="$(awk '{ x = 100 * $2 / $3; if (NR == 1 || x > m) m = x } END { printf "%.0f", m }' "$f")" \
+		'BEGIN { p = 100 * s / r; printf "   ratio of medians: %.0f %% (pairs %s–%s %%); goal: at least %d %%: %s\n", p, lo, hi, g, (p >= g ? "met" : "NOT met") }'
+}
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (dirty)"; fi
+echo "== settle creation benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "   machine:  $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
+echo "   commit:   $commit"
+echo "   go:       $(go version | sed 's/^go version //')"
+echo "   postgres: $("$PSQL" "$pg/postgres" -Atc 'SHOW server_version'); $("$PGBENCH" --version)"
+echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 (cd "$root" && go build -o "$work/settle" ./cmd/settle)
 
-# SQLite: a fresh file, as `go run ./cmd/settle serve` would use.
-sqliteurl="sqlite://$work/settle.db"
-skey=$(SETTLE_DATABASE_URL=$sqliteurl "$work/settle" merchants create --name "Bench SQLite" | key)
-port=$(free_port)
-serve "$sqliteurl" "$port" "$work/serve-sqlite.log"
-bench sqlite "http://127.0.0.1:$port" "$skey"
-stop
+if [ "$only" != B ]; then
+	# A. Postgres: a fresh database, migrated, with a merchant.
+	"$PSQL" "$pg/postgres" -qc "CREATE DATABASE $db"
+	db_created=1
+	SETTLE_DATABASE_URL=$pgurl "$work/settle" migrate 2>/dev/null
+	created=$(SETTLE_DATABASE_URL=$pgurl "$work/settle" merchants create --name "Bench Postgres")
+	pkey=$(echo "$created" | key)
+	mid=$(echo "$created" | merchant)
+	threads=$(( conc < $(nproc) ? conc : $(nproc) ))
+	pgb() { "$PGBENCH" -n -c "$conc" -j "$threads" -T "$1" -D "merchant='$mid'" -f "$here/pgbench-create-invoice.sql" "$pgurl"; }
+	: >"$work/A.pairs"
+	for i in $(seq "$pairs"); do
+		l=$(load1)
+		settle_run "pg$i" "$pgurl" "$pkey" pgcheckpoint
+		s=$rate
+		pgb "$warm" >/dev/null 2>&1 || true
+		pgcheckpoint
+		pgb "$secs" >"$work/pgbench$i.txt" 2>&1 || { cat "$work/pgbench$i.txt" >&2; exit 1; }
+		r=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench$i.txt")
+		fails=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/pgbench$i.txt")
+		if [ -z "$r" ] || [ "${fails:-0}" != 0 ]; then cat "$work/pgbench$i.txt" >&2; exit 1; fi
+		echo "$l $s $r" >>"$work/A.pairs"
+		echo "   A pair $i: load1 $l, settle $s/s, pgbench $r/s" >&2
+	done
+fi
 
-# Postgres: a fresh database, migrated, with a merchant.
-"$PSQL" "$pg/postgres" -qc "CREATE DATABASE $db"
-SETTLE_DATABASE_URL=$pgurl "$work/settle" migrate 2>/dev/null
-created=$(SETTLE_DATABASE_URL=$pgurl "$work/settle" merchants create --name "Bench Postgres")
-pkey=$(echo "$created" | key)
-mid=$(echo "$created" | merchant)
-port=$(free_port)
-serve "$pgurl" "$port" "$work/serve-postgres.log"
-"$PSQL" "$pgurl" -qc CHECKPOINT
-bench postgres "http://127.0.0.1:$port" "$pkey"
-stop
+if [ "$only" != A ]; then
+	# B. SQLite: a fresh file, as `settle serve` would create it.
+	surl="sqlite://$work/settle.db"
+	skey=$(SETTLE_DATABASE_URL=$surl "$work/settle" merchants create --name "Bench SQLite" | key)
+	: >"$work/B.pairs"
+	for i in $(seq "$pairs"); do
+		l=$(load1)
+		settle_run "sq$i" "$surl" "$skey" sqcheckpoint
+		s=$rate
+		"$work/settle" bench sqlite-raw --database "$surl" --concurrency "$conc" --duration "${warm}s" >/dev/null 2>&1 || true
+		sqcheckpoint
+		"$work/settle" bench sqlite-raw --database "$surl" --concurrency "$conc" --duration "${secs}s" --json >"$work/raw$i.json" 2>"$work/raw$i.err" || true
+		r=$(rate_of "$work/raw$i.json" "$work/raw$i.err")
+		echo "$l $s $r" >>"$work/B.pairs"
+		echo "   B pair $i: load1 $l, settle $s/s, raw $r/s" >&2
+	done
+fi
 
-# pgbench: the same inserts, straight into the same database.
-"$PSQL" "$pgurl" -qc CHECKPOINT
-echo "== pgbench -n -c $conc -j 2 -T $secs -f pgbench-create-invoice.sql"
-"$PGBENCH" -n -c "$conc" -j 2 -T "$secs" -D "merchant='$mid'" -f "$here/pgbench-create-invoice.sql" "$pgurl" | tee "$work/pgbench.txt"
-tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.txt")
-plat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$work/pgbench.txt")
-
+[ "$only" = B ] || report "A. Postgres: settle API vs pgbench, the API's statements (pgbench-create-invoice.sql)" "settle API" "pgbench" "$work/A.pairs"
+[ "$only" = A ] || report "B. SQLite: settle API vs settle bench sqlite-raw, the same statements and driver" "settle API" "raw SQLite" "$work/B.pairs"
 echo
-echo "== figures at concurrency $conc, ${secs}s each"
-printf '%-24s %10s %10s %10s %8s\n' "" "created/s" "p50 ms" "p99 ms" "errors"
-for n in sqlite postgres; do
-	awk -v n="settle API, $n" -v r="$(field $n created_per_second)" -v p50="$(latency $n p50)" -v p99="$(latency $n p99)" \
-		-v e="$(field $n errors)" 'BEGIN { printf "%-24s %10.1f %10.2f %10.2f %8d\n", n, r, p50 / 1000, p99 / 1000, e }'
-done
-awk -v r="$tps" -v a="$plat" 'BEGIN { printf "%-24s %10.1f %10s %10s %8s   (pgbench: average latency %s ms)\n", "pgbench, same inserts", r, "-", "-", "-", a }'
-awk -v api="$(field postgres created_per_second)" -v pg="$tps" \
-	'BEGIN { printf "settle API on Postgres = %.0f %% of pgbench (goal: at least 70 %%)\n", 100 * api / pg }'
+echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg); total time $(( $(date +%s) - t_start )) s"
