@@ -44,20 +44,48 @@ var ErrUniqueAmountsExhausted = errors.New("unique amounts exhausted")
 // forever is the hold of a derived address: it is never given out again.
 var forever = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
-// Prepare returns the hook that invoice creation runs in its transaction:
-// for each EVM or Solana network among the invoice's methods it takes a
-// deposit on the merchant's receiving account and writes the payor's
-// instructions (on Solana, a Solana Pay request with a fresh reference). Methods
-// whose network has no receiving account are dropped when they were chosen by
-// default (requested false) and refused when the merchant asked for them.
+// Prepare returns the hook that invoice creation runs (in its transaction
+// when the hook writes): for each EVM or Solana network among the invoice's
+// methods it takes a deposit on the merchant's receiving account and writes
+// the payor's instructions (on Solana, a Solana Pay request with a fresh
+// reference). Methods whose network has no receiving account are dropped
+// when they were chosen by default (requested false) and refused when the
+// merchant asked for them.
 // It returns nil when no method needs a deposit.
-func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error {
+//
+// The merchant's accounts on those networks are read here, in one query
+// through db (the caller's transaction, if any), not once per network in the
+// creating transaction: as under read committed, an account added or
+// deleted meanwhile counts as added or deleted after the invoice. writes
+// reports whether the hook may write (the merchant has an account on one of
+// the networks: a unique amount or a derived address is taken there); when
+// false it only narrows or refuses the methods, and invoice creation keeps
+// its one-statement insert.
+func (l *Ledger) Prepare(ctx context.Context, db bun.IDB, merchantID string, mode invoice.Mode, methods []string, requested bool) (hook func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error, writes bool, err error) {
 	if !slices.ContainsFunc(methods, func(id string) bool {
 		m, _ := MethodByID(id)
 		n, _ := NetworkByID(m.Network)
 		return n.Kind == KindEVM || n.Kind == KindSolana
 	}) {
-		return nil
+		return nil, false, nil
+	}
+	var networks []string
+	for _, id := range methods {
+		m, ok := l.cat.Method(id)
+		n, _ := l.cat.Network(m.Network)
+		if ok && (n.Kind == KindEVM || n.Kind == KindSolana) && !slices.Contains(networks, n.ID) {
+			networks = append(networks, n.ID)
+		}
+	}
+	var list []Account
+	if err := db.NewSelect().Model(&list).
+		Where("merchant_id = ? AND mode = ? AND network IN (?) AND deleted_at IS NULL", merchantID, mode, bun.In(networks)).
+		Scan(ctx); err != nil {
+		return nil, false, fmt.Errorf("receiving accounts: %w", err)
+	}
+	accounts := map[string]Account{} // by network; at most one is active
+	for _, a := range list {
+		accounts[a.Network] = a
 	}
 	return func(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) error {
 		deposits := map[string]Deposit{} // by network
@@ -73,12 +101,13 @@ func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Cont
 			}
 			d, ok := deposits[n.ID]
 			if !ok {
-				if d, ok, err = l.deposit(ctx, tx, inv, n.ID); err != nil {
-					return err
-				}
+				a, ok := accounts[n.ID]
 				if !ok {
 					missing = append(missing, n.ID)
 					continue
+				}
+				if d, err = l.deposit(ctx, tx, inv, a); err != nil {
+					return err
 				}
 				deposits[n.ID] = d
 			}
@@ -119,7 +148,7 @@ func (l *Ledger) Prepare(methods []string, requested bool) func(ctx context.Cont
 		}
 		inv.PaymentMethods = kept
 		return nil
-	}
+	}, len(accounts) > 0, nil
 }
 
 // solanaPay returns the Solana Pay request of method m for inv, paid to
@@ -146,26 +175,16 @@ func (l *Ledger) solanaPay(ctx context.Context, tx bun.IDB, inv *invoice.Invoice
 	}.Encode()
 }
 
-// deposit takes a deposit for inv on the merchant's account on network; ok
-// is false when there is no account.
-func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, network string) (Deposit, bool, error) {
-	var a Account
-	err := tx.NewSelect().Model(&a).
-		Where("merchant_id = ? AND mode = ? AND network = ? AND deleted_at IS NULL", inv.MerchantID, inv.Mode, network).
-		Limit(1).Scan(ctx)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return Deposit{}, false, nil
-		}
-		return Deposit{}, false, err
-	}
+// deposit takes a deposit for inv on the merchant's account a.
+func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, a Account) (Deposit, error) {
+	network := a.Network
 	now := l.inv.Now()
 	base := inv.Amount.Rescale(inv.Decimals, stableDecimals)
 	d := Deposit{Network: network, BaseUnits: base.String(), InvoiceID: inv.ID, AccountID: a.ID, CreatedAt: now}
 	if a.Kind == AccountXPub {
 		x, err := ParseXPub(a.XPub)
 		if err != nil {
-			return Deposit{}, false, err
+			return Deposit{}, err
 		}
 		d.HeldUntil = forever
 		// The next index whose address was never given out: the same key
@@ -174,17 +193,17 @@ func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 			var next int64
 			if err := tx.NewRaw("UPDATE receiving_accounts SET next_index = next_index + 1 WHERE id = ? RETURNING next_index", a.ID).
 				Scan(ctx, &next); err != nil {
-				return Deposit{}, false, fmt.Errorf("next derived address: %w", err)
+				return Deposit{}, fmt.Errorf("next derived address: %w", err)
 			}
 			if d.Address, err = x.Address(uint32(next - 1)); err != nil {
-				return Deposit{}, false, err
+				return Deposit{}, err
 			}
 			res, err := tx.NewInsert().Model(&d).On("CONFLICT (network, address, amount_units) DO NOTHING").Exec(ctx)
 			if err != nil {
-				return Deposit{}, false, err
+				return Deposit{}, err
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
-				return d, true, nil
+				return d, nil
 			}
 		}
 	}
@@ -206,12 +225,12 @@ func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 	}
 	taken, err := held(tx.NewSelect())
 	if err != nil {
-		return Deposit{}, false, err
+		return Deposit{}, err
 	}
 	perAmount := len(taken) >= MaxUniqueOffset
 	if perAmount {
 		if taken, err = held(tx.NewSelect().Where("base_units = ?", d.BaseUnits)); err != nil {
-			return Deposit{}, false, err
+			return Deposit{}, err
 		}
 	}
 	for code := int64(1); code <= MaxUniqueOffset; code++ {
@@ -227,13 +246,13 @@ func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 			Set("account_id = EXCLUDED.account_id, held_until = EXCLUDED.held_until, created_at = EXCLUDED.created_at").
 			Where("?TableAlias.held_until <= ?", now).Exec(ctx)
 		if err != nil {
-			return Deposit{}, false, err
+			return Deposit{}, err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			return d, true, nil
+			return d, nil
 		}
 	}
-	return Deposit{}, false, fmt.Errorf("%w: %d open invoices of %s on %s", ErrUniqueAmountsExhausted,
+	return Deposit{}, fmt.Errorf("%w: %d open invoices of %s on %s", ErrUniqueAmountsExhausted,
 		MaxUniqueOffset, inv.Amount.Format(inv.Decimals), d.Address)
 }
 

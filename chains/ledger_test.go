@@ -105,10 +105,21 @@ var devnetMethods = []string{chains.Sandbox, "usdc_devnet"}
 // create makes an invoice of the merchant payable in devnet USDC, as
 // requested methods.
 func (b *bundle) create(merchant, amount string, expiresIn int64) (invoice.Invoice, error) {
-	return b.svc.Create(b.ctx, invoice.CreateParams{
+	return b.createWith(invoice.CreateParams{
 		MerchantID: merchant, Mode: invoice.ModeTest, Amount: amount, Currency: "USD", ExpiresIn: expiresIn,
-		PaymentMethods: devnetMethods, Prepare: b.ledger.Prepare(devnetMethods, true),
-	})
+		PaymentMethods: devnetMethods,
+	}, true)
+}
+
+// createWith creates p with the ledger's hook as the API sets it: read-only
+// when the merchant has no receiving account on p's networks.
+func (b *bundle) createWith(p invoice.CreateParams, requested bool) (invoice.Invoice, error) {
+	hook, writes, err := b.ledger.Prepare(b.ctx, b.svc.IDB(b.ctx), p.MerchantID, p.Mode, p.PaymentMethods, requested)
+	if err != nil {
+		return invoice.Invoice{}, err
+	}
+	p.Prepare, p.PrepareReadOnly = hook, !writes
+	return b.svc.Create(b.ctx, p)
 }
 
 // invoice is create that must succeed; it returns the devnet instruction.
@@ -484,7 +495,7 @@ func TestUniqueAmountsExhausted(t *testing.T) {
 
 func TestPrepareWithoutAccount(t *testing.T) {
 	t.Parallel()
-	if chains.NewLedger(nil, nil).Prepare([]string{chains.Sandbox}, true) != nil {
+	if hook, writes, err := chains.NewLedger(nil, nil).Prepare(context.Background(), nil, "", invoice.ModeTest, []string{chains.Sandbox}, true); hook != nil || writes || err != nil {
 		t.Error("Prepare for the sandbox only is not nil")
 	}
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
@@ -508,10 +519,10 @@ func TestPrepareWithoutAccount(t *testing.T) {
 		if err != nil || !slices.Equal(methods, devnetMethods) {
 			t.Fatalf("Choose = %v, %v", methods, err)
 		}
-		inv, err := b.svc.Create(b.ctx, invoice.CreateParams{
+		inv, err := b.createWith(invoice.CreateParams{
 			MerchantID: b.merchant, Mode: invoice.ModeTest, Amount: "10.00", Currency: "USD",
-			PaymentMethods: methods, Prepare: b.ledger.Prepare(methods, false),
-		})
+			PaymentMethods: methods,
+		}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -525,10 +536,10 @@ func TestPrepareWithoutAccount(t *testing.T) {
 
 		// Live mode has no sandbox to fall back on.
 		live := []string{"usdc_base"}
-		_, err = b.svc.Create(b.ctx, invoice.CreateParams{
+		_, err = b.createWith(invoice.CreateParams{
 			MerchantID: b.merchant, Mode: invoice.ModeLive, Amount: "10.00", Currency: "USD",
-			PaymentMethods: live, Prepare: b.ledger.Prepare(live, false),
-		})
+			PaymentMethods: live,
+		}, false)
 		if got := validationCode(err); got != "payment_methods/receiving_account_missing" {
 			t.Errorf("live invoice with no account: err = %v, want receiving_account_missing", err)
 		}

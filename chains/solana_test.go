@@ -42,10 +42,10 @@ func TestParseSolanaAddress(t *testing.T) {
 func (b *bundle) solanaInvoice(amount string) (invoice.Invoice, invoice.Instruction, solanapay.Request) {
 	b.t.Helper()
 	methods := []string{chains.Sandbox, "usdc_solana_devnet"}
-	inv, err := b.svc.Create(b.ctx, invoice.CreateParams{
+	inv, err := b.createWith(invoice.CreateParams{
 		MerchantID: b.merchant, Mode: invoice.ModeTest, Amount: amount, Currency: "USD", Description: "Tea, 2 × 50 g",
-		PaymentMethods: methods, Prepare: b.ledger.Prepare(methods, true),
-	})
+		PaymentMethods: methods,
+	}, true)
 	if err != nil {
 		b.t.Fatalf("create invoice: %v", err)
 	}

@@ -126,7 +126,10 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		return nil, s.fail(ctx, err)
 	}
 	requested := len(b.PaymentMethods) > 0
-	deposits := s.ledger.Prepare(methods, requested)
+	deposits, depositsWrite, err := s.ledger.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	rails, railsWrite, err := s.rails.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
 	if err != nil {
 		return nil, s.fail(ctx, err)
@@ -137,7 +140,7 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
 		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
 		Prepare:         prepareAll(deposits, rails),
-		PrepareReadOnly: deposits == nil && !railsWrite,
+		PrepareReadOnly: !depositsWrite && !railsWrite,
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)

@@ -110,9 +110,13 @@ func (h *harness) account(address, xpub string) chains.Account {
 func (h *harness) invoice(amount string) (invoice.Invoice, invoice.Instruction) {
 	h.t.Helper()
 	methods := []string{chains.Sandbox, "usdc_devnet"}
+	prepare, writes, err := h.ledger.Prepare(h.ctx, h.svc.IDB(h.ctx), h.merchant, invoice.ModeTest, methods, true)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	inv, err := h.svc.Create(h.ctx, invoice.CreateParams{
 		MerchantID: h.merchant, Mode: invoice.ModeTest, Amount: amount, Currency: "USD",
-		PaymentMethods: methods, Prepare: h.ledger.Prepare(methods, true),
+		PaymentMethods: methods, Prepare: prepare, PrepareReadOnly: !writes,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -93,9 +93,13 @@ func newHarness(t *testing.T, db storetest.DB, network string, wallet solana.Pub
 func (h *harness) invoice(amount string) (invoice.Invoice, invoice.Instruction) {
 	h.t.Helper()
 	methods := []string{h.method}
+	prepare, writes, err := h.ledger.Prepare(h.ctx, h.svc.IDB(h.ctx), h.merchant, h.mode, methods, true)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	inv, err := h.svc.Create(h.ctx, invoice.CreateParams{
 		MerchantID: h.merchant, Mode: h.mode, Amount: amount, Currency: "USD", Description: "Two flat whites",
-		PaymentMethods: methods, Prepare: h.ledger.Prepare(methods, true),
+		PaymentMethods: methods, Prepare: prepare, PrepareReadOnly: !writes,
 	})
 	if err != nil {
 		h.t.Fatal(err)
