@@ -147,7 +147,7 @@ stats() {
 		printf "%.1f %.1f %.1f\n", v[1], m, v[NR] }'
 }
 
-# report TITLE SETTLE_LABEL REF_LABEL FILE: FILE has one line per pair,
+# report TITLE LABEL REF_LABEL FILE: LABEL names the settle side; FILE has one line per pair,
 # "load1 settle ref". Prints the table and the summary.
 report() {
 	local title=$1 sl=$2 rl=$3 f=$4
