@@ -26,7 +26,7 @@ func TestPayorSimulatePayment(t *testing.T) {
 		const path = "/api/v1/payor/session/simulate-payment"
 
 		before := e.counts()
-		e.wantProblem(e.payor("POST", path, token, sig[:len(sig)-1]+"0", map[string]any{}), http.StatusUnauthorized, "invalid_signature")
+		e.wantProblem(e.payor("POST", path, token, sig[:len(sig)-1]+flip(sig[len(sig)-1]), map[string]any{}), http.StatusUnauthorized, "invalid_signature")
 		e.wantProblem(e.payor("POST", path, token, sig, map[string]any{"amount": "1.001"}), http.StatusUnprocessableEntity, "invalid_amount")
 		e.wantProblem(e.payor("POST", path, token, sig, map[string]any{"amount": "-1.00"}), http.StatusUnprocessableEntity, "invalid_amount")
 		e.wantProblem(e.payor("POST", path, token, sig, map[string]any{"method": "usdc_base_sepolia"}), http.StatusUnprocessableEntity, "unknown_field")
