@@ -156,19 +156,70 @@ type benchLatency struct {
 	Max  int64 `json:"max"`
 }
 
-// benchWorker is one worker's tally, merged after the run.
-type benchWorker struct {
+// benchRun is what benchLoop measured: each call's latency, the successes,
+// the failures by kind, the first failure's detail and the time it took.
+type benchRun struct {
 	latencies  []time.Duration
-	ok         int
-	byStatus   map[string]int
+	succeeded  int
+	errors     int
+	failed     map[string]int
 	firstError string
+	elapsed    time.Duration
 }
 
-func (w *benchWorker) fail(kind, detail string) {
-	w.byStatus[kind]++
-	if w.firstError == "" {
-		w.firstError = detail
+// benchLoop runs concurrency workers, each calling op with the next number
+// of a shared sequence until d has passed or ctx ends, and tallies them. op
+// returns "" on success, else the failure's kind and detail; a failure once
+// ctx has ended is an interruption, counted as neither.
+func benchLoop(ctx context.Context, concurrency int, d time.Duration, op func(n int64) (kind, detail string)) benchRun {
+	type worker struct {
+		latencies  []time.Duration
+		ok         int
+		failed     map[string]int
+		firstError string
 	}
+	var seq atomic.Int64
+	workers := make([]*worker, concurrency)
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &worker{latencies: make([]time.Duration, 0, 1024), failed: map[string]int{}}
+		workers[i] = w
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				n := seq.Add(1)
+				t0 := time.Now()
+				kind, detail := op(n)
+				if kind != "" && ctx.Err() != nil {
+					return // interrupted: neither a success nor a failure
+				}
+				w.latencies = append(w.latencies, time.Since(t0))
+				if kind == "" {
+					w.ok++
+					continue
+				}
+				w.failed[kind]++
+				if w.firstError == "" {
+					w.firstError = detail
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := benchRun{elapsed: time.Since(start), failed: map[string]int{}}
+	for _, w := range workers {
+		r.latencies = append(r.latencies, w.latencies...)
+		r.succeeded += w.ok
+		for k, v := range w.failed {
+			r.failed[k] += v
+			r.errors += v
+		}
+		if r.firstError == "" {
+			r.firstError = w.firstError
+		}
+	}
+	return r
 }
 
 func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
@@ -189,53 +240,22 @@ func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 
-	var seq atomic.Int64
-	workers := make([]*benchWorker, c.Concurrency)
-	start := time.Now()
-	deadline := start.Add(c.Duration)
-	var wg sync.WaitGroup
-	for i := range workers {
-		w := &benchWorker{latencies: make([]time.Duration, 0, 1024), byStatus: map[string]int{}}
-		workers[i] = w
-		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				n := seq.Add(1)
-				body, _ := json.Marshal(map[string]string{
-					"amount": c.Amount, "currency": c.Currency, "merchant_order_id": "bench-" + strconv.FormatInt(n, 10),
-				})
-				t0 := time.Now()
-				status, excerpt, err := benchRequest(ctx, client, c.endpoint, c.Key, body)
-				if err != nil && ctx.Err() != nil {
-					return // interrupted: neither a success nor a server error
-				}
-				w.latencies = append(w.latencies, time.Since(t0))
-				switch {
-				case err != nil:
-					w.fail("transport", err.Error())
-				case status != http.StatusCreated:
-					w.fail(strconv.Itoa(status), fmt.Sprintf("HTTP %d: %s", status, excerpt))
-				default:
-					w.ok++
-				}
-			}
+	run := benchLoop(ctx, c.Concurrency, c.Duration, func(n int64) (string, string) {
+		body, _ := json.Marshal(map[string]string{
+			"amount": c.Amount, "currency": c.Currency, "merchant_order_id": "bench-" + strconv.FormatInt(n, 10),
 		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	res := &benchResult{URL: c.endpoint, Concurrency: c.Concurrency, DurationSeconds: round(elapsed.Seconds(), 3), ErrorsByStatus: map[string]int{}}
-	var all []time.Duration
-	for _, w := range workers {
-		all = append(all, w.latencies...)
-		res.Succeeded += w.ok
-		for k, v := range w.byStatus {
-			res.ErrorsByStatus[k] += v
-			res.Errors += v
+		status, excerpt, err := benchRequest(ctx, client, c.endpoint, c.Key, body)
+		switch {
+		case err != nil:
+			return "transport", err.Error()
+		case status != http.StatusCreated:
+			return strconv.Itoa(status), fmt.Sprintf("HTTP %d: %s", status, excerpt)
 		}
-		if res.FirstError == "" {
-			res.FirstError = w.firstError
-		}
-	}
+		return "", ""
+	})
+	elapsed, all := run.elapsed, run.latencies
+	res := &benchResult{URL: c.endpoint, Concurrency: c.Concurrency, DurationSeconds: round(elapsed.Seconds(), 3),
+		Succeeded: run.succeeded, Errors: run.errors, ErrorsByStatus: run.failed, FirstError: run.firstError}
 	res.Requests = len(all)
 	if res.Requests == 0 {
 		if err := ctx.Err(); err != nil {

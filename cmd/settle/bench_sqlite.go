@@ -10,8 +10,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -119,43 +117,15 @@ func runBenchSQLiteRaw(ctx context.Context, c benchSQLiteConfig) (*benchSQLiteRe
 		}
 	}
 
-	var seq atomic.Int64
-	workers := make([]*benchWorker, c.Concurrency)
-	start := time.Now()
-	deadline := start.Add(c.Duration)
-	var wg sync.WaitGroup
-	for i := range workers {
-		w := &benchWorker{latencies: make([]time.Duration, 0, 1024), byStatus: map[string]int{}}
-		workers[i] = w
-		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				t0 := time.Now()
-				err := benchSQLiteCreate(ctx, db, c.Merchant, seq.Add(1))
-				if err != nil && ctx.Err() != nil {
-					return
-				}
-				w.latencies = append(w.latencies, time.Since(t0))
-				if err != nil {
-					w.fail("sqlite", err.Error())
-				} else {
-					w.ok++
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	res := &benchSQLiteResult{Database: c.Database, Concurrency: c.Concurrency, DurationSeconds: round(elapsed.Seconds(), 3)}
-	var all []time.Duration
-	for _, w := range workers {
-		all = append(all, w.latencies...)
-		res.Succeeded += w.ok
-		res.Errors += w.byStatus["sqlite"]
-		if res.FirstError == "" {
-			res.FirstError = w.firstError
+	run := benchLoop(ctx, c.Concurrency, c.Duration, func(n int64) (string, string) {
+		if err := benchSQLiteCreate(ctx, db, c.Merchant, n); err != nil {
+			return "sqlite", err.Error()
 		}
-	}
+		return "", ""
+	})
+	elapsed, all := run.elapsed, run.latencies
+	res := &benchSQLiteResult{Database: c.Database, Concurrency: c.Concurrency, DurationSeconds: round(elapsed.Seconds(), 3),
+		Succeeded: run.succeeded, Errors: run.errors, FirstError: run.firstError}
 	res.Creates = len(all)
 	if res.Creates == 0 {
 		if err := ctx.Err(); err != nil {
