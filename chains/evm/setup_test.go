@@ -62,6 +62,14 @@ type harness struct {
 	merchant string
 	nonce    uint64
 	log      *slog.Logger
+	sent     []sent // every transfer pay and payReplacing sent, for diagnose
+}
+
+// sent is a transfer the harness sent.
+type sent struct {
+	hash  common.Hash
+	to    string
+	units string
 }
 
 func newHarness(t *testing.T, db storetest.DB) *harness {
@@ -144,6 +152,7 @@ func (h *harness) pay(to string, units string) common.Hash {
 		h.t.Fatal(err)
 	}
 	h.nonce++
+	h.sent = append(h.sent, sent{hash, to, units})
 	return hash
 }
 
@@ -160,6 +169,7 @@ func (h *harness) payReplacing(to string, units string) common.Hash {
 		h.t.Fatal(err)
 	}
 	h.nonce++
+	h.sent = append(h.sent, sent{hash, to, units})
 	return hash
 }
 
@@ -217,10 +227,48 @@ func (h *harness) await(id, what string, ok func(s state) bool) state {
 			return s
 		}
 		if time.Now().After(deadline) {
+			h.diagnose()
 			h.t.Fatalf("%s: timed out; invoice %s %s/%s paid %s, payments %+v", what, id, s.inv.Status, s.inv.Exception,
 				s.inv.AmountPaid.Format(s.inv.Decimals), s.payments)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// diagnose logs what the chain and the store hold, so that a timed-out
+// wait says whether a transfer was never mined, mined and reverted, not
+// scanned, or scanned and not matched.
+func (h *harness) diagnose() {
+	ctx := context.WithoutCancel(h.ctx)
+	c := h.chain.Client()
+	if head, err := c.BlockNumber(ctx); err == nil {
+		h.t.Logf("diagnose: chain head %d", head)
+	}
+	for _, s := range h.sent {
+		r, err := c.TransactionReceipt(ctx, s.hash)
+		if err != nil {
+			h.t.Logf("diagnose: %s to %s (%s): no receipt: %v", s.hash.Hex(), s.to, s.units, err)
+			continue
+		}
+		h.t.Logf("diagnose: %s to %s (%s): block %d status %d logs %d gas %d", s.hash.Hex(), s.to, s.units,
+			r.BlockNumber, r.Status, len(r.Logs), r.GasUsed)
+	}
+	cps, err := h.ledger.Checkpoints(ctx, "devnet")
+	h.t.Logf("diagnose: checkpoints %+v %v", cps, err)
+	list, _, err := h.ledger.UnmatchedList(ctx, h.merchant, invoice.ModeTest, "", 100)
+	for _, u := range list {
+		h.t.Logf("diagnose: unmatched %s to %s amount %s block %d status %s", u.TxID, u.To, u.Amount, u.Block, u.Status)
+	}
+	if err != nil {
+		h.t.Logf("diagnose: unmatched: %v", err)
+	}
+	var ds []chains.Deposit
+	err = h.svc.DB().NewSelect().Model(&ds).Scan(ctx)
+	for _, d := range ds {
+		h.t.Logf("diagnose: deposit %s %s %q %s held until %s", d.InvoiceID, d.Address, d.AmountUnits, d.Network, d.HeldUntil.Format(time.RFC3339))
+	}
+	if err != nil {
+		h.t.Logf("diagnose: deposits: %v", err)
 	}
 }
 
