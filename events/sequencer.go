@@ -2,11 +2,13 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
@@ -17,10 +19,6 @@ import (
 // announces new sequence numbers to every instance.
 const SequencedChannel = "settle_sequenced"
 
-// sequencerLock is the advisory lock key that makes one sequencer run at a
-// time across instances sharing a Postgres database.
-const sequencerLock = 0x5e771e
-
 // Sequencer gives stored events their public sequence numbers, in commit
 // order, and fans each event out to the webhook endpoints that want it, in
 // the same transaction.
@@ -28,15 +26,20 @@ const sequencerLock = 0x5e771e
 // Why: Postgres assigns identity values when a row is inserted, but rows
 // become visible when their transaction commits, and those orders differ; a
 // reader resuming "after sequence N" would skip a row committed late. Here
-// sequences are assigned only to rows already committed, by one sequencer
-// at a time (an advisory lock on Postgres; SQLite has one writer), so the
-// sequenced prefix of the table only ever grows at its end.
+// sequences are assigned only to rows already committed, and a batch's
+// numbers become visible together and after every lower one (on Postgres
+// the unique index on sequence serialises sequencers that clash, see
+// numberPG; SQLite has one writer), so the sequenced prefix of the table
+// only ever grows at its end.
 type Sequencer struct {
 	db       *bun.DB
 	log      *slog.Logger
 	written  *Signal // rung by writers of events (invoice.Service.OnEventsWritten)
 	sequence *Signal // rung after each batch is committed
-	// Interval is the poll for rows written by other processes. Batch is
+	// Interval is the poll for rows written by other processes (a CLI
+	// command, an instance that stopped before numbering its own): this
+	// process's writers ring written, and every instance runs a sequencer,
+	// so the poll is a fallback and an idle one costs one indexed read. Batch is
 	// the most events sequenced in one transaction. Coalesce is how long a
 	// wake-up waits for more writes to join its batch: under load one
 	// transaction then numbers many events instead of one each.
@@ -62,16 +65,17 @@ func NewSequencer(db *bun.DB, log *slog.Logger, written, sequenced *Signal) *Seq
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sequencer{db: db, log: log, written: written, sequence: sequenced,
-		Interval: 100 * time.Millisecond, Batch: 500, Coalesce: 5 * time.Millisecond, VacuumEvery: 10000, now: time.Now}
+		Interval: time.Second, Batch: 500, Coalesce: 5 * time.Millisecond, VacuumEvery: 10000, now: time.Now}
 }
 
 // Run sequences until ctx ends.
 func (s *Sequencer) Run(ctx context.Context) {
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
+	look := true // after a poll, look before writing; after a ring, something was written
 	for {
 		wake := s.written.C()
-		n, err := s.Step(ctx)
+		n, err := s.step(ctx, look)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.WarnContext(ctx, "sequence events", "err", err)
@@ -80,18 +84,21 @@ func (s *Sequencer) Run(ctx context.Context) {
 			s.vacuum(ctx, n)
 		}
 		if n == s.Batch {
+			look = false
 			continue // more may be waiting
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			look = false
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(s.Coalesce):
 			}
 		case <-t.C:
+			look = true
 		}
 	}
 }
@@ -117,21 +124,23 @@ func (s *Sequencer) vacuum(ctx context.Context, n int) {
 
 // Step sequences one batch of committed, unsequenced events and creates
 // their deliveries; it returns how many it sequenced.
-func (s *Sequencer) Step(ctx context.Context) (int, error) {
-	// Look before taking the lock: an idle poll then costs one indexed read,
-	// not a write transaction (which on SQLite would hold up every writer).
-	waiting, err := s.db.NewSelect().TableExpr("events").Where("sequence IS NULL").Limit(1).Exists(ctx)
-	if err != nil || !waiting {
-		return 0, err
+func (s *Sequencer) Step(ctx context.Context) (int, error) { return s.step(ctx, true) }
+
+// step is Step; look first checks, with one indexed read, that anything
+// waits: an idle poll then costs no write transaction (which on SQLite
+// would hold up every writer).
+func (s *Sequencer) step(ctx context.Context, look bool) (int, error) {
+	if look {
+		waiting, err := s.db.NewSelect().TableExpr("events").Where("sequence IS NULL").Limit(1).Exists(ctx)
+		if err != nil || !waiting {
+			return 0, err
+		}
+	}
+	if s.db.Dialect().Name() == dialect.PG {
+		return s.stepPG(ctx)
 	}
 	var events []invoice.Event
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		pg := tx.Dialect().Name() == dialect.PG
-		if pg {
-			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", sequencerLock); err != nil {
-				return err
-			}
-		}
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var last int64
 		if err := tx.NewSelect().TableExpr("events").ColumnExpr("COALESCE(MAX(sequence), 0)").Scan(ctx, &last); err != nil {
 			return err
@@ -146,19 +155,89 @@ func (s *Sequencer) Step(ctx context.Context) (int, error) {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		if err := tx.NewSelect().Model(&events).Where("sequence > ?", last).OrderExpr("sequence").Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(&events).Column("id", "merchant_id", "mode", "type").
+			Where("sequence > ?", last).OrderExpr("sequence").Scan(ctx); err != nil {
 			return err
 		}
 		if err := s.fanOut(ctx, tx, events); err != nil {
 			return fmt.Errorf("fan out: %w", err)
 		}
-		if pg {
-			_, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", SequencedChannel)
-			return err
-		}
 		return nil
 	})
 	return len(events), err
+}
+
+// numberPG numbers a batch on Postgres, announces it on SequencedChannel
+// and returns the events numbered, each with whether its merchant has a
+// webhook endpoint in its mode, in one statement.
+//
+// It takes no lock. Two sequencers (two instances) that number at once
+// both start after the same MAX(sequence): the unique index on sequence
+// makes the second wait for the first to commit and then fail on the first
+// number they share (unique_violation), so numbers stay gapless and a
+// sequence becomes visible only with every lower one; the second tries
+// again and numbers what is left. "sequence IS NULL" is checked again on
+// the row being updated, so a row the first numbered meanwhile is skipped,
+// never numbered twice.
+const numberPG = `WITH last AS (SELECT COALESCE(MAX(sequence), 0) AS n FROM events),
+batch AS (
+	SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn
+	FROM (SELECT id FROM events WHERE sequence IS NULL ORDER BY id LIMIT ?) AS b
+),
+numbered AS (
+	UPDATE events SET sequence = last.n + batch.rn FROM batch, last
+	WHERE events.id = batch.id AND events.sequence IS NULL
+	RETURNING events.id, events.merchant_id, events.mode, events.type
+),
+notified AS (SELECT pg_notify(?, '') WHERE EXISTS (SELECT 1 FROM numbered))
+SELECT numbered.id, numbered.merchant_id, numbered.mode, numbered.type,
+	EXISTS (SELECT 1 FROM webhook_endpoints AS ep WHERE ep.merchant_id = numbered.merchant_id
+		AND ep.mode = numbered.mode AND ep.enabled AND ep.deleted_at IS NULL) AS fan_out
+FROM numbered LEFT JOIN notified ON true`
+
+// stepPG is step on Postgres: one statement numbers, notifies and says
+// which events have endpoints; only those are fanned out, in the same
+// transaction. A clash with another instance's sequencer is tried again.
+func (s *Sequencer) stepPG(ctx context.Context) (int, error) {
+	for attempt := 1; ; attempt++ {
+		n, err := s.numberAndFanOut(ctx)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && attempt < 5 {
+			continue // another sequencer committed these numbers first
+		}
+		return n, err
+	}
+}
+
+func (s *Sequencer) numberAndFanOut(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var rows []struct {
+			invoice.Event
+			FanOut bool `bun:"fan_out"`
+		}
+		if err := tx.NewRaw(numberPG, s.Batch, SequencedChannel).Scan(ctx, &rows); err != nil {
+			return fmt.Errorf("assign sequences: %w", err)
+		}
+		n = len(rows)
+		var wanted []invoice.Event
+		for _, r := range rows {
+			if r.FanOut {
+				wanted = append(wanted, r.Event)
+			}
+		}
+		if len(wanted) == 0 {
+			return nil
+		}
+		if err := s.fanOut(ctx, tx, wanted); err != nil {
+			return fmt.Errorf("fan out: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // fanOut creates one pending delivery per event and endpoint that wants it.

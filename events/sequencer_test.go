@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,6 +189,138 @@ func TestSequencerVacuums(t *testing.T) {
 				t.Fatal("the events table was never vacuumed")
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// TestSequencersRace runs three sequencers at once (three instances on one
+// database) while writers commit events, and a reader that reads the
+// numbered events as a client resuming by sequence would. The reader must
+// only ever see a gapless prefix 1..k (a number visible before a lower one
+// would be skipped for good by a client that resumed past it); at the end
+// every event has exactly one number, 1..N, and every endpoint one
+// delivery per event it wants.
+func TestSequencersRace(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		ctx := context.Background()
+		svc := invoice.NewService(db.DB, nil, nil, nil)
+		m, _, _ := svc.CreateMerchant(ctx, "Shop")
+		other, _, _ := svc.CreateMerchant(ctx, "Other") // no endpoint
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		ep := events.Endpoint{ID: "whe_all", MerchantID: m.ID, Mode: invoice.ModeTest, URL: "http://127.0.0.1/a",
+			EnabledEvents: []string{"*"}, Enabled: true, Secret: "whsec_x", CreatedAt: now, UpdatedAt: now}
+		if _, err := db.NewInsert().Model(&ep).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		const writers, perWriter = 4, 60
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for i := range perWriter {
+					merchant := m.ID
+					if (w+i)%3 == 0 {
+						merchant = other.ID
+					}
+					if err := invoice.InsertEvents(ctx, db, newEvent(t, merchant, invoice.EventInvoiceCreated)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		writing := make(chan struct{})
+		go func() { wg.Wait(); close(writing) }()
+
+		const total = writers * perWriter
+		var seqs sync.WaitGroup
+		for range 3 {
+			seq := events.NewSequencer(db.DB, nil, &events.Signal{}, &events.Signal{})
+			seq.Batch = 7
+			seqs.Go(func() {
+				for {
+					_, err := seq.Step(ctx)
+					if err != nil {
+						t.Errorf("step: %v", err)
+						return
+					}
+					var left int64
+					if left, err = db.NewSelect().TableExpr("events").Where("sequence IS NULL").Count(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+					select {
+					case <-writing:
+						if left == 0 {
+							return
+						}
+					default:
+					}
+				}
+			})
+		}
+		readerDone := make(chan struct{})
+		go func() {
+			defer close(readerDone)
+			for {
+				var got []int64
+				if err := db.NewSelect().TableExpr("events").Column("sequence").Where("sequence IS NOT NULL").
+					OrderExpr("sequence").Scan(ctx, &got); err != nil {
+					t.Error(err)
+					return
+				}
+				for i, s := range got {
+					if s != int64(i+1) {
+						t.Errorf("a reader saw sequences %v…: %d visible before %d", got[:min(len(got), i+1)], s, i+1)
+						return
+					}
+				}
+				if len(got) == total {
+					return
+				}
+			}
+		}()
+		seqs.Wait()
+		<-readerDone
+		if t.Failed() {
+			return
+		}
+		got := sequences(t, db)
+		seen := map[int64]bool{}
+		for id, s := range got {
+			if s < 1 || s > total || seen[s] {
+				t.Fatalf("event %s has sequence %d (of %d, seen before: %v)", id, s, total, seen[s])
+			}
+			seen[s] = true
+		}
+		if len(got) != total {
+			t.Fatalf("%d events, want %d", len(got), total)
+		}
+		var deliveries []events.Delivery
+		if err := db.NewSelect().Model(&deliveries).Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, d := range deliveries {
+			per[d.EventID]++
+		}
+		var want int
+		for id := range got {
+			var e invoice.Event
+			if err := db.NewSelect().Model(&e).Where("id = ?", id).Scan(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if e.MerchantID == m.ID {
+				want++
+				if per[id] != 1 {
+					t.Fatalf("event %s has %d deliveries, want 1", id, per[id])
+				}
+			} else if per[id] != 0 {
+				t.Fatalf("event %s of a merchant without endpoints has %d deliveries", id, per[id])
+			}
+		}
+		if len(deliveries) != want {
+			t.Fatalf("%d deliveries, want %d", len(deliveries), want)
 		}
 	})
 }
