@@ -7,9 +7,21 @@ import (
 )
 
 // KeyRefreshInterval is how often [Service.RunKeyWatcher] looks for
-// revoked keys and newly live merchants: the longest a change made by
-// another process (`settle keys revoke`) takes to reach this one.
+// revoked keys and newly live merchants when nothing wakes it (SQLite): the
+// longest a change made by another process (`settle keys revoke`) takes to
+// reach this one.
 const KeyRefreshInterval = 250 * time.Millisecond
+
+// KeyFallbackInterval is how often RunKeyWatcher looks when it is also
+// woken by KeysChannel notifications (Postgres), which bring a change at
+// once: the poll only bounds a change whose notification was lost while the
+// listening connection was down.
+const KeyFallbackInterval = 5 * time.Second
+
+// KeysChannel is the Postgres NOTIFY channel on which a key revocation or a
+// merchant going live is announced, in the transaction that makes it, to
+// the key watchers of every instance.
+const KeysChannel = "settle_keys"
 
 // keyCacheTTL bounds how long a resolved key is trusted without a lookup,
 // should the watcher miss a change.
@@ -75,20 +87,25 @@ func (c *keyCache) flush() {
 }
 
 // RunKeyWatcher turns on the cache of resolved API keys and keeps it true
-// until ctx ends: every interval it reads a revision of the keys (revoked
-// keys, live merchants) and empties the cache when it moved. If the
+// until ctx ends: every interval, and whenever the channel wake returns is
+// closed (wake may be nil), it reads a revision of the keys (revoked keys,
+// live merchants) and empties the cache when it moved. If the
 // database does not answer, the cache is off until it does again. When the
 // count of revoked keys moved (or the watcher starts or recovers, when it
 // may have missed one), the OnKeysRevoked function is called after the
 // cache is emptied, so that a connection whose key was checked from the
 // cache after that call sees the revocation.
-func (s *Service) RunKeyWatcher(ctx context.Context, interval time.Duration) {
+func (s *Service) RunKeyWatcher(ctx context.Context, interval time.Duration, wake func() <-chan struct{}) {
 	defer s.keys.reset(false)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last keysRevision
 	on := false
 	for {
+		var woken <-chan struct{}
+		if wake != nil {
+			woken = wake()
+		}
 		rev, err := s.keysRevision(ctx)
 		switch {
 		case err != nil:
@@ -108,6 +125,7 @@ func (s *Service) RunKeyWatcher(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-woken:
 		}
 	}
 }

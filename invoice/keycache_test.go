@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 )
@@ -54,7 +55,7 @@ func TestKeyCache(t *testing.T) {
 
 		ctx, stop := context.WithCancel(b.ctx)
 		done := make(chan struct{})
-		go func() { b.svc.RunKeyWatcher(ctx, 20*time.Millisecond); close(done) }()
+		go func() { b.svc.RunKeyWatcher(ctx, 20*time.Millisecond, nil); close(done) }()
 		// The cache is on once a lookup answers from memory what the store
 		// no longer says: flip the scope in the store until one does.
 		scope := invoice.ScopeRead
@@ -147,7 +148,7 @@ func TestKeysRevoked(t *testing.T) {
 
 		ctx, stop := context.WithCancel(b.ctx)
 		done := make(chan struct{})
-		go func() { b.svc.RunKeyWatcher(ctx, 20*time.Millisecond); close(done) }()
+		go func() { b.svc.RunKeyWatcher(ctx, 20*time.Millisecond, nil); close(done) }()
 		waitFor(t, func() bool { return rings.Load() == 2 }) // the watcher starts: it may have missed one
 		if err := other.RevokeKey(b.ctx, prefixes[1]); err != nil {
 			t.Fatal(err)
@@ -180,4 +181,60 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestKeyRevocationNotified: on Postgres a revocation by another process
+// reaches this one through a KeysChannel notification, at once, however
+// long the watcher's own poll: here it polls once an hour.
+func TestKeyRevocationNotified(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		if db.Name != "postgres" {
+			t.Skip("SQLite has no notifications; its watcher polls (TestKeyCache)")
+		}
+		b := setup(t, db)
+		other := invoice.NewService(db.DB, nil, nil, nil) // another process
+		key, k, err := other.CreateKey(b.ctx, b.merchant, invoice.ModeTest, invoice.ScopeMerchant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(b.ctx)
+		defer stop()
+		changed, connected := &events.Signal{}, &events.Signal{}
+		go events.ListenAll(ctx, db.URL, map[string]*events.Signal{
+			invoice.KeysChannel: changed, "settle_test_listening": connected,
+		}, nil)
+		<-connected.C() // rung once LISTEN is in place on both channels
+		done := make(chan struct{})
+		go func() { b.svc.RunKeyWatcher(ctx, time.Hour, changed.C); close(done) }()
+		defer func() { stop(); <-done }()
+		// The cache is on once a lookup answers from memory what the store
+		// no longer says: flip the scope in the store under each answer.
+		waitFor(t, func() bool {
+			before, err := b.svc.Authenticate(b.ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flipped := invoice.ScopeRead
+			if before.Scope == invoice.ScopeRead {
+				flipped = invoice.ScopeMerchant
+			}
+			if _, err := db.NewUpdate().TableExpr("api_keys").Set("scope = ?", flipped).
+				Where("prefix = ?", k.Prefix).Exec(b.ctx); err != nil {
+				t.Fatal(err)
+			}
+			after, err := b.svc.Authenticate(b.ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return after.Scope == before.Scope
+		})
+		if err := other.RevokeKey(b.ctx, k.Prefix); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool {
+			_, err := b.svc.Authenticate(b.ctx, key)
+			return errors.Is(err, invoice.ErrUnauthenticated)
+		})
+	})
 }

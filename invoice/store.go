@@ -109,7 +109,7 @@ func (s *Service) EnableLive(ctx context.Context, merchantID string) error {
 		return ErrNotFound
 	}
 	s.keys.flush()
-	return nil
+	return s.announceKeys(ctx)
 }
 
 // CreateKey stores a new key for the merchant and returns its secret, shown
@@ -141,7 +141,18 @@ func (s *Service) RevokeKey(ctx context.Context, prefix string) error {
 	}
 	s.keys.flush()
 	s.keysRevoked()
-	return nil
+	return s.announceKeys(ctx)
+}
+
+// announceKeys tells other instances' key watchers (through KeysChannel,
+// on Postgres) that a key was revoked or a merchant went live; in a
+// transaction, when it commits.
+func (s *Service) announceKeys(ctx context.Context) error {
+	if s.db.Dialect().Name() != dialect.PG {
+		return nil
+	}
+	_, err := s.idb(ctx).ExecContext(ctx, "SELECT pg_notify(?, '')", KeysChannel)
+	return err
 }
 
 // revokedKeysChunk bounds the prefixes one RevokedKeys query names.

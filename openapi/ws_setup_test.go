@@ -66,7 +66,7 @@ func wsInstance(t *testing.T, db storetest.DB, cfg events.HubConfig, sequenced *
 	var wg sync.WaitGroup
 	wg.Go(func() { seq.Run(ctx) })
 	wg.Go(func() { hub.Run(ctx) })
-	wg.Go(func() { svc.RunKeyWatcher(ctx, invoice.KeyRefreshInterval) })
+	wg.Go(func() { svc.RunKeyWatcher(ctx, invoice.KeyRefreshInterval, nil) })
 	wg.Go(func() { hub.WatchKeys(ctx, svc, revoked.C) })
 	srv := httptest.NewServer(openapi.New(openapi.Deps{Invoices: svc, Hub: hub}))
 	t.Cleanup(func() {

@@ -143,14 +143,23 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunExpirer(work, c.ExpireInterval) })
-	wg.Go(func() { svc.RunKeyWatcher(work, invoice.KeyRefreshInterval) })
+	if db.Dialect().Name() == dialect.PG {
+		// Notifications wake the key watcher and the hub's and webhooks'
+		// readers at once; their polls are only fallbacks.
+		keysChanged := &events.Signal{}
+		wg.Go(func() { svc.RunKeyWatcher(work, invoice.KeyFallbackInterval, keysChanged.C) })
+		wg.Go(func() {
+			events.ListenAll(work, c.DatabaseURL, map[string]*events.Signal{
+				events.SequencedChannel: sequenced, invoice.KeysChannel: keysChanged,
+			}, log)
+		})
+	} else {
+		wg.Go(func() { svc.RunKeyWatcher(work, invoice.KeyRefreshInterval, nil) })
+	}
 	wg.Go(func() { sequencer.Run(work) })
 	wg.Go(func() { webhooks.Run(work) })
 	wg.Go(func() { hub.Run(work) })
 	wg.Go(func() { hub.WatchKeys(work, svc, keysRevoked.C) })
-	if db.Dialect().Name() == dialect.PG {
-		wg.Go(func() { events.Listen(work, c.DatabaseURL, events.SequencedChannel, sequenced, log) })
-	}
 	wg.Go(func() { purgeLoop(work, db, log) })
 	holder := instanceID()
 	for id, e := range cat.Endpoints() {
