@@ -307,7 +307,14 @@ func (a *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) {
 	if fee := new(big.Int).Mul(tx.GasFeeCap(), new(big.Int).SetUint64(tx.Gas())); fee.Cmp(txFeeCap) > 0 {
 		return common.Hash{}, fmt.Errorf("tx fee (%s wei) exceeds the configured cap (%s wei)", fee, txFeeCap)
 	}
-	if err := a.c.pool.Add([]*types.Transaction{tx}, false)[0]; err != nil {
+	// sync: wait until the pool has promoted the transaction to pending.
+	// Otherwise, under load, its promotion can be merged into the reset
+	// that Commit's pool.Sync forces, and a reset promotes only from the
+	// account's nonce in the head state: a transaction queued behind
+	// another pending one from the same sender then stays queued, and the
+	// block Commit seals leaves it out (seen as "the second of two
+	// transfers sent before Commit is never mined").
+	if err := a.c.pool.Add([]*types.Transaction{tx}, true)[0]; err != nil {
 		return common.Hash{}, err
 	}
 	return tx.Hash(), nil

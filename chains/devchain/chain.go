@@ -202,12 +202,9 @@ func Start(cfg Config) (*Chain, error) {
 	minerConf.GasCeil = gasCeil
 	minerConf.GasPrice = minerTip
 	// The miner stops filling a block when Recommit (2 s by default) has
-	// passed since it began, and seals what it has: on a starved machine
-	// a Commit then mined the first transfers sent before it and left the
-	// rest in the pool until a next Commit that a test never makes (seen
-	// as "the second transfer of a block never arrives" under load).
-	// A devnet block is built on demand from what was sent before Commit,
-	// so it is never cut short.
+	// passed since it began, and seals what it has. A devnet block is built
+	// on demand from what was sent before Commit, so on a starved machine
+	// too it is never cut short.
 	minerConf.Recommit = time.Hour
 	c.miner = miner.New(backend{c}, minerConf, bc.Engine())
 	c.gpo = gasprice.NewOracle(oracleBackend{c}, gasprice.Config{

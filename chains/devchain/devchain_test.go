@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -727,5 +728,50 @@ func TestCORS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("Host evil.example: status %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestCommitMinesEverySent sends transfers back to back from one sender
+// (explicit nonces, as a payor's wallet does) and commits at once, on
+// several chains at the same time: each block must hold every transfer
+// sent before its Commit. Under load the pool used to leave the second of
+// two transfers queued (its promotion merged into the reset Commit forces),
+// and Commit sealed a block without it.
+func TestCommitMinesEverySent(t *testing.T) {
+	t.Parallel()
+	for c := range 4 {
+		t.Run(strconv.Itoa(c), func(t *testing.T) {
+			t.Parallel()
+			chain := start(t, devchain.Config{})
+			ctx := testContext(t)
+			nonce, err := chain.Client().PendingNonceAt(ctx, devchain.WalletAddress)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for round := range 40 {
+				sent := 2 + round%4
+				var hashes []common.Hash
+				for i := range sent {
+					n := nonce
+					h, err := devchain.TransferWith(ctx, chain.Client(), devchain.WalletKey(), chain.Token(), merchant,
+						big.NewInt(int64(1000+i)), devchain.TxOpts{Nonce: &n})
+					if err != nil {
+						t.Fatal(err)
+					}
+					nonce++
+					hashes = append(hashes, h)
+				}
+				head := chain.Commit()
+				for _, h := range hashes {
+					r, err := chain.Client().TransactionReceipt(ctx, h)
+					if err != nil {
+						t.Fatalf("round %d: transfer %s of %d sent before Commit was not mined: %v", round, h, sent, err)
+					}
+					if r.BlockHash != head || r.Status != types.ReceiptStatusSuccessful {
+						t.Fatalf("round %d: transfer %s in block %s status %d, want the committed block %s", round, h, r.BlockHash, r.Status, head)
+					}
+				}
+			}
+		})
 	}
 }
