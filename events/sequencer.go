@@ -40,9 +40,13 @@ type Sequencer struct {
 	// command, an instance that stopped before numbering its own): this
 	// process's writers ring written, and every instance runs a sequencer,
 	// so the poll is a fallback and an idle one costs one indexed read. Batch is
-	// the most events sequenced in one transaction. Coalesce is how long a
-	// wake-up waits for more writes to join its batch: under load one
-	// transaction then numbers many events instead of one each.
+	// the most events sequenced in one transaction. Coalesce is the longest
+	// a wake-up waits for more writes to join its batch: it waits a
+	// millisecond per event the last batch numbered (one when it numbered
+	// none), up to Coalesce. A lone payment's event is numbered within a
+	// millisecond or so; under load (more than about a thousand events a
+	// second) batches grow until each waits Coalesce, and one transaction
+	// numbers many events instead of a few.
 	Interval time.Duration
 	Batch    int
 	Coalesce time.Duration
@@ -65,7 +69,7 @@ func NewSequencer(db *bun.DB, log *slog.Logger, written, sequenced *Signal) *Seq
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sequencer{db: db, log: log, written: written, sequence: sequenced,
-		Interval: time.Second, Batch: 500, Coalesce: 5 * time.Millisecond, VacuumEvery: 10000, now: time.Now}
+		Interval: time.Second, Batch: 500, Coalesce: 20 * time.Millisecond, VacuumEvery: 10000, now: time.Now}
 }
 
 // Run sequences until ctx ends.
@@ -95,12 +99,18 @@ func (s *Sequencer) Run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(s.Coalesce):
+			case <-time.After(s.coalesce(n)):
 			}
 		case <-t.C:
 			look = true
 		}
 	}
+}
+
+// coalesce is how long a wake-up waits for more writes after a batch of n:
+// a millisecond per event (at least one), at most Coalesce.
+func (s *Sequencer) coalesce(n int) time.Duration {
+	return min(s.Coalesce, time.Duration(max(n, 1))*time.Millisecond)
 }
 
 // vacuum counts n events numbered and, every VacuumEvery, vacuums the
