@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -59,7 +60,11 @@ func (w *Webhooks) claim(ctx context.Context, n int) ([]claimed, error) {
 //     the small webhook_queue_leased index), then the n oldest of those:
 //     an endpoint at its limit, a hanging one, adds nothing and is never
 //     walked;
-//   - locked locks exactly those rows, skipping any another claimer holds,
+//   - chk reads each candidate's delivery by primary key: a queue row
+//     whose delivery is no longer pending is deleted (stale), one whose
+//     delivery holds a lease of its own takes that lease (held); neither
+//     is claimed, and neither is seen again by the next claims;
+//   - locked locks the rest, skipping any another claimer holds,
 //     and re-checks that each is still due (Postgres re-evaluates the
 //     condition on the newest version of a row changed since the
 //     statement began, so a row another claimer took is skipped);
@@ -68,9 +73,24 @@ func (w *Webhooks) claim(ctx context.Context, n int) ([]claimed, error) {
 //     back due by itself if its worker dies;
 //   - the final select returns each delivery with its endpoint and event.
 //
-// The delivery row is also checked for a lease of its own (locked_until),
-// which the claim and the record write together with the queue's.
+// The claim and the record write a delivery's lease (locked_until) and its
+// queue row together; chk only repairs rows out of step (see
+// [Webhooks.prune]).
 func (w *Webhooks) claimPG(ctx context.Context, n int, now, lease time.Time) ([]claimed, error) {
+	q, args := w.claimSQL(n, now, lease)
+	var rows []claimedRow
+	if err := w.db.NewRaw(q, args...).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	out := make([]claimed, len(rows))
+	for i, r := range rows {
+		out[i] = claimed{delivery: r.Delivery, endpoint: r.Endpoint, event: r.Event, lease: lease}
+	}
+	return out, nil
+}
+
+// claimSQL is the statement of claimPG and its arguments.
+func (w *Webhooks) claimSQL(n int, now, lease time.Time) (string, []any) {
 	q := `WITH RECURSIVE eps(id) AS (
 	(SELECT endpoint_id FROM webhook_queue WHERE due_at IS NOT NULL ORDER BY endpoint_id LIMIT 1)
 	UNION ALL
@@ -83,13 +103,20 @@ func (w *Webhooks) claimPG(ctx context.Context, n int, now, lease time.Time) ([]
 		WHERE l.endpoint_id = eps.id AND l.locked_until IS NOT NULL AND l.locked_until > ?) b
 	CROSS JOIN LATERAL (SELECT q.delivery_id, q.due_at FROM webhook_queue q
 		WHERE q.endpoint_id = eps.id AND q.due_at IS NOT NULL AND q.due_at <= ?
-		ORDER BY q.due_at LIMIT greatest(? - b.busy, 0)) c
+		ORDER BY q.endpoint_id, q.due_at LIMIT greatest(? - b.busy, 0)) c
 	ORDER BY c.due_at LIMIT ?
+), chk AS (
+	SELECT cand.delivery_id, d.status, d.locked_until FROM cand LEFT JOIN webhook_deliveries d ON d.id = cand.delivery_id
+), stale AS (
+	DELETE FROM webhook_queue q USING chk
+	WHERE q.delivery_id = chk.delivery_id AND chk.status IS DISTINCT FROM 'pending'
+), held AS (
+	UPDATE webhook_queue q SET due_at = chk.locked_until, locked_until = chk.locked_until FROM chk
+	WHERE q.delivery_id = chk.delivery_id AND chk.status = 'pending' AND chk.locked_until > ?
 ), locked AS (
 	SELECT q.delivery_id FROM webhook_queue q
-	WHERE q.delivery_id IN (SELECT delivery_id FROM cand) AND q.due_at <= ?
-	AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = q.delivery_id AND d.status = 'pending'
-		AND (d.locked_until IS NULL OR d.locked_until <= ?))
+	WHERE q.delivery_id IN (SELECT delivery_id FROM chk WHERE status = 'pending' AND (locked_until IS NULL OR locked_until <= ?))
+	AND q.due_at <= ?
 	FOR UPDATE SKIP LOCKED
 ), leased AS (
 	UPDATE webhook_queue q SET due_at = ?, locked_until = ? FROM locked
@@ -101,16 +128,7 @@ func (w *Webhooks) claimPG(ctx context.Context, n int, now, lease time.Time) ([]
 SELECT ` + w.columns((*Delivery)(nil), "c", "d_") + `, ` + w.columns((*Endpoint)(nil), "e", "e_") + `, ` +
 		w.columns((*invoice.Event)(nil), "v", "v_") + `
 FROM c JOIN webhook_endpoints e ON e.id = c.endpoint_id JOIN events v ON v.id = c.event_id`
-	var rows []claimedRow
-	err := w.db.NewRaw(q, now, now, w.cfg.PerEndpoint, n, now, now, lease, lease, lease, now).Scan(ctx, &rows)
-	if err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	out := make([]claimed, len(rows))
-	for i, r := range rows {
-		out[i] = claimed{delivery: r.Delivery, endpoint: r.Endpoint, event: r.Event, lease: lease}
-	}
-	return out, nil
+	return q, []any{now, now, w.cfg.PerEndpoint, n, now, now, now, lease, lease, lease, now}
 }
 
 // columns lists the columns of model's table as alias.column AS prefix+column.
@@ -225,6 +243,24 @@ func (w *Webhooks) load(ctx context.Context, picked []Delivery, lease time.Time)
 	return out, nil
 }
 
+// prune removes the queue rows whose delivery is no longer pending. Every
+// change of a delivery here keeps its queue row in step; rows are left
+// behind only by an older settle, without the queue, that ran on the
+// database meanwhile (a rolling upgrade). Claims repair such rows as they
+// meet them; this removes them all when an engine starts. On Postgres it
+// also refreshes the queue's statistics (as every periodic vacuum does), so
+// that the planner knows how many rows an endpoint may have queued and
+// reads them in index order, stopping at the claim's limit.
+func (w *Webhooks) prune(ctx context.Context) error {
+	_, err := w.db.NewDelete().Model((*queued)(nil)).
+		Where("NOT EXISTS (SELECT 1 FROM webhook_deliveries AS d WHERE d.id = queued.delivery_id AND d.status = ?)", DeliveryPending).
+		Exec(ctx)
+	if err == nil && w.db.Dialect().Name() == dialect.PG {
+		_, err = w.db.ExecContext(ctx, "ANALYZE webhook_queue")
+	}
+	return err
+}
+
 // schedule sets the queue row of each delivery in ids to be due at due (nil:
 // paused) with no lease, creating it if the delivery had none (it had
 // succeeded or failed). The caller writes the deliveries themselves.
@@ -250,3 +286,29 @@ func dequeue(ctx context.Context, tx bun.IDB, ids []string) error {
 	_, err := tx.NewDelete().Model((*queued)(nil)).Where("delivery_id IN (?)", bun.In(ids)).Exec(ctx)
 	return err
 }
+
+// ExplainClaim returns Postgres's EXPLAIN (ANALYZE, BUFFERS) of one claim of
+// n deliveries as the engine with cfg would make it now, run in a
+// transaction that is rolled back, so nothing is claimed. For load tools
+// that show the claim's cost at a given backlog.
+func ExplainClaim(ctx context.Context, db *bun.DB, cfg WebhookConfig, n int) (string, error) {
+	if db.Dialect().Name() != dialect.PG {
+		return "", fmt.Errorf("explain claim: Postgres only")
+	}
+	w := NewWebhooks(db, nil, cfg, nil)
+	now := w.now()
+	q, args := w.claimSQL(n, now, now.Add(w.cfg.Timeout+w.cfg.LeaseMargin))
+	var lines []string
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := tx.NewRaw("EXPLAIN (ANALYZE, BUFFERS) "+q, args...).Scan(ctx, &lines); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if err != nil && !errors.Is(err, errRollback) {
+		return "", fmt.Errorf("explain claim: %w", err)
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+var errRollback = errors.New("rollback")

@@ -43,7 +43,27 @@ func (w *Webhooks) recordLoop(ctx context.Context, in <-chan result) {
 		}
 		w.recordBatch(ctx, batch)
 		w.wake.Notify() // leases released: endpoints at their limit have room
+		w.vacuum(ctx, len(batch))
 	}
+}
+
+// vacuum counts n attempts recorded and, every VacuumEvery, vacuums the
+// webhook queue on Postgres in the background, one vacuum at a time
+// (SKIP_LOCKED leaves it to another instance's vacuum in progress).
+func (w *Webhooks) vacuum(ctx context.Context, n int) {
+	if w.cfg.VacuumEvery <= 0 || w.db.Dialect().Name() != dialect.PG {
+		return
+	}
+	if w.sinceVacuum += n; w.sinceVacuum < w.cfg.VacuumEvery || !w.vacuuming.CompareAndSwap(false, true) {
+		return
+	}
+	w.sinceVacuum = 0
+	w.background.Go(func() {
+		defer w.vacuuming.Store(false)
+		if _, err := w.db.ExecContext(ctx, "VACUUM (ANALYZE, SKIP_LOCKED) webhook_queue"); err != nil {
+			w.log.WarnContext(ctx, "vacuum webhook queue", "err", err)
+		}
+	})
 }
 
 func (w *Webhooks) recordBatch(ctx context.Context, batch []result) {

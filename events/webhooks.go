@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -64,6 +65,14 @@ type WebhookConfig struct {
 	// TLS is the base TLS configuration of https deliveries (default: the
 	// system's roots).
 	TLS *tls.Config
+	// VacuumEvery is how many attempts this engine records between two
+	// VACUUMs of the webhook queue on Postgres (default 5000; negative:
+	// never). Every claim and record leaves a dead row version in the
+	// queue and its indexes, in the very range the next claims read; the
+	// queue holds only the backlog, so vacuuming it is cheap, and without
+	// it (autovacuum off or behind) claims would slow as deliveries pass.
+	// Each vacuum also refreshes the statistics the claim is planned with.
+	VacuumEvery int
 }
 
 func (c *WebhookConfig) defaults() {
@@ -97,6 +106,9 @@ func (c *WebhookConfig) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.VacuumEvery == 0 {
+		c.VacuumEvery = 5000
+	}
 }
 
 // Webhooks delivers pending deliveries to merchants' endpoints: a pool of
@@ -112,6 +124,10 @@ type Webhooks struct {
 	due    *Signal
 	wake   Signal // a worker finished, or deliveries were made due here
 	client *client
+
+	sinceVacuum int // attempts recorded since the last vacuum (recordLoop only)
+	vacuuming   atomic.Bool
+	background  sync.WaitGroup // vacuums, waited for when Run returns
 }
 
 // NewWebhooks returns the delivery engine on db; due rings when deliveries
@@ -147,6 +163,9 @@ func (w *Webhooks) now() time.Time { return w.cfg.Now().UTC().Truncate(time.Micr
 // slot is free as soon as its request ends; its delivery stays leased until
 // the record is written.
 func (w *Webhooks) Run(ctx context.Context) {
+	if err := w.prune(ctx); err != nil && ctx.Err() == nil {
+		w.log.WarnContext(ctx, "prune webhook queue", "err", err)
+	}
 	outcomes := make(chan result, w.cfg.Workers)
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); w.recordLoop(context.WithoutCancel(ctx), outcomes) }()
@@ -155,6 +174,7 @@ func (w *Webhooks) Run(ctx context.Context) {
 		wg.Wait()
 		close(outcomes)
 		<-recorded
+		w.background.Wait()
 	}()
 	slots := make(chan struct{}, w.cfg.Workers)
 	tick := time.NewTicker(w.cfg.PollInterval)

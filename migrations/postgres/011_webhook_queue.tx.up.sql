@@ -13,7 +13,7 @@ CREATE TABLE webhook_queue (
     locked_until TIMESTAMPTZ  -- the lease of an attempt in flight
 ) WITH (fillfactor = 70);
 --bun:split
-CREATE INDEX webhook_queue_due ON webhook_queue (endpoint_id, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX webhook_queue_due ON webhook_queue (endpoint_id, due_at) INCLUDE (delivery_id) WHERE due_at IS NOT NULL;
 --bun:split
 CREATE INDEX webhook_queue_leased ON webhook_queue (endpoint_id, locked_until) WHERE locked_until IS NOT NULL;
 --bun:split
