@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -363,7 +364,9 @@ func runWebhookBench(ctx context.Context, c whBenchConfig) (*whBenchResult, erro
 	deadline := start.Add(c.Duration)
 	var mu sync.Mutex
 	var createErr error
-	var lastWrite time.Time
+	var firstWrite, lastWrite time.Time
+	var next atomic.Int64
+	healthy := 0 // events written whose deliveries go to healthy endpoints
 	var writeWG sync.WaitGroup
 	for range writers {
 		writeWG.Go(func() {
@@ -380,10 +383,8 @@ func runWebhookBench(ctx context.Context, c whBenchConfig) (*whBenchResult, erro
 						return
 					}
 				}
-				mu.Lock()
-				merchant := merchantIDs[res.Events%merchants]
-				mu.Unlock()
-				_, err := svc.Create(ctx, invoice.CreateParams{MerchantID: merchant, Mode: invoice.ModeTest,
+				k := int(next.Add(1) - 1)
+				_, err := svc.Create(ctx, invoice.CreateParams{MerchantID: merchantIDs[k%merchants], Mode: invoice.ModeTest,
 					Amount: "25.00", Currency: "USD", PaymentMethods: []string{"sandbox"}})
 				mu.Lock()
 				if err != nil && createErr == nil && ctx.Err() == nil {
@@ -391,7 +392,13 @@ func runWebhookBench(ctx context.Context, c whBenchConfig) (*whBenchResult, erro
 				}
 				if err == nil {
 					res.Events++
+					if !c.Spread || k%merchants < c.Endpoints-c.Hanging {
+						healthy++
+					}
 					lastWrite = time.Now()
+					if firstWrite.IsZero() {
+						firstWrite = lastWrite
+					}
 				}
 				mu.Unlock()
 			}
@@ -401,7 +408,10 @@ func runWebhookBench(ctx context.Context, c whBenchConfig) (*whBenchResult, erro
 	if createErr != nil {
 		return nil, fmt.Errorf("create invoice: %w", createErr)
 	}
-	res.Expected = healthyShare(res.Events)
+	res.Expected = healthy
+	if !c.Spread {
+		res.Expected = res.Events * (c.Endpoints - c.Hanging)
+	}
 	if err := rc.wait(ctx, c.Drain, func() bool { return res.Delivered >= res.Expected }); err != nil {
 		return nil, err
 	}
@@ -430,15 +440,17 @@ func runWebhookBench(ctx context.Context, c whBenchConfig) (*whBenchResult, erro
 	elapsed := rc.last.Sub(start)
 	res.DurationSeconds = round(elapsed.Seconds(), 3)
 	res.DeliveriesPerSec = round(float64(res.Delivered)/elapsed.Seconds(), 1)
-	writeSpan := lastWrite.Sub(start).Seconds()
-	res.EventsPerSec = round(float64(res.Events)/writeSpan, 1)
-	res.RequiredPerSec = round(float64(res.Expected)/writeSpan, 1)
 	// Written and delivered rates each over their own span (first to last
-	// write; first to last receipt): an engine that keeps up spans what the
-	// writers span, shifted by the latency, and keep_up is 1.
-	if span := rc.last.Sub(rc.first).Seconds(); span > 0 && res.Delivered > 1 {
+	// write; first to last receipt), n items making n-1 intervals: an engine
+	// that keeps up spans what the writers span, shifted by the latency, and
+	// keep_up is 1 (within the jitter of the first and last latencies).
+	writeSpan := lastWrite.Sub(firstWrite).Seconds()
+	if span := rc.last.Sub(rc.first).Seconds(); span > 0 && writeSpan > 0 && res.Delivered > 1 && res.Events > 1 {
+		share := float64(res.Expected) / float64(res.Events) // healthy deliveries per event
+		res.EventsPerSec = round(float64(res.Events-1)/writeSpan, 1)
+		res.RequiredPerSec = round(float64(res.Events-1)/writeSpan*share, 1)
 		res.DeliveredPerSec = round(float64(res.Delivered-1)/span, 1)
-		res.KeepUp = round(float64(res.Delivered-1)/span/(float64(res.Expected)/writeSpan), 3)
+		res.KeepUp = round(float64(res.Delivered-1)/span/(float64(res.Events-1)/writeSpan*share), 3)
 	}
 	res.Latency = summarise(rc.latencies)
 	return res, nil
