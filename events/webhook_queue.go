@@ -68,9 +68,12 @@ func (w *Webhooks) claim(ctx context.Context, n int) ([]claimed, error) {
 //     and re-checks that each is still due (Postgres re-evaluates the
 //     condition on the newest version of a row changed since the
 //     statement began, so a row another claimer took is skipped);
-//   - the two updates lease the rows: the queue row's due_at moves to the
-//     lease's end, so an attempt in flight leaves the due range and comes
-//     back due by itself if its worker dies;
+//   - the two updates lease the rows (locked_until, in the queue and in the
+//     delivery); an attempt whose worker dies is due again when its lease
+//     expires. A claim leaves due_at as it is, so the new version of a
+//     queue row has the same key in webhook_queue_due as the old one, and
+//     Postgres removes the old versions from the index pages the claims
+//     work in (bottom-up deletion) between vacuums;
 //   - the final select returns each delivery with its endpoint and event.
 //
 // The claim and the record write a delivery's lease (locked_until) and its
@@ -102,7 +105,7 @@ func (w *Webhooks) claimSQL(n int, now, lease time.Time) (string, []any) {
 	CROSS JOIN LATERAL (SELECT count(*) AS busy FROM webhook_queue l
 		WHERE l.endpoint_id = eps.id AND l.locked_until IS NOT NULL AND l.locked_until > ?) b
 	CROSS JOIN LATERAL (SELECT q.delivery_id, q.due_at FROM webhook_queue q
-		WHERE q.endpoint_id = eps.id AND q.due_at IS NOT NULL AND q.due_at <= ?
+		WHERE q.endpoint_id = eps.id AND q.due_at IS NOT NULL AND q.due_at <= ? AND (q.locked_until IS NULL OR q.locked_until <= ?)
 		ORDER BY q.endpoint_id, q.due_at LIMIT greatest(? - b.busy, 0)) c
 	ORDER BY c.due_at LIMIT ?
 ), chk AS (
@@ -111,15 +114,15 @@ func (w *Webhooks) claimSQL(n int, now, lease time.Time) (string, []any) {
 	DELETE FROM webhook_queue q USING chk
 	WHERE q.delivery_id = chk.delivery_id AND chk.status IS DISTINCT FROM 'pending'
 ), held AS (
-	UPDATE webhook_queue q SET due_at = chk.locked_until, locked_until = chk.locked_until FROM chk
+	UPDATE webhook_queue q SET locked_until = chk.locked_until FROM chk
 	WHERE q.delivery_id = chk.delivery_id AND chk.status = 'pending' AND chk.locked_until > ?
 ), locked AS (
 	SELECT q.delivery_id FROM webhook_queue q
 	WHERE q.delivery_id IN (SELECT delivery_id FROM chk WHERE status = 'pending' AND (locked_until IS NULL OR locked_until <= ?))
-	AND q.due_at <= ?
+	AND q.due_at <= ? AND (q.locked_until IS NULL OR q.locked_until <= ?)
 	FOR UPDATE SKIP LOCKED
 ), leased AS (
-	UPDATE webhook_queue q SET due_at = ?, locked_until = ? FROM locked
+	UPDATE webhook_queue q SET locked_until = ? FROM locked
 	WHERE q.delivery_id = locked.delivery_id RETURNING q.delivery_id
 ), c AS (
 	UPDATE webhook_deliveries d SET locked_until = ?, updated_at = ? FROM leased
@@ -128,7 +131,7 @@ func (w *Webhooks) claimSQL(n int, now, lease time.Time) (string, []any) {
 SELECT ` + w.columns((*Delivery)(nil), "c", "d_") + `, ` + w.columns((*Endpoint)(nil), "e", "e_") + `, ` +
 		w.columns((*invoice.Event)(nil), "v", "v_") + `
 FROM c JOIN webhook_endpoints e ON e.id = c.endpoint_id JOIN events v ON v.id = c.event_id`
-	return q, []any{now, now, w.cfg.PerEndpoint, n, now, now, now, lease, lease, lease, now}
+	return q, []any{now, now, now, w.cfg.PerEndpoint, n, now, now, now, now, lease, lease, now}
 }
 
 // columns lists the columns of model's table as alias.column AS prefix+column.
@@ -148,7 +151,7 @@ func (w *Webhooks) columns(model any, alias, prefix string) string {
 func (w *Webhooks) claimSQLite(ctx context.Context, n int, now, lease time.Time) ([]claimed, error) {
 	// Look before taking a write transaction: most wake-ups (every batch of
 	// events, with or without endpoints) find nothing due.
-	due, err := w.db.NewSelect().Model((*queued)(nil)).Where("due_at IS NOT NULL AND due_at <= ?", now).Limit(1).Exists(ctx)
+	due, err := w.db.NewSelect().Model((*queued)(nil)).Where("due_at IS NOT NULL AND due_at <= ? AND (locked_until IS NULL OR locked_until <= ?)", now, now).Limit(1).Exists(ctx)
 	if err != nil || !due {
 		return nil, err
 	}
@@ -175,6 +178,7 @@ func (w *Webhooks) claimSQLite(ctx context.Context, n int, now, lease time.Time)
 			var some []queued
 			if err := tx.NewSelect().Model(&some).
 				Where("endpoint_id = ? AND due_at IS NOT NULL AND due_at <= ?", ep, now).
+				Where("locked_until IS NULL OR locked_until <= ?", now).
 				Where("EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = queued.delivery_id AND d.status = ? AND (d.locked_until IS NULL OR d.locked_until <= ?))", DeliveryPending, now).
 				OrderExpr("due_at").Limit(int64(room)).Scan(ctx); err != nil {
 				return fmt.Errorf("select due: %w", err)
@@ -190,7 +194,7 @@ func (w *Webhooks) claimSQLite(ctx context.Context, n int, now, lease time.Time)
 		for i, c := range cands {
 			ids[i] = c.DeliveryID
 		}
-		if _, err := tx.NewUpdate().Model((*queued)(nil)).Set("due_at = ?, locked_until = ?", lease, lease).
+		if _, err := tx.NewUpdate().Model((*queued)(nil)).Set("locked_until = ?", lease).
 			Where("delivery_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
 			return fmt.Errorf("lease: %w", err)
 		}

@@ -66,7 +66,7 @@ type WebhookConfig struct {
 	// system's roots).
 	TLS *tls.Config
 	// VacuumEvery is how many attempts this engine records between two
-	// VACUUMs of the webhook queue on Postgres (default 5000; negative:
+	// VACUUMs of the webhook queue on Postgres (default 1000; negative:
 	// never). Every claim and record leaves a dead row version in the
 	// queue and its indexes, in the very range the next claims read; the
 	// queue holds only the backlog, so vacuuming it is cheap, and without
@@ -107,7 +107,7 @@ func (c *WebhookConfig) defaults() {
 		c.Now = time.Now
 	}
 	if c.VacuumEvery == 0 {
-		c.VacuumEvery = 5000
+		c.VacuumEvery = 1000
 	}
 }
 

@@ -249,7 +249,8 @@ if [ -z "$only" ] || [ "$only" = C ]; then
 	wh() {
 		local name=$1
 		shift
-		"$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $whdb" -c "CREATE DATABASE $whdb"
+		"$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $whdb" >/dev/null 2>&1
+		"$PSQL" "$pg/postgres" -qc "CREATE DATABASE $whdb"
 		"$work/settle" bench webhooks --database-url "$whurl" --endpoints 10 --spread --concurrency 32 --per-endpoint 4 \
 			--json "$@" >"$work/$name.json" 2>"$work/$name.plan" || { cat "$work/$name.json" "$work/$name.plan" >&2; exit 1; }
 	}
