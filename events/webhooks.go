@@ -65,13 +65,13 @@ type WebhookConfig struct {
 	// TLS is the base TLS configuration of https deliveries (default: the
 	// system's roots).
 	TLS *tls.Config
-	// VacuumEvery is how many attempts this engine records between two
+	// VacuumEvery is the fewest attempts this engine records between two
 	// VACUUMs of the webhook queue on Postgres (default 1000; negative:
-	// never). Every claim and record leaves a dead row version in the
-	// queue and its indexes, in the very range the next claims read; the
-	// queue holds only the backlog, so vacuuming it is cheap, and without
-	// it (autovacuum off or behind) claims would slow as deliveries pass.
-	// Each vacuum also refreshes the statistics the claim is planned with.
+	// never); with a large backlog, a tenth of the queue. Every claim and
+	// record leaves a dead row version in the queue and its indexes, in the
+	// very range the next claims read; the queue holds only the backlog,
+	// so vacuuming it is cheap, and without it (autovacuum off or behind)
+	// claims would slow as deliveries pass.
 	VacuumEvery int
 }
 
@@ -127,6 +127,7 @@ type Webhooks struct {
 
 	sinceVacuum int // attempts recorded since the last vacuum (recordLoop only)
 	vacuuming   atomic.Bool
+	queueSize   atomic.Int64   // rows in the queue at the last vacuum
 	background  sync.WaitGroup // vacuums, waited for when Run returns
 }
 
