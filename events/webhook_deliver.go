@@ -32,19 +32,6 @@ type outcome struct {
 
 func (o outcome) ok() bool { return o.err == "" && o.status >= 200 && o.status < 300 }
 
-// attempt makes one attempt of a claimed delivery and records it. The
-// attempt is not cut short when ctx ends: shutting down waits for it.
-func (w *Webhooks) attempt(ctx context.Context, c claimed) {
-	ctx = context.WithoutCancel(ctx)
-	o := w.send(ctx, c)
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := w.record(rctx, c, o); err != nil {
-		// The lease expires and the attempt is made again: at least once.
-		w.log.WarnContext(ctx, "record webhook attempt", "delivery_id", c.delivery.ID, "err", err)
-	}
-}
-
 // send signs the event and POSTs it to the endpoint.
 func (w *Webhooks) send(ctx context.Context, c claimed) outcome {
 	o := outcome{at: w.now()}
@@ -95,8 +82,8 @@ func (w *Webhooks) send(ctx context.Context, c claimed) outcome {
 	return o
 }
 
-// record stores the attempt and moves the delivery and its endpoint on, in
-// one transaction: success ends the delivery and clears the endpoint's
+// record stores one attempt and moves the delivery, its queue row and its
+// endpoint on, in one transaction: success ends the delivery and clears the endpoint's
 // failure run; failure schedules the next attempt (or fails the delivery)
 // and may disable the endpoint.
 func (w *Webhooks) record(ctx context.Context, c claimed, o outcome) error {
@@ -135,8 +122,13 @@ func (w *Webhooks) record(ctx context.Context, c claimed, o outcome) error {
 			return err
 		}
 		n, _ := res.RowsAffected()
-		lost = n == 0
-		return nil
+		if lost = n == 0; lost {
+			return nil
+		}
+		if d.Status == DeliveryPending {
+			return schedule(ctx, tx, d.EndpointID, []string{d.ID}, d.NextAttemptAt)
+		}
+		return dequeue(ctx, tx, []string{d.ID})
 	})
 	if err == nil && lost {
 		w.log.InfoContext(ctx, "webhook delivery was replayed or taken over while an attempt was in flight; only the attempt is recorded", "delivery_id", d.ID)

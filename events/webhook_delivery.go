@@ -177,7 +177,7 @@ func RetryDelivery(ctx context.Context, db bun.IDB, merchantID string, mode invo
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrDeliveryInFlight
 		}
-		return nil
+		return schedule(ctx, tx, d.EndpointID, []string{d.ID}, &now)
 	})
 	if err != nil {
 		return DeliveryObject{}, fmt.Errorf("retry delivery %s: %w", id, err)
@@ -246,10 +246,14 @@ func Replay(ctx context.Context, db bun.IDB, merchantID string, mode invoice.Mod
 			if err := InsertDeliveries(ctx, tx, fresh[start:end]); err != nil {
 				return fmt.Errorf("insert deliveries: %w", err)
 			}
-			if _, err := tx.NewUpdate().Model((*Delivery)(nil)).
+			var reset []string
+			if err := tx.NewUpdate().Model((*Delivery)(nil)).
 				Set("status = ?, attempts = 0, next_attempt_at = ?, locked_until = NULL, updated_at = ?", DeliveryPending, due, now).
-				Where("endpoint_id = ? AND event_id IN (?)", ep.ID, bun.In(ids[start:end])).Exec(ctx); err != nil {
+				Where("endpoint_id = ? AND event_id IN (?)", ep.ID, bun.In(ids[start:end])).Returning("id").Scan(ctx, &reset); err != nil {
 				return fmt.Errorf("reset deliveries: %w", err)
+			}
+			if err := schedule(ctx, tx, ep.ID, reset, due); err != nil {
+				return fmt.Errorf("queue deliveries: %w", err)
 			}
 		}
 		res.Replayed = len(ids)

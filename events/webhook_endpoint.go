@@ -249,9 +249,13 @@ func DeleteEndpoint(ctx context.Context, db bun.IDB, merchantID string, mode inv
 		if _, err := tx.NewUpdate().Model(&ep).Column("deleted_at", "enabled", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		_, err = tx.NewUpdate().Model((*Delivery)(nil)).
+		queue := tx.NewSelect().Model((*queued)(nil)).Column("delivery_id").Where("endpoint_id = ?", ep.ID)
+		if _, err := tx.NewUpdate().Model((*Delivery)(nil)).
 			Set("status = ?, next_attempt_at = NULL, last_error = ?, updated_at = ?", DeliveryFailed, "endpoint deleted", now).
-			Where("endpoint_id = ? AND status = ?", ep.ID, DeliveryPending).Exec(ctx)
+			Where("id IN (?) AND status = ?", queue, DeliveryPending).Exec(ctx); err != nil {
+			return err
+		}
+		_, err = tx.NewDelete().Model((*queued)(nil)).Where("endpoint_id = ?", ep.ID).Exec(ctx)
 		return err
 	})
 	if err != nil {
@@ -280,17 +284,31 @@ func RotateSecret(ctx context.Context, db bun.IDB, merchantID string, mode invoi
 }
 
 // pauseDeliveries takes an endpoint's pending deliveries off the schedule
-// (next_attempt_at NULL), so that claims never scan them while it is
-// disabled. One in flight is paused when its attempt is recorded.
+// (next_attempt_at and their queue rows' due_at NULL), so that claims never
+// look at them while it is disabled. One in flight is paused when its
+// attempt is recorded.
 func pauseDeliveries(ctx context.Context, tx bun.IDB, endpointID string, now time.Time) error {
-	_, err := tx.NewUpdate().Model((*Delivery)(nil)).Set("next_attempt_at = NULL, updated_at = ?", now).
-		Where("endpoint_id = ? AND status = ? AND next_attempt_at IS NOT NULL", endpointID, DeliveryPending).Exec(ctx)
-	return err
+	return reschedule(ctx, tx, endpointID, true, nil, now)
 }
 
 // resumeDeliveries makes an endpoint's paused deliveries due now.
 func resumeDeliveries(ctx context.Context, tx bun.IDB, endpointID string, now time.Time) error {
-	_, err := tx.NewUpdate().Model((*Delivery)(nil)).Set("next_attempt_at = ?, updated_at = ?", now, now).
-		Where("endpoint_id = ? AND status = ? AND next_attempt_at IS NULL", endpointID, DeliveryPending).Exec(ctx)
+	return reschedule(ctx, tx, endpointID, false, &now, now)
+}
+
+// reschedule sets the next attempt of an endpoint's queued deliveries that
+// are scheduled (scheduled true) or paused (false) to due, through the
+// queue, which holds only pending deliveries.
+func reschedule(ctx context.Context, tx bun.IDB, endpointID string, scheduled bool, due *time.Time, now time.Time) error {
+	which := "due_at IS NULL"
+	if scheduled {
+		which = "due_at IS NOT NULL"
+	}
+	sel := tx.NewSelect().Model((*queued)(nil)).Column("delivery_id").Where("endpoint_id = ? AND "+which, endpointID)
+	if _, err := tx.NewUpdate().Model((*Delivery)(nil)).Set("next_attempt_at = ?, updated_at = ?", due, now).
+		Where("id IN (?) AND status = ?", sel, DeliveryPending).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.NewUpdate().Model((*queued)(nil)).Set("due_at = ?", due).Where("endpoint_id = ? AND "+which, endpointID).Exec(ctx)
 	return err
 }

@@ -3,13 +3,12 @@ package events
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/settlepay/settle/invoice"
 )
@@ -66,6 +65,14 @@ type WebhookConfig struct {
 	// TLS is the base TLS configuration of https deliveries (default: the
 	// system's roots).
 	TLS *tls.Config
+	// VacuumEvery is the fewest attempts this engine records between two
+	// VACUUMs of the webhook queue on Postgres (default 1000; negative:
+	// never); with a large backlog, a tenth of the queue. Every claim and
+	// record leaves a dead row version in the queue and its indexes, in the
+	// very range the next claims read; the queue holds only the backlog,
+	// so vacuuming it is cheap, and without it (autovacuum off or behind)
+	// claims would slow as deliveries pass.
+	VacuumEvery int
 }
 
 func (c *WebhookConfig) defaults() {
@@ -99,6 +106,9 @@ func (c *WebhookConfig) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.VacuumEvery == 0 {
+		c.VacuumEvery = 1000
+	}
 }
 
 // Webhooks delivers pending deliveries to merchants' endpoints: a pool of
@@ -114,6 +124,11 @@ type Webhooks struct {
 	due    *Signal
 	wake   Signal // a worker finished, or deliveries were made due here
 	client *client
+
+	sinceVacuum int // attempts recorded since the last vacuum (recordLoop only)
+	vacuuming   atomic.Bool
+	queueSize   atomic.Int64   // rows in the queue at the last vacuum
+	background  sync.WaitGroup // vacuums, waited for when Run returns
 }
 
 // NewWebhooks returns the delivery engine on db; due rings when deliveries
@@ -142,19 +157,42 @@ func (w *Webhooks) now() time.Time { return w.cfg.Now().UTC().Truncate(time.Micr
 
 // Run delivers until ctx ends, then waits for the attempts in flight to
 // finish and be recorded (at most Timeout).
+//
+// One loop claims due deliveries in batches and hands each to a worker; a
+// worker signs and posts it and passes the outcome to one recorder, which
+// writes every outcome that has gathered meanwhile in one batch. A worker's
+// slot is free as soon as its request ends; its delivery stays leased until
+// the record is written.
 func (w *Webhooks) Run(ctx context.Context) {
+	if err := w.prune(ctx); err != nil && ctx.Err() == nil {
+		w.log.WarnContext(ctx, "prune webhook queue", "err", err)
+	}
+	outcomes := make(chan result, w.cfg.Workers)
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); w.recordLoop(context.WithoutCancel(ctx), outcomes) }()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		close(outcomes)
+		<-recorded
+		w.background.Wait()
+	}()
 	slots := make(chan struct{}, w.cfg.Workers)
 	tick := time.NewTicker(w.cfg.PollInterval)
 	defer tick.Stop()
+	// A claim waits for a quarter of the workers to be free while the
+	// last one filled every free slot (more is due), so that each claim
+	// takes a batch; when the last claim found less than it asked for, any
+	// free slot claims at once.
+	batch, short := max(w.cfg.Workers/4, 1), true
 	for ctx.Err() == nil {
 		due, wake := w.due.C(), w.wake.C()
-		if free := cap(slots) - len(slots); free > 0 {
+		if free := cap(slots) - len(slots); free >= batch || free > 0 && short {
 			claimed, err := w.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
 				w.log.WarnContext(ctx, "claim webhook deliveries", "err", err)
 			}
+			short = len(claimed) < free
 			for _, c := range claimed {
 				slots <- struct{}{}
 				wg.Go(func() {
@@ -162,15 +200,19 @@ func (w *Webhooks) Run(ctx context.Context) {
 						<-slots
 						w.wake.Notify()
 					}()
-					w.attempt(ctx, c)
+					// The attempt is not cut short when ctx ends:
+					// shutting down waits for it and its record.
+					outcomes <- result{c, w.send(context.WithoutCancel(ctx), c)}
 				})
 			}
 		}
 		select {
 		case <-ctx.Done():
 		case <-due:
+			short = true // new deliveries, or a replay
 		case <-wake:
 		case <-tick.C:
+			short = true // retries come due
 		}
 	}
 }
@@ -181,120 +223,4 @@ type claimed struct {
 	endpoint Endpoint
 	event    invoice.Event
 	lease    time.Time // the locked_until this claim wrote
-}
-
-// claim leases up to n due deliveries of enabled endpoints, no more per
-// endpoint than PerEndpoint minus those already in flight anywhere.
-func (w *Webhooks) claim(ctx context.Context, n int) ([]claimed, error) {
-	now := w.now()
-	lease := now.Add(w.cfg.Timeout + w.cfg.LeaseMargin)
-	// Look before taking a write transaction: most wake-ups (every batch of
-	// events, with or without endpoints) find nothing due.
-	due, err := w.db.NewSelect().Model((*Delivery)(nil)).
-		Where("status = ? AND next_attempt_at <= ?", DeliveryPending, now).Limit(1).Exists(ctx)
-	if err != nil || !due {
-		return nil, err
-	}
-	var picked []Delivery
-	err = w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var busy []struct {
-			EndpointID string `bun:"endpoint_id"`
-			N          int    `bun:"n"`
-		}
-		// A delivery in flight was due when claimed, so it lies in the
-		// due part of the pending index.
-		if err := tx.NewSelect().TableExpr("webhook_deliveries").ColumnExpr("endpoint_id, COUNT(*) AS n").
-			Where("status = ? AND next_attempt_at <= ? AND locked_until > ?", DeliveryPending, now, now).
-			GroupExpr("endpoint_id").Scan(ctx, &busy); err != nil {
-			return fmt.Errorf("count in flight: %w", err)
-		}
-		room := map[string]int{}
-		var full []string
-		for _, b := range busy {
-			room[b.EndpointID] = w.cfg.PerEndpoint - b.N
-			if b.N >= w.cfg.PerEndpoint {
-				full = append(full, b.EndpointID)
-			}
-		}
-		var due []Delivery
-		q := tx.NewSelect().Model(&due).
-			Where("delivery.status = ? AND delivery.next_attempt_at <= ?", DeliveryPending, now).
-			Where("(delivery.locked_until IS NULL OR delivery.locked_until <= ?)", now).
-			Where("EXISTS (SELECT 1 FROM webhook_endpoints AS e WHERE e.id = delivery.endpoint_id AND e.enabled AND e.deleted_at IS NULL)").
-			OrderExpr("delivery.next_attempt_at, delivery.id").Limit(int64(min(n*w.cfg.PerEndpoint, 1000)))
-		if len(full) > 0 {
-			q = q.Where("delivery.endpoint_id NOT IN (?)", bun.In(full))
-		}
-		if tx.Dialect().Name() == dialect.PG {
-			q = q.For("UPDATE OF delivery SKIP LOCKED")
-		}
-		if err := q.Scan(ctx); err != nil {
-			return fmt.Errorf("select due: %w", err)
-		}
-		picked = picked[:0]
-		ids := []string{}
-		for _, d := range due {
-			if len(picked) == n {
-				break
-			}
-			r, seen := room[d.EndpointID]
-			if !seen {
-				r = w.cfg.PerEndpoint
-			}
-			if r <= 0 {
-				continue
-			}
-			room[d.EndpointID] = r - 1
-			d.LockedUntil = &lease
-			picked = append(picked, d)
-			ids = append(ids, d.ID)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		_, err := tx.NewUpdate().Model((*Delivery)(nil)).Set("locked_until = ?, updated_at = ?", lease, now).
-			Where("id IN (?)", bun.In(ids)).Exec(ctx)
-		return err
-	})
-	if err != nil || len(picked) == 0 {
-		return nil, err
-	}
-	// What is claimed is attempted, even if ctx ends meanwhile: Run waits.
-	return w.load(context.WithoutCancel(ctx), picked, lease)
-}
-
-// load fetches the endpoints and events of claimed deliveries. A delivery
-// whose endpoint or event cannot be read stays leased and is tried again
-// when the lease expires.
-func (w *Webhooks) load(ctx context.Context, picked []Delivery, lease time.Time) ([]claimed, error) {
-	epIDs, evIDs := make([]string, 0, len(picked)), make([]string, 0, len(picked))
-	for _, d := range picked {
-		epIDs = append(epIDs, d.EndpointID)
-		evIDs = append(evIDs, d.EventID)
-	}
-	var eps []Endpoint
-	if err := w.db.NewSelect().Model(&eps).Where("id IN (?)", bun.In(epIDs)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("load endpoints: %w", err)
-	}
-	var evs []invoice.Event
-	if err := w.db.NewSelect().Model(&evs).Where("id IN (?)", bun.In(evIDs)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("load events: %w", err)
-	}
-	byEP := make(map[string]Endpoint, len(eps))
-	for _, e := range eps {
-		byEP[e.ID] = e
-	}
-	byEV := make(map[string]invoice.Event, len(evs))
-	for _, e := range evs {
-		byEV[e.ID] = e
-	}
-	out := make([]claimed, 0, len(picked))
-	for _, d := range picked {
-		ep, ok1 := byEP[d.EndpointID]
-		ev, ok2 := byEV[d.EventID]
-		if ok1 && ok2 {
-			out = append(out, claimed{delivery: d, endpoint: ep, event: ev, lease: lease})
-		}
-	}
-	return out, nil
 }

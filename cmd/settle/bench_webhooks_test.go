@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/settlepay/settle/invoice/storetest"
@@ -39,10 +40,41 @@ func TestBenchWebhooks(t *testing.T) {
 	})
 }
 
+// TestBenchWebhooksHangingBacklog runs the bench with a backlog, one
+// endpoint per merchant and one endpoint that never answers: the backlog
+// and every event reach the healthy endpoints once, the hanging one holds
+// at most its limit in flight, and the claim's plan is printed on Postgres.
+func TestBenchWebhooksHangingBacklog(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		var stdout, stderr bytes.Buffer
+		m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		err := m.Run(context.Background(), []string{"bench", "webhooks", "--json", "--database-url", db.URL,
+			"--duration", "500ms", "--rate", "100", "--endpoints", "3", "--spread", "--hanging", "1", "--backlog", "300",
+			"--concurrency", "6", "--per-endpoint", "2", "--timeout", "30s", "--explain", "--drain", "20s"})
+		if err != nil {
+			t.Fatalf("bench webhooks: %v\nstdout %s\nstderr %s", err, stdout.String(), stderr.String())
+		}
+		var res whBenchResult
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+			t.Fatalf("output %q: %v", stdout.String(), err)
+		}
+		if res.Events == 0 || res.Delivered != res.Expected || res.Missing != 0 || res.Duplicates != 0 || res.Unverified != 0 ||
+			res.Backlog != 300 || res.BacklogHealthy != 200 || res.BacklogPerSec <= 0 || res.Hanging != 1 ||
+			res.HangingInFlight < 1 || res.HangingInFlight > 2 || res.Expected > res.Events {
+			t.Fatalf("result %+v: want the backlog and every event to the two healthy endpoints, the hanging one at its limit", res)
+		}
+		if plan := stderr.String(); db.Name == "postgres" && !strings.Contains(plan, "Buffers: shared") {
+			t.Fatalf("no claim plan on stderr: %q", plan)
+		}
+	})
+}
+
 func TestBenchWebhooksFlags(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"--concurrency", "0"}, {"--endpoints", "0"}, {"--duration", "0s"}, {"--rate", "-1"}, {"extra"},
+		{"--hanging", "1"}, {"--endpoints", "2", "--hanging", "-1"}, {"--backlog", "-1"}, {"--timeout", "0s"},
 	} {
 		var out bytes.Buffer
 		m := &Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}

@@ -11,6 +11,19 @@
 #      the same driver, pragmas and single connection, without the API) on
 #      the same file.
 #
+#   C. Webhooks on Postgres (`settle bench webhooks`, 10 endpoints on a local
+#      receiver that verifies every signature, each endpoint its own
+#      merchant's, so one delivery per event; 32 workers, 4 per endpoint):
+#      C1 delivered/s against the rate the same run wrote events at
+#         (WH_RATE, default 1000/s): the ratio is the engine keeping up;
+#      C2 the healthy endpoints' p99 latency with one of the ten never
+#         answering, paired with a run where all ten answer (WH_HANG_RATE,
+#         default 500 events/s);
+#      C3 the drain rate of a 100,000-delivery backlog, paired with a
+#         10,000-delivery one, and the buffers one claim of 32 reads at each
+#         size (EXPLAIN (ANALYZE, BUFFERS), rolled back).
+#      Every webhook run gets a fresh database.
+#
 # Each comparison runs PAIRS pairs: settle, reference, settle, reference, …
 # Every run gets a warm-up of WARMUP seconds (not counted), then a CHECKPOINT
 # (Postgres) or a truncating WAL checkpoint (SQLite, `settle bench sqlite-raw
@@ -32,7 +45,8 @@
 #   PAIRS        pairs per comparison, default 3 (at least 1; 3 or more to
 #                see the spread)
 #   WARMUP       seconds of warm-up before each run, default 2
-#   ONLY         A or B to run one comparison only; default both
+#   ONLY         A, B or C to run one comparison only; default all three
+#   WH_RATE, WH_HANG_RATE  events/s written in C1 and C2 (defaults 1000, 500)
 #   KEEP_DB=1    keep the Postgres database and the work directory
 #   PGBENCH, PSQL  the pgbench and psql binaries (default: from PATH, else
 #                Debian's PostgreSQL 15 location)
@@ -50,26 +64,30 @@ secs=${DURATION:-15}
 pairs=${PAIRS:-3}
 warm=${WARMUP:-2}
 only=${ONLY:-}
+wh_rate=${WH_RATE:-1000}
+wh_hang_rate=${WH_HANG_RATE:-500}
 PGBENCH=${PGBENCH:-$(command -v pgbench || echo /usr/lib/postgresql/15/bin/pgbench)}
 PSQL=${PSQL:-$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)}
 goal=70
 
-for v in conc secs pairs warm; do
+for v in conc secs pairs warm wh_rate wh_hang_rate; do
 	case ${!v} in '' | *[!0-9]*) echo "run.sh: $v=${!v}: want a whole number" >&2; exit 2 ;; esac
 done
 [ "$pairs" -ge 1 ] && [ "$conc" -ge 1 ] && [ "$secs" -ge 1 ] || { echo "run.sh: PAIRS, CONCURRENCY and DURATION must be at least 1" >&2; exit 2; }
-case $only in '' | A | B) ;; *) echo "run.sh: ONLY=$only: want A or B" >&2; exit 2 ;; esac
+case $only in '' | A | B | C) ;; *) echo "run.sh: ONLY=$only: want A, B or C" >&2; exit 2 ;; esac
 
 work=$(mktemp -d)
 db=settle_bench_$(date +%s)_$$
 pgurl="$pg/$db?sslmode=disable"
 server=""
 db_created=""
+whdb=""
 
 cleanup() {
 	if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
 	if [ "${KEEP_DB:-}" != 1 ]; then
 		if [ -n "$db_created" ]; then "$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; fi
+		if [ -n "$whdb" ]; then "$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $whdb" >/dev/null 2>&1 || true; fi
 		rm -rf "$work"
 	else
 		echo "kept: database $db, directory $work" >&2
@@ -176,7 +194,7 @@ echo "   postgres: $("$PSQL" "$pg/postgres" -Atc 'SHOW server_version'); $("$PGB
 echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 (cd "$root" && go build -o "$work/settle" ./cmd/settle)
 
-if [ "$only" != B ]; then
+if [ -z "$only" ] || [ "$only" = A ]; then
 	# A. Postgres: a fresh database, migrated, with a merchant.
 	"$PSQL" "$pg/postgres" -qc "CREATE DATABASE $db"
 	db_created=1
@@ -202,7 +220,7 @@ if [ "$only" != B ]; then
 	done
 fi
 
-if [ "$only" != A ]; then
+if [ -z "$only" ] || [ "$only" = B ]; then
 	# B. SQLite: a fresh file, as `settle serve` would create it.
 	surl="sqlite://$work/settle.db"
 	skey=$(SETTLE_DATABASE_URL=$surl "$work/settle" merchants create --name "Bench SQLite" | key)
@@ -220,7 +238,83 @@ if [ "$only" != A ]; then
 	done
 fi
 
-[ "$only" = B ] || report "A. Postgres: settle API vs pgbench, the API's statements (pgbench-create-invoice.sql)" "settle API" "pgbench" "$work/A.pairs"
-[ "$only" = A ] || report "B. SQLite: settle API vs settle bench sqlite-raw, the same statements and driver" "settle API" "raw SQLite" "$work/B.pairs"
+[ -n "$only" ] && [ "$only" != A ] || report "A. Postgres: settle API vs pgbench, the API's statements (pgbench-create-invoice.sql)" "settle API" "pgbench" "$work/A.pairs"
+[ -n "$only" ] && [ "$only" != B ] || report "B. SQLite: settle API vs settle bench sqlite-raw, the same statements and driver" "settle API" "raw SQLite" "$work/B.pairs"
+if [ -z "$only" ] || [ "$only" = C ]; then
+	# C. Webhooks on Postgres, each run on a fresh database.
+	whdb=${db}_wh
+	whurl="$pg/$whdb?sslmode=disable"
+	# wh NAME ARGS…: one `settle bench webhooks` run on a fresh database; the
+	# JSON is kept in NAME.json, the claim's plan (with --explain) in NAME.plan.
+	wh() {
+		local name=$1
+		shift
+		"$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $whdb" >/dev/null 2>&1
+		"$PSQL" "$pg/postgres" -qc "CREATE DATABASE $whdb"
+		"$work/settle" bench webhooks --database-url "$whurl" --endpoints 10 --spread --concurrency 32 --per-endpoint 4 \
+			--json "$@" >"$work/$name.json" 2>"$work/$name.plan" || { cat "$work/$name.json" "$work/$name.plan" >&2; exit 1; }
+	}
+	# plan_hits FILE prints the shared buffers the claim's plan hit and read.
+	plan_hits() { sed -n 's/^  Buffers: shared hit=\([0-9]*\)\( read=\([0-9]*\)\)\{0,1\}.*/\1 \3/p' "$1" | head -1 | awk '{ print $1 + $2 }'; }
+	: >"$work/C1.runs"
+	: >"$work/C2.pairs"
+	: >"$work/C3.pairs"
+	for i in $(seq "$pairs"); do
+		l=$(load1)
+		wh "c1_$i" --rate "$wh_rate" --duration "${secs}s"
+		f="$work/c1_$i.json"
+		echo "$l $(jfield "$f" events_per_second) $(jfield "$f" delivered_per_second) $(jfield "$f" keep_up) $(jfield "$f" p99)" >>"$work/C1.runs"
+		echo "   C1 run $i: load1 $l, written $(jfield "$f" events_per_second)/s, delivered $(jfield "$f" delivered_per_second)/s" >&2
+	done
+	for i in $(seq "$pairs"); do
+		l=$(load1)
+		wh "c2a_$i" --rate "$wh_hang_rate" --duration "${secs}s"
+		wh "c2b_$i" --rate "$wh_hang_rate" --duration "${secs}s" --hanging 1
+		a=$(jfield "$work/c2a_$i.json" p99)
+		b=$(jfield "$work/c2b_$i.json" p99)
+		echo "$l $a $b $(jfield "$work/c2b_$i.json" hanging_in_flight)" >>"$work/C2.pairs"
+		echo "   C2 pair $i: load1 $l, healthy p99 ${a} µs with none hanging, ${b} µs with one hanging" >&2
+	done
+	for i in $(seq "$pairs"); do
+		l=$(load1)
+		wh "c3a_$i" --rate 100 --duration 2s --backlog 10000 --explain --drain 600s
+		wh "c3b_$i" --rate 100 --duration 2s --backlog 100000 --explain --drain 600s
+		a=$(jfield "$work/c3a_$i.json" backlog_per_second)
+		b=$(jfield "$work/c3b_$i.json" backlog_per_second)
+		echo "$l $a $b $(plan_hits "$work/c3a_$i.plan") $(plan_hits "$work/c3b_$i.plan")" >>"$work/C3.pairs"
+		echo "   C3 pair $i: load1 $l, drained 10,000 at $a/s, 100,000 at $b/s" >&2
+	done
+	echo
+	echo "== C. Webhooks on Postgres: 10 endpoints, one delivery per event, 32 workers (4 per endpoint)"
+	echo "   C1. delivered/s against events written/s in the same run (--rate $wh_rate, ${secs} s), $pairs runs"
+	awk 'BEGIN { printf "   %-5s %-8s %12s %14s %9s %12s\n", "run", "load1", "written /s", "delivered /s", "ratio", "p99 ms" }
+		{ printf "   %-5d %-8s %12.1f %14.1f %9.3f %12.1f\n", NR, $1, $2, $3, $3 / $2, $5 / 1000 }' "$work/C1.runs"
+	read -r wmin wmed wmax < <(awk '{ print $2 }' "$work/C1.runs" | stats)
+	read -r dmin dmed dmax < <(awk '{ print $3 }' "$work/C1.runs" | stats)
+	printf '   %-22s %10s %10s %10s\n' "per second" min median max
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "written" "$wmin" "$wmed" "$wmax"
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "delivered" "$dmin" "$dmed" "$dmax"
+	awk -v d="$dmed" -v w="$wmed" 'BEGIN { r = d / w; printf "   ratio of medians: %.3f; goal: delivered/s at least written/s (at least 0.99: each rate is measured over its own span, first to last, so an engine that keeps up reads 1 within the jitter of its first and last latencies): %s\n", r, (r >= 0.99 ? "met" : "NOT met") }'
+	echo "   C2. healthy endpoints' p99 (ms), nine healthy beside one that never answers, paired with ten healthy (--rate $wh_hang_rate, ${secs} s)"
+	awk 'BEGIN { printf "   %-5s %-8s %14s %14s %9s %10s\n", "pair", "load1", "none hanging", "one hanging", "ratio", "in flight" }
+		{ printf "   %-5d %-8s %14.1f %14.1f %9.2f %10d\n", NR, $1, $2 / 1000, $3 / 1000, $3 / $2, $4 }' "$work/C2.pairs"
+	read -r amin amed amax < <(awk '{ print $2 / 1000 }' "$work/C2.pairs" | stats)
+	read -r bmin bmed bmax < <(awk '{ print $3 / 1000 }' "$work/C2.pairs" | stats)
+	printf '   %-22s %10s %10s %10s\n' "p99 ms" min median max
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "none hanging" "$amin" "$amed" "$amax"
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "one hanging" "$bmin" "$bmed" "$bmax"
+	awk -v a="$amed" -v b="$bmed" 'BEGIN { r = b / a; printf "   ratio of medians: %.2f; goal: unchanged (at most 1.25, the runs'"'"' own spread here): %s\n", r, (r <= 1.25 ? "met" : "NOT met") }'
+	echo "   C3. drain of a backlog queued before the engine starts: 10,000 against 100,000 deliveries"
+	awk 'BEGIN { printf "   %-5s %-8s %14s %14s %9s %18s\n", "pair", "load1", "10,000 /s", "100,000 /s", "ratio", "claim buffers" }
+		{ printf "   %-5d %-8s %14.1f %14.1f %9.2f %9d %8d\n", NR, $1, $2, $3, $3 / $2, $4, $5 }' "$work/C3.pairs"
+	read -r amin amed amax < <(awk '{ print $2 }' "$work/C3.pairs" | stats)
+	read -r bmin bmed bmax < <(awk '{ print $3 }' "$work/C3.pairs" | stats)
+	printf '   %-22s %10s %10s %10s\n' "drained/s" min median max
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "10,000 queued" "$amin" "$amed" "$amax"
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "100,000 queued" "$bmin" "$bmed" "$bmax"
+	awk -v a="$amed" -v b="$bmed" 'BEGIN { r = b / a; printf "   ratio of medians: %.2f; goal: the same per-delivery cost at any backlog (at least 0.9): %s\n", r, (r >= 0.9 ? "met" : "NOT met") }'
+	echo "   (claim buffers: shared buffers hit or read by one claim of 32 at each size, from EXPLAIN (ANALYZE, BUFFERS))"
+fi
+
 echo
 echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg); total time $(( $(date +%s) - t_start )) s"
