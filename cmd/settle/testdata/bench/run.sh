@@ -33,7 +33,9 @@
 # at least 70 % of the reference); and the machine, date, commit, Go and
 # Postgres versions, and the total time. Client, server and database share
 # the machine. The figures are only as quiet as the machine: compare the
-# load averages.
+# load averages. A and B also print where the CPU went per invoice (the
+# server, the load generator, and the rest of the machine's busy time, which
+# is the database's on a quiet machine), medians over the pairs.
 #
 # Environment (all optional):
 #   PGHOST_URL   Postgres server, default postgres://postgres@127.0.0.1:5432
@@ -130,18 +132,39 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 pgcheckpoint() { "$PSQL" "$pgurl" -qc CHECKPOINT; }
 sqcheckpoint() { "$work/settle" bench sqlite-raw --database "$surl" --checkpoint; }
 
+# CPU accounting, so that a ratio comes with where the time went: busy is
+# the whole machine's CPU time in ticks (user, nice, system, irq, softirq of
+# /proc/stat), ticks PID one process's; timed runs a command and leaves its
+# own CPU seconds (user + system, children included) in $cpu_s.
+hz=$(getconf CLK_TCK)
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+timed() {
+	local TIMEFORMAT='%U %S' t
+	t=$({ time "$@" >"$timed_out" 2>>"$timed_err"; } 2>&1) || true
+	cpu_s=$(echo "$t" | awk '{ print $1 + $2 }')
+}
+# ms_per N TICKS prints TICKS as milliseconds of CPU per invoice of N.
+ms_per() { awk -v n="$1" -v t="$2" -v hz="$hz" 'BEGIN { printf "%.3f", (n > 0 ? 1000 * t / hz / n : 0) }'; }
+
 # settle_run NAME DATABASE_URL KEY CHECKPOINT_CMD: serve, warm up,
-# checkpoint, measure, stop. Leaves created/s in $rate; the JSON is kept in
-# NAME.json. (Not run in a subshell: the exit trap must see $server.)
+# checkpoint, measure, stop. Leaves created/s in $rate and the CPU per
+# invoice in $cpu ("machine server client", ms; the machine's includes the
+# database's and anything else running); the JSON is kept in NAME.json.
+# (Not run in a subshell: the exit trap must see $server.)
 settle_run() {
-	local name=$1 url=$2 k=$3
+	local name=$1 url=$2 k=$3 b0 s0 b1 s1 n
 	shift 3
 	serve "$url" "$work/$name.serve.log"
 	"$work/settle" bench create --url "http://127.0.0.1:$port" --key "$k" --concurrency "$conc" --duration "${warm}s" >/dev/null 2>&1 || true
 	"$@"
-	"$work/settle" bench create --url "http://127.0.0.1:$port" --key "$k" --concurrency "$conc" --duration "${secs}s" --json >"$work/$name.json" 2>>"$work/$name.err" || true
+	b0=$(busy) s0=$(ticks "$server")
+	timed_out="$work/$name.json" timed_err="$work/$name.err" timed "$work/settle" bench create --url "http://127.0.0.1:$port" --key "$k" --concurrency "$conc" --duration "${secs}s" --json
+	b1=$(busy) s1=$(ticks "$server")
 	stop
 	rate=$(rate_of "$work/$name.json" "$work/$name.err")
+	n=$(sed -n 's/.*"succeeded":\([0-9]*\).*/\1/p' "$work/$name.json")
+	cpu="$(ms_per "$n" $((b1 - b0))) $(ms_per "$n" $((s1 - s0))) $(ms_per "$n" "$(awk -v c="$cpu_s" -v hz="$hz" 'BEGIN { printf "%d", c * hz }')")"
 }
 
 # rate_of JSON ERRLOG prints created/s of a bench result, failing loudly if
@@ -205,17 +228,23 @@ if [ -z "$only" ] || [ "$only" = A ]; then
 	threads=$(( conc < $(nproc) ? conc : $(nproc) ))
 	pgb() { "$PGBENCH" -n -c "$conc" -j "$threads" -T "$1" -D "merchant='$mid'" -f "$here/pgbench-create-invoice.sql" "$pgurl"; }
 	: >"$work/A.pairs"
+	: >"$work/A.cpu"
 	for i in $(seq "$pairs"); do
 		l=$(load1)
 		settle_run "pg$i" "$pgurl" "$pkey" pgcheckpoint
 		s=$rate
+		scpu=$cpu
 		pgb "$warm" >/dev/null 2>&1 || true
 		pgcheckpoint
-		pgb "$secs" >"$work/pgbench$i.txt" 2>&1 || { cat "$work/pgbench$i.txt" >&2; exit 1; }
+		b0=$(busy)
+		timed_out="$work/pgbench$i.txt" timed_err="$work/pgbench$i.txt" timed pgb "$secs"
+		b1=$(busy)
 		r=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench$i.txt")
 		fails=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/pgbench$i.txt")
 		if [ -z "$r" ] || [ "${fails:-0}" != 0 ]; then cat "$work/pgbench$i.txt" >&2; exit 1; fi
+		n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench$i.txt")
 		echo "$l $s $r" >>"$work/A.pairs"
+		echo "$scpu $(ms_per "$n" $((b1 - b0))) 0 $(ms_per "$n" "$(awk -v c="$cpu_s" -v hz="$hz" 'BEGIN { printf "%d", c * hz }')")" >>"$work/A.cpu"
 		echo "   A pair $i: load1 $l, settle $s/s, pgbench $r/s" >&2
 	done
 fi
@@ -225,21 +254,51 @@ if [ -z "$only" ] || [ "$only" = B ]; then
 	surl="sqlite://$work/settle.db"
 	skey=$(SETTLE_DATABASE_URL=$surl "$work/settle" merchants create --name "Bench SQLite" | key)
 	: >"$work/B.pairs"
+	: >"$work/B.cpu"
 	for i in $(seq "$pairs"); do
 		l=$(load1)
 		settle_run "sq$i" "$surl" "$skey" sqcheckpoint
-		s=$rate
+		s=$rate scpu=$cpu
 		"$work/settle" bench sqlite-raw --database "$surl" --concurrency "$conc" --duration "${warm}s" >/dev/null 2>&1 || true
 		sqcheckpoint
-		"$work/settle" bench sqlite-raw --database "$surl" --concurrency "$conc" --duration "${secs}s" --json >"$work/raw$i.json" 2>"$work/raw$i.err" || true
+		b0=$(busy)
+		timed_out="$work/raw$i.json" timed_err="$work/raw$i.err" timed "$work/settle" bench sqlite-raw --database "$surl" --concurrency "$conc" --duration "${secs}s" --json
+		b1=$(busy)
 		r=$(rate_of "$work/raw$i.json" "$work/raw$i.err")
+		n=$(sed -n 's/.*"succeeded":\([0-9]*\).*/\1/p' "$work/raw$i.json")
 		echo "$l $s $r" >>"$work/B.pairs"
+		# The raw bench is client and database in one process.
+		echo "$scpu $(ms_per "$n" $((b1 - b0))) $(ms_per "$n" "$(awk -v c="$cpu_s" -v hz="$hz" 'BEGIN { printf "%d", c * hz }')") 0" >>"$work/B.cpu"
 		echo "   B pair $i: load1 $l, settle $s/s, raw $r/s" >&2
 	done
 fi
 
-[ -n "$only" ] && [ "$only" != A ] || report "A. Postgres: settle API vs pgbench, the API's statements (pgbench-create-invoice.sql)" "settle API" "pgbench" "$work/A.pairs"
-[ -n "$only" ] && [ "$only" != B ] || report "B. SQLite: settle API vs settle bench sqlite-raw, the same statements and driver" "settle API" "raw SQLite" "$work/B.pairs"
+# cpu_report FILE REF: the medians of the CPU per invoice, from lines
+# "settle-machine settle-server settle-client ref-machine ref-process
+# ref-client" (ms; "machine" is every core's busy time, so it holds the
+# database's and whatever else ran).
+cpu_report() {
+	local f=$1 ref=$2 m
+	m() { awk -v c="$1" '{ print $c }' "$f" | sort -g | awk '{ v[NR] = $1 } END { printf "%.4f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+	local sm ss sc rm rp rc
+	sm=$(m 1) ss=$(m 2) sc=$(m 3) rm=$(m 4) rp=$(m 5) rc=$(m 6)
+	echo "   CPU per invoice, medians (ms; the machine's is all cores' busy time, the database's included):"
+	awk -v m="$sm" -v s="$ss" -v c="$sc" 'BEGIN { printf "     settle API:  machine %.3f = server %.3f + load generator %.3f + database and the rest %.3f\n", m, s, c, m - s - c }'
+	if [ "$ref" = pgbench ]; then
+		awk -v m="$rm" -v c="$rc" 'BEGIN { printf "     pgbench:     machine %.3f = pgbench %.3f + database and the rest %.3f\n", m, c, m - c }'
+	else
+		awk -v m="$rm" -v p="$rp" 'BEGIN { printf "     raw SQLite:  machine %.3f = the raw bench (load and database in one process) %.3f + the rest %.3f\n", m, p, m - p }'
+	fi
+}
+
+if [ -z "$only" ] || [ "$only" = A ]; then
+	report "A. Postgres: settle API vs pgbench, the API's statements (pgbench-create-invoice.sql)" "settle API" "pgbench" "$work/A.pairs"
+	cpu_report "$work/A.cpu" pgbench
+fi
+if [ -z "$only" ] || [ "$only" = B ]; then
+	report "B. SQLite: settle API vs settle bench sqlite-raw, the same statements and driver" "settle API" "raw SQLite" "$work/B.pairs"
+	cpu_report "$work/B.cpu" raw
+fi
 if [ -z "$only" ] || [ "$only" = C ]; then
 	# C. Webhooks on Postgres, each run on a fresh database.
 	whdb=${db}_wh
