@@ -24,6 +24,15 @@
 #         size (EXPLAIN (ANALYZE, BUFFERS), rolled back).
 #      Every webhook run gets a fresh database.
 #
+#   D. Payment detection (`settle bench detect --payments 200`, an in-process
+#      chain, each payment a real ERC-20 transfer in a block of its own,
+#      timed from the block's commit to the paid event at a webhook receiver
+#      and a merchant WebSocket), PAIRS runs on SQLite and on Postgres. There
+#      is no reference: the goal is p99 under 100 ms.
+#   E. Matching (`go test ./chains -bench Match`: transfers recorded through
+#      the ledger against 1,000 and 100,000 open invoices, and a million with
+#      BENCH_LARGE=1), SQLite and Postgres. The goal is a flat rate across sizes.
+#
 # Each comparison runs PAIRS pairs: settle, reference, settle, reference, …
 # Every run gets a warm-up of WARMUP seconds (not counted), then a CHECKPOINT
 # (Postgres) or a truncating WAL checkpoint (SQLite, `settle bench sqlite-raw
@@ -47,7 +56,7 @@
 #   PAIRS        pairs per comparison, default 3 (at least 1; 3 or more to
 #                see the spread)
 #   WARMUP       seconds of warm-up before each run, default 2
-#   ONLY         A, B or C to run one comparison only; default all three
+#   ONLY         A, B, C, D or E to run one part only; default all
 #   WH_RATE, WH_HANG_RATE  events/s written in C1 and C2 (defaults 1000, 500)
 #   KEEP_DB=1    keep the Postgres database and the work directory
 #   PGBENCH, PSQL  the pgbench and psql binaries (default: from PATH, else
@@ -76,7 +85,7 @@ for v in conc secs pairs warm wh_rate wh_hang_rate; do
 	case ${!v} in '' | *[!0-9]*) echo "run.sh: $v=${!v}: want a whole number" >&2; exit 2 ;; esac
 done
 [ "$pairs" -ge 1 ] && [ "$conc" -ge 1 ] && [ "$secs" -ge 1 ] || { echo "run.sh: PAIRS, CONCURRENCY and DURATION must be at least 1" >&2; exit 2; }
-case $only in '' | A | B | C) ;; *) echo "run.sh: ONLY=$only: want A, B or C" >&2; exit 2 ;; esac
+case $only in '' | A | B | C | D | E) ;; *) echo "run.sh: ONLY=$only: want A, B, C, D or E" >&2; exit 2 ;; esac
 
 work=$(mktemp -d)
 db=settle_bench_$(date +%s)_$$
@@ -84,12 +93,16 @@ pgurl="$pg/$db?sslmode=disable"
 server=""
 db_created=""
 whdb=""
+detdb=""
+matchdb=""
 
 cleanup() {
 	if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
 	if [ "${KEEP_DB:-}" != 1 ]; then
 		if [ -n "$db_created" ]; then "$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; fi
-		if [ -n "$whdb" ]; then "$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $whdb" >/dev/null 2>&1 || true; fi
+		for d in "$whdb" "$detdb" "$matchdb"; do
+			if [ -n "$d" ]; then "$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true; fi
+		done
 		rm -rf "$work"
 	else
 		echo "kept: database $db, directory $work" >&2
@@ -373,6 +386,53 @@ if [ -z "$only" ] || [ "$only" = C ]; then
 	printf '   %-22s %10.1f %10.1f %10.1f\n' "100,000 queued" "$bmin" "$bmed" "$bmax"
 	awk -v a="$amed" -v b="$bmed" 'BEGIN { r = b / a; printf "   ratio of medians: %.2f; goal: the same per-delivery cost at any backlog (at least 0.9): %s\n", r, (r >= 0.9 ? "met" : "NOT met") }'
 	echo "   (claim buffers: shared buffers hit or read by one claim of 32 at each size, from EXPLAIN (ANALYZE, BUFFERS))"
+fi
+
+if [ -z "$only" ] || [ "$only" = D ]; then
+	# D. Payment detection, each run on a fresh database.
+	detdb=${db}_detect
+	echo
+	echo "== D. Payment detection: settle bench detect --payments 200, $pairs runs per database"
+	printf '   %-9s %-5s %-8s %10s %10s %10s %12s %10s\n' database run load1 "webhook p50" p99 max "WebSocket p50" p99
+	for dbname in sqlite postgres; do
+		: >"$work/D.$dbname"
+		for i in $(seq "$pairs"); do
+			l=$(load1)
+			args=()
+			if [ "$dbname" = postgres ]; then
+				"$PSQL" "$pg/postgres" -qc "DROP DATABASE IF EXISTS $detdb" >/dev/null 2>&1
+				"$PSQL" "$pg/postgres" -qc "CREATE DATABASE $detdb"
+				args=(--database-url "$pg/$detdb?sslmode=disable")
+			fi
+			"$work/settle" bench detect --payments 200 --json "${args[@]}" >"$work/d_${dbname}_$i.json" 2>"$work/d_${dbname}_$i.err" ||
+				{ cat "$work/d_${dbname}_$i.json" "$work/d_${dbname}_$i.err" >&2; exit 1; }
+			f="$work/d_${dbname}_$i.json"
+			# jsub OBJECT KEY: a number inside one of the JSON's objects (µs).
+			jsub() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p" "$f"; }
+			wp50=$(jsub webhook_us p50) wp99=$(jsub webhook_us p99) wmax=$(jsub webhook_us max)
+			sp50=$(jsub websocket_us p50) sp99=$(jsub websocket_us p99)
+			printf '   %-9s %-5d %-8s %8.1f ms %7.1f ms %7.1f ms %10.1f ms %7.1f ms\n' "$dbname" "$i" "$l" \
+				"$(awk -v v="$wp50" 'BEGIN { print v / 1000 }')" "$(awk -v v="$wp99" 'BEGIN { print v / 1000 }')" \
+				"$(awk -v v="$wmax" 'BEGIN { print v / 1000 }')" "$(awk -v v="$sp50" 'BEGIN { print v / 1000 }')" \
+				"$(awk -v v="$sp99" 'BEGIN { print v / 1000 }')"
+			echo "$wp99 $sp99" >>"$work/D.$dbname"
+		done
+	done
+	worst=$(cat "$work/D.sqlite" "$work/D.postgres" | tr ' ' '\n' | sort -g | tail -1)
+	awk -v w="$worst" 'BEGIN { printf "   worst p99: %.1f ms; goal: under 100 ms: %s\n", w / 1000, (w < 100000 ? "met" : "NOT met") }'
+fi
+
+if [ -z "$only" ] || [ "$only" = E ]; then
+	# E. Matching: the ledger benchmark, on SQLite and on a fresh Postgres.
+	matchdb=${db}_match
+	"$PSQL" "$pg/postgres" -qc "CREATE DATABASE $matchdb"
+	echo
+	echo "== E. Matching: go test ./chains -run '^\$' -bench Match -benchtime 2000x (SQLite and Postgres${BENCH_LARGE:+, with a million open invoices})"
+	(cd "$root" && SETTLE_BENCH_POSTGRES=1 SETTLE_TEST_POSTGRES_URL="$pg/$matchdb?sslmode=disable" SETTLE_BENCH_LARGE=${BENCH_LARGE:-} \
+		go test ./chains -run '^$' -bench Match -benchtime 2000x) >"$work/E.txt" 2>&1 || { cat "$work/E.txt" >&2; exit 1; }
+	printf '   %-9s %-14s %-10s %14s\n' database "open invoices" transfer "transfers/s"
+	sed -n 's|^BenchmarkMatch/\([a-z]*\)/open=\([0-9]*\)/\([a-z]*\)-[0-9]* .* \([0-9.]*\) transfers/s.*|\1 \2 \3 \4|p' "$work/E.txt" |
+		awk '{ printf "   %-9s %-14s %-10s %14.0f\n", $1, $2, $3, $4 }'
 fi
 
 echo
