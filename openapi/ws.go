@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -178,7 +179,8 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	rc.SetWriteDeadline(time.Time{})
 	c := &wsConn{s: s, p: p, sub: sub, cfg: s.hub.Config()}
 	c.seen.Store(time.Now().UnixNano())
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &socketHijacker{ResponseWriter: w, limit: c.cfg.SendBuffer}
+	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		// Authentication is by key or token, never by cookie, so another
 		// site's page cannot borrow a session: any origin may connect.
 		InsecureSkipVerify: true,
@@ -191,19 +193,49 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusPolicyViolation, refused.Error())
 		return
 	}
-	c.conn = conn
+	c.conn, c.sock = conn, hw.sock
 	c.run(replay, after)
 }
 
+// socketHijacker hands coder/websocket the connection as an
+// events.Socket, so that no write to it blocks: the hub writes to
+// thousands of them in turn (see events.Hub).
+type socketHijacker struct {
+	http.ResponseWriter
+	limit int
+	sock  *events.Socket
+}
+
+func (h *socketHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil { // the 101 answer, if still buffered
+		conn.Close()
+		return nil, nil, err
+	}
+	h.sock = events.NewSocket(conn, h.limit)
+	brw.Writer.Reset(h.sock)
+	return h.sock, brw, nil
+}
+
+func (h *socketHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
 // wsConn is one accepted merchant WebSocket. The handler's goroutine
-// writes (the replay, then the subscription's events); one more goroutine
-// reads; a timer pings now and then. Nothing else runs per connection.
+// writes the replay and the events published meanwhile, then hands the
+// subscription to the hub, which writes the live events itself (a
+// non-blocking write on the socket from its fan-out goroutines), and
+// waits for the end; one more goroutine reads; a timer pings now and
+// then. A goroutine runs for a while only when the client's socket
+// buffer is full (see events.Socket).
 type wsConn struct {
 	s      *server
 	p      invoice.Principal
 	sub    *events.Subscription
 	cfg    events.HubConfig
 	conn   *websocket.Conn
+	sock   *events.Socket
 	seen   atomic.Int64 // unix nanoseconds of the last frame from the client
 	pingMu sync.Mutex   // guards pinger, which the timer's own function resets
 	pinger *time.Timer
@@ -251,13 +283,13 @@ func (c *wsConn) run(replay bool, after int64) {
 			return
 		}
 	}
+	// Send what was published during the replay, until nothing waits:
+	// the hub then writes the rest.
 	var batch []events.Message
-	for {
+	for !c.live(last) {
 		select {
 		case <-over.Done():
-			if readCtx.Err() == nil {
-				c.end(c.sub.Err())
-			} // else the client left, or the connection broke
+			c.ended(readCtx)
 			return
 		case <-c.sub.Ready():
 			batch = c.sub.Take(batch)
@@ -266,13 +298,38 @@ func (c *wsConn) run(replay bool, after int64) {
 					continue // the replay sent it already
 				}
 				if err := c.write(m.Data); err != nil {
-					c.end(c.sub.Err())
+					if cause := c.sub.Err(); cause != nil || !errors.Is(err, events.ErrSlowReader) {
+						err = cause
+					}
+					c.end(err)
 					return
 				}
 				last = m.Sequence
 			}
 		}
 	}
+	<-over.Done()
+	c.ended(readCtx)
+}
+
+// ended closes the connection with the reason the hub ended the
+// subscription, unless the client left or the connection broke.
+func (c *wsConn) ended(readCtx context.Context) {
+	if readCtx.Err() == nil {
+		c.end(c.sub.Err())
+	}
+}
+
+// live hands the subscription to the hub unless events wait in its queue.
+// The hub then writes each event's frame, the same bytes for every
+// connection, straight to the socket: from here on this connection writes
+// only pongs, pings and the close, each flushed whole.
+func (c *wsConn) live(last int64) bool {
+	if !c.sub.Live(last, c.sock.WriteFrame) {
+		return false
+	}
+	c.sock.Framed()
+	return true
 }
 
 // replay sends the stored events after the cursor and returns the
@@ -299,6 +356,11 @@ func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 				return last, c.sub.Err()
 			}
 			last = e.Sequence
+			// At the client's pace: the socket never blocks, so wait
+			// here for what it could not send at once.
+			if err := c.sock.Flushed(ctx); err != nil {
+				return last, c.sub.Err()
+			}
 		}
 		if !more {
 			return last, nil
