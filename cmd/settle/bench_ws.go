@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -77,16 +78,23 @@ type benchWSResult struct {
 	// side spent per event while events were written and read, in
 	// milliseconds: unlike latencies, they hardly depend on what else
 	// runs on the machine. With --processes one, ServerCPU counts both.
-	ServerCPU       float64 `json:"server_cpu_ms_per_event"`
-	ClientCPU       float64 `json:"client_cpu_ms_per_event,omitempty"`
-	HeapMiB         float64 `json:"heap_mib"` // Go heap in use with every connection open (clients and server)
-	Goroutines      int     `json:"goroutines"`
-	FirstError      string  `json:"first_error,omitempty"`
-	DurationSeconds float64 `json:"duration_seconds"`
-	ListenerAddr    string  `json:"listener"`
-	OpenFilesLimit  uint64  `json:"open_files_limit"`
-	HubConnections  int     `json:"hub_connections"` // as the server counted them
-	Processes       int     `json:"processes"`       // 1: clients in the server's process; 2: in a child
+	ServerCPU  float64 `json:"server_cpu_ms_per_event"`
+	ClientCPU  float64 `json:"client_cpu_ms_per_event,omitempty"`
+	HeapMiB    float64 `json:"heap_mib"` // Go heap in use with every connection open (clients and server)
+	Goroutines int     `json:"goroutines"`
+	// ServerKiBPerConn is what each connection adds to the server
+	// process's resident memory (VmRSS after all connected, less before,
+	// over the connections; Go heap, goroutine stacks and the runtime's
+	// own), and ServerHeapKiBPerConn the Go heap part of it. Only with
+	// the clients in a child process.
+	ServerKiBPerConn     float64 `json:"server_kib_per_connection,omitempty"`
+	ServerHeapKiBPerConn float64 `json:"server_heap_kib_per_connection,omitempty"`
+	FirstError           string  `json:"first_error,omitempty"`
+	DurationSeconds      float64 `json:"duration_seconds"`
+	ListenerAddr         string  `json:"listener"`
+	OpenFilesLimit       uint64  `json:"open_files_limit"`
+	HubConnections       int     `json:"hub_connections"` // as the server counted them
+	Processes            int     `json:"processes"`       // 1: clients in the server's process; 2: in a child
 }
 
 // benchWS is `settle bench ws`: a self-contained run of the server and
@@ -200,6 +208,22 @@ func benchWSChild(ctx context.Context, c benchWSConfig, key string, stdin io.Rea
 	}
 	b.wait(work, events, c.Drain)
 	return gob.NewEncoder(stdout).Encode(b.records(stop))
+}
+
+// vmRSSKiB is this process's resident memory, from /proc (0 where there
+// is none).
+func vmRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // cpuSeconds is the CPU time this process has used, user and system.
@@ -363,6 +387,8 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		bg.Wait()
 	}()
 
+	heap0, _ := heapInUse()
+	rss0 := vmRSSKiB()
 	// Ramp up: open every connection, dial-parallel at a time.
 	url := "ws://" + res.ListenerAddr + "/api/v1/ws"
 	var side benchWSSide
@@ -383,6 +409,8 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		res.ConnectSeconds, firstErr = ch.ready.ConnectSeconds, ch.ready.FirstError
 		heap, goroutines := heapInUse()
 		res.HeapMiB, res.Goroutines = round(heap+ch.ready.HeapMiB, 1), goroutines+ch.ready.Goroutines
+		res.ServerKiBPerConn = round(float64(vmRSSKiB()-rss0)/float64(c.Connections), 2)
+		res.ServerHeapKiBPerConn = round((heap-heap0)*1024/float64(c.Connections), 2)
 	}
 	res.HubConnections = hub.Connections()
 
@@ -578,6 +606,9 @@ func (r *benchWSResult) writeText(w io.Writer) error {
 	fmt.Fprintf(tw, "connections held\t%d of %d\t(opened in %.3fs; server counted %d)\n", r.Held, r.Connections, r.ConnectSeconds, r.HubConnections)
 	fmt.Fprintf(tw, "cpu per event\t%.2f ms server, %.2f ms clients\t(user and system, while writing and reading)\n", r.ServerCPU, r.ClientCPU)
 	fmt.Fprintf(tw, "memory\t%.1f MiB Go heap, %d goroutines\t(clients and server, all connections open)\n", r.HeapMiB, r.Goroutines)
+	if r.ServerKiBPerConn > 0 {
+		fmt.Fprintf(tw, "server memory per connection\t%.1f KiB resident, %.1f KiB of it Go heap\n", r.ServerKiBPerConn, r.ServerHeapKiBPerConn)
+	}
 	fmt.Fprintf(tw, "events\t%d\t(%.1f/s)\n", r.Events, r.EventsPerSecond)
 	fmt.Fprintf(tw, "messages received\t%d of %d\t(%.1f/s)\n", r.Received, r.Expected, r.MessagesPerSec)
 	fmt.Fprintf(tw, "missing\t%d\n", r.Missing)
