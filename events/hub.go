@@ -41,7 +41,7 @@ type HubConfig struct {
 	// slow reader, so memory stays bounded (default 256).
 	SendBuffer int
 	// PollInterval is how often the hub looks for new events without
-	// being woken (default 1 s).
+	// being woken, while it has subscribers (default 1 s).
 	PollInterval time.Duration
 	// Page is the most events read from the store at once (default 500).
 	Page int
@@ -226,23 +226,36 @@ func (h *Hub) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(h.cfg.PollInterval)
 	defer t.Stop()
+	// The poll is a safety net for a missed ring, and only matters to
+	// subscribers: with none, the hub reads the store only when rung (or
+	// after a failed read), so that an idle server costs the database
+	// nothing here. Should a ring be missed meanwhile, the first
+	// subscriber's next poll publishes from the older cursor: events
+	// before its connection, which a resuming client skips by sequence.
+	look := true
 	for {
 		// Take the wake-up channel before reading, so that a ring during
 		// the read is not lost.
 		wake := h.sequenced.C()
-		if err := h.Step(ctx); err != nil && ctx.Err() == nil {
-			h.log.WarnContext(ctx, "hub: read events", "err", err, "after", h.cursor.Load())
+		if look || h.hasSubscribers() {
+			err := h.Step(ctx)
+			if err != nil && ctx.Err() == nil {
+				h.log.WarnContext(ctx, "hub: read events", "err", err, "after", h.cursor.Load())
+			}
+			look = err != nil
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			look = true
 		case <-t.C:
 		}
 	}
 }
 
-// Step publishes every sequenced event after the cursor, in order.
+// Step publishes every sequenced event after the cursor, in order, to the
+// fan-out goroutines that Run starts (without them it blocks).
 func (h *Hub) Step(ctx context.Context) error {
 	for {
 		if !h.hasSubscribers() {
