@@ -278,7 +278,7 @@ func (c *wsConn) run(replay bool, after int64) {
 	last := after
 	if replay {
 		var err error
-		if last, err = c.replay(readCtx, after); err != nil {
+		if last, err = c.replay(over, after); err != nil {
 			c.end(err)
 			return
 		}
@@ -333,7 +333,8 @@ func (c *wsConn) live(last int64) bool {
 }
 
 // replay sends the stored events after the cursor and returns the
-// sequence of the last one sent.
+// sequence of the last one sent. ctx ends when the client leaves or the
+// hub ends the subscription.
 func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 	last := after
 	for {
@@ -341,7 +342,7 @@ func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 			MerchantID: c.p.MerchantID, Mode: c.p.Mode, After: last, Limit: wsReplayPage})
 		if err != nil {
 			if ctx.Err() != nil {
-				return last, nil // the client left; run's loop ends
+				return last, nil // the client left, or the hub ended the subscription; run sees which
 			}
 			c.s.log.Warn("websocket replay", "err", err, "merchant_id", c.p.MerchantID)
 			return last, errWSReplay

@@ -121,9 +121,9 @@ done
 if [ -n "${PGHOST_URL:-}" ]; then
 	for b in $builds; do
 		pgdb="settle_footprint_$$"
-		psql "$PGHOST_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" -qc "CREATE DATABASE $pgdb" >/dev/null
+		psql "$PGHOST_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" -qc "CREATE DATABASE $pgdb" >/dev/null 2>&1
 		measure "$b" "$PGHOST_URL/$pgdb?sslmode=disable"
-		psql "$PGHOST_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null
+		psql "$PGHOST_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1
 	done
 fi
 echo "machine: $(nproc) CPUs, $(uname -r), $(go version | cut -d' ' -f3), commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
