@@ -16,8 +16,12 @@
 #      libraries mapped in), its peak (VmHWM), threads, and from /metrics
 #      its goroutines and Go heap;
 #   4. with PGHOST_URL set, the same on a fresh Postgres database, plus the
-#      transactions per second the idle server makes there (pg_stat_database
-#      over the last IDLE/2 seconds; each autocommit statement is one).
+#      transactions per second there over the last IDLE/2 seconds
+#      (pg_stat_database: a rough figure, since it counts autovacuum's too
+#      and backends report with a delay of up to 10 s); with PGLOG also set
+#      (the server's log file, readable), the database logs every statement
+#      (log_statement = all) and the script prints the statements per second
+#      of the same window, grouped (numbers and strings folded).
 #
 # Before each run the binary is copied and its page cache dropped (`dd
 # iflag=nocache`), as for a binary installed rather than just written by the
@@ -32,6 +36,9 @@
 #   PGHOST_URL   Postgres server (a superuser: a database is created and
 #                dropped), e.g. postgres://postgres@127.0.0.1:5432; unset:
 #                SQLite only
+#   PGLOG        the Postgres server's log file, e.g.
+#                /var/log/postgresql/postgresql-15-main.log (its line prefix
+#                must name the database, as Debian's does: user@database)
 #
 # Everything it starts is stopped, and its work directory removed, on exit.
 set -euo pipefail
@@ -86,10 +93,11 @@ measure() {
 		sleep 0.05
 	done
 	[ -n "$addr" ] || { echo "serve did not start:"; cat "$log"; exit 1; }
-	local xact0=""
+	local xact0="" log0=""
 	if [ -n "$pgdb" ]; then
 		sleep $((idle - idle / 2))
 		xact0=$(psql "$PGHOST_URL/postgres" -Atc "SELECT pg_stat_clear_snapshot(); SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$pgdb'" | tail -1)
+		[ -n "${PGLOG:-}" ] && log0=$(wc -c <"$PGLOG")
 		sleep $((idle / 2))
 	else
 		sleep "$idle"
@@ -110,6 +118,11 @@ measure() {
 		awk -v a="$xact0" -v b="$xact1" -v s="$((idle / 2))" 'BEGIN{printf ", %.1f transactions/s", (b - a) / s}'
 	fi
 	echo
+	if [ -n "$log0" ]; then
+		tail -c +"$((log0 + 1))" "$PGLOG" | grep "@$pgdb .*statement: " | sed -E 's/.*statement: //' |
+			sed -E "s/'[^']*'/?/g; s/[0-9]+/N/g" | cut -c1-100 | sort | uniq -c | sort -rn |
+			awk -v s="$((idle / 2))" '{n = $1; $1 = ""; t += n; printf "  %5.2f/s %s\n", n / s, $0} END {printf "  %5.2f/s statements in all\n", t / s}'
+	fi
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 }
@@ -122,6 +135,7 @@ if [ -n "${PGHOST_URL:-}" ]; then
 	for b in $builds; do
 		pgdb="settle_footprint_$$"
 		psql "$PGHOST_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" -qc "CREATE DATABASE $pgdb" >/dev/null 2>&1
+		if [ -n "${PGLOG:-}" ]; then psql "$PGHOST_URL/postgres" -qc "ALTER DATABASE $pgdb SET log_statement = 'all'" >/dev/null; fi
 		measure "$b" "$PGHOST_URL/$pgdb?sslmode=disable"
 		psql "$PGHOST_URL/postgres" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null 2>&1
 	done
