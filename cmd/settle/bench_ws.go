@@ -89,12 +89,14 @@ type benchWSResult struct {
 	// the clients in a child process.
 	ServerKiBPerConn     float64 `json:"server_kib_per_connection,omitempty"`
 	ServerHeapKiBPerConn float64 `json:"server_heap_kib_per_connection,omitempty"`
-	FirstError           string  `json:"first_error,omitempty"`
-	DurationSeconds      float64 `json:"duration_seconds"`
-	ListenerAddr         string  `json:"listener"`
-	OpenFilesLimit       uint64  `json:"open_files_limit"`
-	HubConnections       int     `json:"hub_connections"` // as the server counted them
-	Processes            int     `json:"processes"`       // 1: clients in the server's process; 2: in a child
+	// ServerStackKiBPerConn is the goroutine stacks' part.
+	ServerStackKiBPerConn float64 `json:"server_stack_kib_per_connection,omitempty"`
+	FirstError            string  `json:"first_error,omitempty"`
+	DurationSeconds       float64 `json:"duration_seconds"`
+	ListenerAddr          string  `json:"listener"`
+	OpenFilesLimit        uint64  `json:"open_files_limit"`
+	HubConnections        int     `json:"hub_connections"` // as the server counted them
+	Processes             int     `json:"processes"`       // 1: clients in the server's process; 2: in a child
 }
 
 // benchWS is `settle bench ws`: a self-contained run of the server and
@@ -233,6 +235,13 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// stackInUse is the bytes of goroutine stacks in use.
+func stackInUse() int64 {
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	return int64(mem.StackInuse)
 }
 
 func heapInUse() (float64, int) {
@@ -388,7 +397,7 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 	}()
 
 	heap0, _ := heapInUse()
-	rss0 := vmRSSKiB()
+	rss0, stack0 := vmRSSKiB(), stackInUse()
 	// Ramp up: open every connection, dial-parallel at a time.
 	url := "ws://" + res.ListenerAddr + "/api/v1/ws"
 	var side benchWSSide
@@ -411,6 +420,7 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		res.HeapMiB, res.Goroutines = round(heap+ch.ready.HeapMiB, 1), goroutines+ch.ready.Goroutines
 		res.ServerKiBPerConn = round(float64(vmRSSKiB()-rss0)/float64(c.Connections), 2)
 		res.ServerHeapKiBPerConn = round((heap-heap0)*1024/float64(c.Connections), 2)
+		res.ServerStackKiBPerConn = round(float64(stackInUse()-stack0)/1024/float64(c.Connections), 2)
 	}
 	res.HubConnections = hub.Connections()
 
@@ -607,7 +617,7 @@ func (r *benchWSResult) writeText(w io.Writer) error {
 	fmt.Fprintf(tw, "cpu per event\t%.2f ms server, %.2f ms clients\t(user and system, while writing and reading)\n", r.ServerCPU, r.ClientCPU)
 	fmt.Fprintf(tw, "memory\t%.1f MiB Go heap, %d goroutines\t(clients and server, all connections open)\n", r.HeapMiB, r.Goroutines)
 	if r.ServerKiBPerConn > 0 {
-		fmt.Fprintf(tw, "server memory per connection\t%.1f KiB resident, %.1f KiB of it Go heap\n", r.ServerKiBPerConn, r.ServerHeapKiBPerConn)
+		fmt.Fprintf(tw, "server memory per connection\t%.1f KiB resident: %.1f KiB Go heap, %.1f KiB goroutine stacks\n", r.ServerKiBPerConn, r.ServerHeapKiBPerConn, r.ServerStackKiBPerConn)
 	}
 	fmt.Fprintf(tw, "events\t%d\t(%.1f/s)\n", r.Events, r.EventsPerSecond)
 	fmt.Fprintf(tw, "messages received\t%d of %d\t(%.1f/s)\n", r.Received, r.Expected, r.MessagesPerSec)
