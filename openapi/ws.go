@@ -147,9 +147,11 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, "websocket", refused)
 		return
 	}
-	if sub != nil {
-		defer sub.Close()
-	}
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
 	if refused == nil {
 		var err error
 		if token != "" {
@@ -194,7 +196,9 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.conn, c.sock = conn, hw.sock
-	c.run(replay, after)
+	if c.run(replay, after) {
+		sub = nil // the connection lives on, and closes its subscription at the end
+	}
 }
 
 // socketHijacker hands coder/websocket the connection as an
@@ -226,9 +230,10 @@ func (h *socketHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter 
 // writes the replay and the events published meanwhile, then hands the
 // subscription to the hub, which writes the live events itself (a
 // non-blocking write on the socket from its fan-out goroutines), and
-// waits for the end; one more goroutine reads; a timer pings now and
-// then. A goroutine runs for a while only when the client's socket
-// buffer is full (see events.Socket).
+// returns; one more goroutine reads; a timer pings now and then; the end
+// (the client leaving, or the hub ending the subscription) runs as a
+// context.AfterFunc. A goroutine runs for a while only when the client's
+// socket buffer is full (see events.Socket).
 type wsConn struct {
 	s      *server
 	p      invoice.Principal
@@ -244,24 +249,16 @@ type wsConn struct {
 	writing atomic.Int32
 }
 
-func (c *wsConn) run(replay bool, after int64) {
-	defer c.conn.CloseNow()
+func (c *wsConn) run(replay bool, after int64) (detached bool) {
 	c.conn.SetReadLimit(1024)
 	readCtx, stopReading := context.WithCancel(context.Background())
-	defer stopReading()
 	// over ends when the client leaves or the hub ends the subscription:
 	// the loop below waits on two channels, not three.
 	over, stopOver := context.WithCancel(c.sub.Context())
-	defer stopOver()
 	go c.read(readCtx, func() { stopReading(); stopOver() })
 	c.pingMu.Lock()
 	c.pinger = time.AfterFunc(c.cfg.PingInterval, func() { c.ping(readCtx) })
 	c.pingMu.Unlock()
-	defer func() {
-		c.pingMu.Lock()
-		c.pinger.Stop()
-		c.pingMu.Unlock()
-	}()
 	// Writes carry no context of their own (coder/websocket would arm and
 	// disarm a context.AfterFunc on every one): a write blocked on a client
 	// that stopped reading is abandoned by closing the connection, here,
@@ -273,14 +270,27 @@ func (c *wsConn) run(replay bool, after int64) {
 			c.conn.CloseNow()
 		}
 	})
-	defer stopUnblocking()
+	cleanup := func() {
+		stopUnblocking()
+		c.pingMu.Lock()
+		c.pinger.Stop()
+		c.pingMu.Unlock()
+		stopOver()
+		stopReading()
+		c.conn.CloseNow()
+	}
+	defer func() {
+		if !detached {
+			cleanup()
+		}
+	}()
 
 	last := after
 	if replay {
 		var err error
 		if last, err = c.replay(over, after); err != nil {
 			c.end(err)
-			return
+			return false
 		}
 	}
 	// Send what was published during the replay, until nothing waits:
@@ -290,7 +300,7 @@ func (c *wsConn) run(replay bool, after int64) {
 		select {
 		case <-over.Done():
 			c.ended(readCtx)
-			return
+			return false
 		case <-c.sub.Ready():
 			batch = c.sub.Take(batch)
 			for _, m := range batch {
@@ -302,14 +312,24 @@ func (c *wsConn) run(replay bool, after int64) {
 						err = cause
 					}
 					c.end(err)
-					return
+					return false
 				}
 				last = m.Sequence
 			}
 		}
 	}
-	<-over.Done()
-	c.ended(readCtx)
+	// Live: the hub writes the events, the reader reads, the timer pings.
+	// Nothing is left for this goroutine but waiting for the end, which
+	// costs a goroutine's stack (the handler's, the deepest) per
+	// connection; the end is handled when it comes instead, and the
+	// handler returns (the connection is hijacked: the server is done
+	// with it).
+	context.AfterFunc(over, func() {
+		c.ended(readCtx)
+		cleanup()
+		c.sub.Close()
+	})
+	return true
 }
 
 // ended closes the connection with the reason the hub ended the
