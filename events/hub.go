@@ -2,10 +2,12 @@ package events
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,7 +41,7 @@ type HubConfig struct {
 	// slow reader, so memory stays bounded (default 256).
 	SendBuffer int
 	// PollInterval is how often the hub looks for new events without
-	// being woken (default 1 s).
+	// being woken, while it has subscribers (default 1 s).
 	PollInterval time.Duration
 	// Page is the most events read from the store at once (default 500).
 	Page int
@@ -106,9 +108,17 @@ var (
 // The store is the truth: the hub keeps a cursor (the highest sequence it
 // has published), wakes when the sequencer rings (on Postgres, through
 // LISTEN/NOTIFY, whichever instance sequenced) or every PollInterval, reads
-// what follows the cursor in sequence order and hands each event to the
-// subscribers of its merchant and mode. Publishing never blocks: each
-// subscriber has a bounded queue, and one that overflows is ended.
+// what follows the cursor in sequence order, encodes each event once and
+// hands the bytes to the subscribers of its merchant and mode.
+//
+// The fan-out runs on one goroutine per CPU, each serving a fixed share
+// of the subscriptions in event order. A live subscription (see
+// [Subscription.Live]) is written to directly from there, a non-blocking
+// write per event and connection ([Socket]); one still catching up
+// queues its events for its own goroutine. Nothing blocks: a queue or
+// socket that overflows ends its subscription. Why: with 10,000
+// connections an event is 10,000 writes; waking 10,000 goroutines for them
+// cost as much CPU again as the writes, and that CPU is latency.
 type Hub struct {
 	db        *bun.DB
 	log       *slog.Logger
@@ -119,7 +129,10 @@ type Hub struct {
 	readyOnce sync.Once
 	cursor    atomic.Int64
 
+	shards []chan fanout // one per fan-out goroutine
+
 	mu          sync.RWMutex
+	next        int // the shard of the next subscription
 	subs        map[subKey]map[*Subscription]struct{}
 	perIP       map[ipKey]int
 	perMerchant map[subKey]int
@@ -155,11 +168,23 @@ func NewHub(db *bun.DB, log *slog.Logger, cfg HubConfig, sequenced *Signal) *Hub
 	if sequenced == nil {
 		sequenced = &Signal{}
 	}
-	return &Hub{
+	h := &Hub{
 		db: db, log: log, cfg: cfg.withDefaults(), sequenced: sequenced,
 		ready: make(chan struct{}),
 		subs:  map[subKey]map[*Subscription]struct{}{}, perIP: map[ipKey]int{}, perMerchant: map[subKey]int{},
 	}
+	h.shards = make([]chan fanout, runtime.GOMAXPROCS(0))
+	for i := range h.shards {
+		h.shards[i] = make(chan fanout, 16)
+	}
+	return h
+}
+
+// fanout is one page of events for the subscriptions of one shard:
+// subs[i] are those that get msgs[i].
+type fanout struct {
+	msgs []Message
+	subs [][]*Subscription
 }
 
 // Config returns the hub's configuration with defaults filled in.
@@ -176,6 +201,12 @@ func (h *Hub) Connections() int {
 // ErrHubStopped.
 func (h *Hub) Run(ctx context.Context) {
 	defer h.stop()
+	var shards sync.WaitGroup
+	defer shards.Wait()
+	for _, ch := range h.shards {
+		shards.Go(func() { h.deliver(ch) })
+		defer close(ch)
+	}
 	for {
 		last, err := maxSequence(ctx, h.db)
 		if err == nil {
@@ -195,23 +226,36 @@ func (h *Hub) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(h.cfg.PollInterval)
 	defer t.Stop()
+	// The poll is a safety net for a missed ring, and only matters to
+	// subscribers: with none, the hub reads the store only when rung (or
+	// after a failed read), so that an idle server costs the database
+	// nothing here. Should a ring be missed meanwhile, the first
+	// subscriber's next poll publishes from the older cursor: events
+	// before its connection, which a resuming client skips by sequence.
+	look := true
 	for {
 		// Take the wake-up channel before reading, so that a ring during
 		// the read is not lost.
 		wake := h.sequenced.C()
-		if err := h.Step(ctx); err != nil && ctx.Err() == nil {
-			h.log.WarnContext(ctx, "hub: read events", "err", err, "after", h.cursor.Load())
+		if look || h.hasSubscribers() {
+			err := h.Step(ctx)
+			if err != nil && ctx.Err() == nil {
+				h.log.WarnContext(ctx, "hub: read events", "err", err, "after", h.cursor.Load())
+			}
+			look = err != nil
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			look = true
 		case <-t.C:
 		}
 	}
 }
 
-// Step publishes every sequenced event after the cursor, in order.
+// Step publishes every sequenced event after the cursor, in order, to the
+// fan-out goroutines that Run starts (without them it blocks).
 func (h *Hub) Step(ctx context.Context) error {
 	for {
 		if !h.hasSubscribers() {
@@ -269,23 +313,47 @@ func maxSequence(ctx context.Context, db bun.IDB) (int64, error) {
 	return last, err
 }
 
-// publish hands each event to its merchant and mode's subscribers. It
-// holds the read lock only: queues have locks of their own, and the
-// subscribers that overflow are removed afterwards.
+// publish hands each event to its merchant and mode's subscribers, through
+// the fan-out goroutines. It holds the read lock only while it lists them.
 func (h *Hub) publish(page []invoice.Event, msgs []Message) {
-	var slow []*Subscription
+	work := make([]fanout, len(h.shards))
 	h.mu.RLock()
 	for i, e := range page {
 		for s := range h.subs[subKey{e.MerchantID, e.Mode}] {
-			if !s.push(msgs[i], h.cfg.SendBuffer) {
-				slow = append(slow, s)
+			w := &work[s.shard]
+			if w.subs == nil {
+				w.msgs, w.subs = msgs, make([][]*Subscription, len(msgs))
 			}
+			w.subs[i] = append(w.subs[i], s)
 		}
 	}
 	h.mu.RUnlock()
-	for _, s := range slow {
-		h.remove(s)
-		h.log.Info("hub: slow reader disconnected", "merchant_id", s.merchantID, "send_buffer", h.cfg.SendBuffer)
+	for i, w := range work {
+		if w.subs != nil {
+			h.shards[i] <- w
+		}
+	}
+}
+
+// deliver is a fan-out goroutine: it gives each page's events to its
+// subscriptions, in order, and ends those that overflow or fail.
+func (h *Hub) deliver(ch <-chan fanout) {
+	for w := range ch {
+		for i, m := range w.msgs {
+			for _, s := range w.subs[i] {
+				err := s.deliver(m, h.cfg.SendBuffer)
+				if err == nil {
+					continue
+				}
+				// Removed before it is ended, so that whoever sees it
+				// ended finds its place free.
+				h.remove(s)
+				s.end(err)
+				if errors.Is(err, ErrSlowReader) {
+					h.log.Info("hub: slow reader disconnected", "merchant_id", s.merchantID, "send_buffer", h.cfg.SendBuffer)
+				}
+			}
+		}
 	}
 }
 
@@ -316,6 +384,8 @@ func (h *Hub) Subscribe(ctx context.Context, c Subscriber) (*Subscription, error
 		return nil, fmt.Errorf("%w in %s mode (limit %d)", ErrTooManyForMerchant, c.Mode, h.cfg.MaxPerMerchant)
 	}
 	s := newSubscription(h, c)
+	s.shard = h.next % len(h.shards)
+	h.next++
 	if h.subs[k] == nil {
 		h.subs[k] = map[*Subscription]struct{}{}
 	}
@@ -373,6 +443,10 @@ func (h *Hub) stop() {
 type Message struct {
 	Sequence int64
 	Data     []byte // {"type":"event","event":{…}}
+	// Frame is Data as one whole WebSocket text frame from a server
+	// (RFC 6455 §5.2: final, unmasked, no extension), Data being its tail:
+	// every connection is sent these same bytes.
+	Frame []byte
 }
 
 // EventMessage is the WebSocket message that carries one event.
@@ -384,5 +458,24 @@ type EventMessage struct {
 // NewMessage encodes a stored event as its WebSocket message.
 func NewMessage(e invoice.Event) (Message, error) {
 	b, err := json.Marshal(EventMessage{Type: "event", Event: FromStored(e)})
-	return Message{Sequence: e.Sequence, Data: b}, err
+	if err != nil {
+		return Message{}, err
+	}
+	frame := appendFrameHeader(make([]byte, 0, 10+len(b)), len(b))
+	frame = append(frame, b...)
+	return Message{Sequence: e.Sequence, Data: frame[len(frame)-len(b):], Frame: frame}, nil
+}
+
+// appendFrameHeader appends the header of a final, unmasked text frame of
+// n bytes.
+func appendFrameHeader(b []byte, n int) []byte {
+	const finText = 0x81
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(b, finText, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
+	}
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/settlepay/settle/invoice"
@@ -18,6 +19,7 @@ type Subscription struct {
 	keyPrefix  string
 	ip         string
 	registered bool // guarded by hub.mu
+	shard      int  // the fan-out goroutine that serves it
 
 	ctx    context.Context // ends when the hub ends the subscription
 	cancel context.CancelCauseFunc
@@ -26,6 +28,8 @@ type Subscription struct {
 	mu    sync.Mutex
 	queue []Message
 	ended bool
+	write func(frame []byte) error // set by Live
+	after int64                    // Live's cursor
 }
 
 func newSubscription(h *Hub, c Subscriber) *Subscription {
@@ -70,20 +74,55 @@ func (s *Subscription) Close() {
 	s.mu.Unlock()
 }
 
-// push queues m and reports false when the queue was full: the
-// subscription is then ended with ErrSlowReader. It never blocks.
-func (s *Subscription) push(m Message, limit int) bool {
+// Live hands the subscription's events, as whole WebSocket frames
+// (Message.Frame), to write from now on, skipping
+// those at or below after (the last sequence the caller sent). It reports
+// false, and changes nothing, while events wait in the queue: Take and
+// send them first, then try again.
+//
+// write is called on one of the hub's fan-out goroutines, for one event
+// at a time, in order, and must not block (write to a [Socket]); an error
+// it returns ends the subscription with that error. The frames are
+// shared by every subscription: write must not change them. From then on Ready
+// never fires: wait for Context to end.
+func (s *Subscription) Live(after int64, write func(frame []byte) error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) > 0 {
+		return false
+	}
+	s.write, s.after = write, after
+	return true
+}
+
+// deliver writes m (a live subscription) or queues it, and returns why the
+// subscription must end: ErrSlowReader when its queue is full, the error
+// of a write. It never blocks.
+func (s *Subscription) deliver(m Message, limit int) error {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
-		return true
+		return nil
+	}
+	if write := s.write; write != nil {
+		after := s.after
+		s.mu.Unlock()
+		if m.Sequence <= after {
+			return nil // the caller of Live sent it already
+		}
+		if err := write(m.Frame); err != nil {
+			if errors.Is(err, ErrSlowReader) {
+				return ErrSlowReader
+			}
+			return err
+		}
+		return nil
 	}
 	if len(s.queue) >= limit {
 		s.ended = true
 		s.queue = nil
 		s.mu.Unlock()
-		s.cancel(ErrSlowReader)
-		return false
+		return ErrSlowReader
 	}
 	s.queue = append(s.queue, m)
 	s.mu.Unlock()
@@ -91,7 +130,7 @@ func (s *Subscription) push(m Message, limit int) bool {
 	case s.ready <- struct{}{}:
 	default:
 	}
-	return true
+	return nil
 }
 
 // end stops the queue and ends the context with err (nil: closed by its

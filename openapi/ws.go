@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,9 +147,11 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, "websocket", refused)
 		return
 	}
-	if sub != nil {
-		defer sub.Close()
-	}
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
 	if refused == nil {
 		var err error
 		if token != "" {
@@ -178,7 +181,8 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	rc.SetWriteDeadline(time.Time{})
 	c := &wsConn{s: s, p: p, sub: sub, cfg: s.hub.Config()}
 	c.seen.Store(time.Now().UnixNano())
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &socketHijacker{ResponseWriter: w, limit: c.cfg.SendBuffer}
+	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		// Authentication is by key or token, never by cookie, so another
 		// site's page cannot borrow a session: any origin may connect.
 		InsecureSkipVerify: true,
@@ -191,19 +195,52 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusPolicyViolation, refused.Error())
 		return
 	}
-	c.conn = conn
-	c.run(replay, after)
+	c.conn, c.sock = conn, hw.sock
+	if c.run(replay, after) {
+		sub = nil // the connection lives on, and closes its subscription at the end
+	}
 }
 
+// socketHijacker hands coder/websocket the connection as an
+// events.Socket, so that no write to it blocks: the hub writes to
+// thousands of them in turn (see events.Hub).
+type socketHijacker struct {
+	http.ResponseWriter
+	limit int
+	sock  *events.Socket
+}
+
+func (h *socketHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil { // the 101 answer, if still buffered
+		conn.Close()
+		return nil, nil, err
+	}
+	h.sock = events.NewSocket(conn, h.limit)
+	brw.Writer.Reset(h.sock)
+	return h.sock, brw, nil
+}
+
+func (h *socketHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
 // wsConn is one accepted merchant WebSocket. The handler's goroutine
-// writes (the replay, then the subscription's events); one more goroutine
-// reads; a timer pings now and then. Nothing else runs per connection.
+// writes the replay and the events published meanwhile, then hands the
+// subscription to the hub, which writes the live events itself (a
+// non-blocking write on the socket from its fan-out goroutines), and
+// returns; one more goroutine reads; a timer pings now and then; the end
+// (the client leaving, or the hub ending the subscription) runs as a
+// context.AfterFunc. A goroutine runs for a while only when the client's
+// socket buffer is full (see events.Socket).
 type wsConn struct {
 	s      *server
 	p      invoice.Principal
 	sub    *events.Subscription
 	cfg    events.HubConfig
 	conn   *websocket.Conn
+	sock   *events.Socket
 	seen   atomic.Int64 // unix nanoseconds of the last frame from the client
 	pingMu sync.Mutex   // guards pinger, which the timer's own function resets
 	pinger *time.Timer
@@ -212,24 +249,16 @@ type wsConn struct {
 	writing atomic.Int32
 }
 
-func (c *wsConn) run(replay bool, after int64) {
-	defer c.conn.CloseNow()
+func (c *wsConn) run(replay bool, after int64) (detached bool) {
 	c.conn.SetReadLimit(1024)
 	readCtx, stopReading := context.WithCancel(context.Background())
-	defer stopReading()
 	// over ends when the client leaves or the hub ends the subscription:
 	// the loop below waits on two channels, not three.
 	over, stopOver := context.WithCancel(c.sub.Context())
-	defer stopOver()
 	go c.read(readCtx, func() { stopReading(); stopOver() })
 	c.pingMu.Lock()
 	c.pinger = time.AfterFunc(c.cfg.PingInterval, func() { c.ping(readCtx) })
 	c.pingMu.Unlock()
-	defer func() {
-		c.pingMu.Lock()
-		c.pinger.Stop()
-		c.pingMu.Unlock()
-	}()
 	// Writes carry no context of their own (coder/websocket would arm and
 	// disarm a context.AfterFunc on every one): a write blocked on a client
 	// that stopped reading is abandoned by closing the connection, here,
@@ -241,24 +270,37 @@ func (c *wsConn) run(replay bool, after int64) {
 			c.conn.CloseNow()
 		}
 	})
-	defer stopUnblocking()
+	cleanup := func() {
+		stopUnblocking()
+		c.pingMu.Lock()
+		c.pinger.Stop()
+		c.pingMu.Unlock()
+		stopOver()
+		stopReading()
+		c.conn.CloseNow()
+	}
+	defer func() {
+		if !detached {
+			cleanup()
+		}
+	}()
 
 	last := after
 	if replay {
 		var err error
-		if last, err = c.replay(readCtx, after); err != nil {
+		if last, err = c.replay(over, after); err != nil {
 			c.end(err)
-			return
+			return false
 		}
 	}
+	// Send what was published during the replay, until nothing waits:
+	// the hub then writes the rest.
 	var batch []events.Message
-	for {
+	for !c.live(last) {
 		select {
 		case <-over.Done():
-			if readCtx.Err() == nil {
-				c.end(c.sub.Err())
-			} // else the client left, or the connection broke
-			return
+			c.ended(readCtx)
+			return false
 		case <-c.sub.Ready():
 			batch = c.sub.Take(batch)
 			for _, m := range batch {
@@ -266,17 +308,53 @@ func (c *wsConn) run(replay bool, after int64) {
 					continue // the replay sent it already
 				}
 				if err := c.write(m.Data); err != nil {
-					c.end(c.sub.Err())
-					return
+					if cause := c.sub.Err(); cause != nil || !errors.Is(err, events.ErrSlowReader) {
+						err = cause
+					}
+					c.end(err)
+					return false
 				}
 				last = m.Sequence
 			}
 		}
 	}
+	// Live: the hub writes the events, the reader reads, the timer pings.
+	// Nothing is left for this goroutine but waiting for the end, which
+	// costs a goroutine's stack (the handler's, the deepest) per
+	// connection; the end is handled when it comes instead, and the
+	// handler returns (the connection is hijacked: the server is done
+	// with it).
+	context.AfterFunc(over, func() {
+		c.ended(readCtx)
+		cleanup()
+		c.sub.Close()
+	})
+	return true
+}
+
+// ended closes the connection with the reason the hub ended the
+// subscription, unless the client left or the connection broke.
+func (c *wsConn) ended(readCtx context.Context) {
+	if readCtx.Err() == nil {
+		c.end(c.sub.Err())
+	}
+}
+
+// live hands the subscription to the hub unless events wait in its queue.
+// The hub then writes each event's frame, the same bytes for every
+// connection, straight to the socket: from here on this connection writes
+// only pongs, pings and the close, each flushed whole.
+func (c *wsConn) live(last int64) bool {
+	if !c.sub.Live(last, c.sock.WriteFrame) {
+		return false
+	}
+	c.sock.Framed()
+	return true
 }
 
 // replay sends the stored events after the cursor and returns the
-// sequence of the last one sent.
+// sequence of the last one sent. ctx ends when the client leaves or the
+// hub ends the subscription.
 func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 	last := after
 	for {
@@ -284,7 +362,7 @@ func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 			MerchantID: c.p.MerchantID, Mode: c.p.Mode, After: last, Limit: wsReplayPage})
 		if err != nil {
 			if ctx.Err() != nil {
-				return last, nil // the client left; run's loop ends
+				return last, nil // the client left, or the hub ended the subscription; run sees which
 			}
 			c.s.log.Warn("websocket replay", "err", err, "merchant_id", c.p.MerchantID)
 			return last, errWSReplay
@@ -299,6 +377,11 @@ func (c *wsConn) replay(ctx context.Context, after int64) (int64, error) {
 				return last, c.sub.Err()
 			}
 			last = e.Sequence
+			// At the client's pace: the socket never blocks, so wait
+			// here for what it could not send at once.
+			if err := c.sock.Flushed(ctx); err != nil {
+				return last, c.sub.Err()
+			}
 		}
 		if !more {
 			return last, nil

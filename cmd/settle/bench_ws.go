@@ -16,7 +16,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +46,7 @@ type benchWSConfig struct {
 	Drain        time.Duration
 	JSON         bool
 	Processes    string // "auto", "one" or "two"
+	CPUProfile   string // where to write the server process's CPU profile of the writing phase
 
 	clientsOnly string // internal: the child's server URL
 }
@@ -66,14 +69,34 @@ type benchWSResult struct {
 	OutOfOrder      int          `json:"out_of_order"` // a sequence not above the one before
 	MessagesPerSec  float64      `json:"messages_per_second"`
 	Latency         benchLatency `json:"latency_us"`
-	HeapMiB         float64      `json:"heap_mib"` // Go heap in use with every connection open (clients and server)
-	Goroutines      int          `json:"goroutines"`
-	FirstError      string       `json:"first_error,omitempty"`
-	DurationSeconds float64      `json:"duration_seconds"`
-	ListenerAddr    string       `json:"listener"`
-	OpenFilesLimit  uint64       `json:"open_files_limit"`
-	HubConnections  int          `json:"hub_connections"` // as the server counted them
-	Processes       int          `json:"processes"`       // 1: clients in the server's process; 2: in a child
+	// First is, over events, the latency to the first connection that
+	// read each (the path through commit, sequencer and hub); Spread is
+	// the time from that first connection to the last (the fan-out).
+	First  benchLatency `json:"first_us"`
+	Spread benchLatency `json:"spread_us"`
+	// ServerCPU and ClientCPU are the CPU time (user and system) each
+	// side spent per event while events were written and read, in
+	// milliseconds: unlike latencies, they hardly depend on what else
+	// runs on the machine. With --processes one, ServerCPU counts both.
+	ServerCPU  float64 `json:"server_cpu_ms_per_event"`
+	ClientCPU  float64 `json:"client_cpu_ms_per_event,omitempty"`
+	HeapMiB    float64 `json:"heap_mib"` // Go heap in use with every connection open (clients and server)
+	Goroutines int     `json:"goroutines"`
+	// ServerKiBPerConn is what each connection adds to the server
+	// process's resident memory (VmRSS after all connected, less before,
+	// over the connections; Go heap, goroutine stacks and the runtime's
+	// own), and ServerHeapKiBPerConn the Go heap part of it. Only with
+	// the clients in a child process.
+	ServerKiBPerConn     float64 `json:"server_kib_per_connection,omitempty"`
+	ServerHeapKiBPerConn float64 `json:"server_heap_kib_per_connection,omitempty"`
+	// ServerStackKiBPerConn is the goroutine stacks' part.
+	ServerStackKiBPerConn float64 `json:"server_stack_kib_per_connection,omitempty"`
+	FirstError            string  `json:"first_error,omitempty"`
+	DurationSeconds       float64 `json:"duration_seconds"`
+	ListenerAddr          string  `json:"listener"`
+	OpenFilesLimit        uint64  `json:"open_files_limit"`
+	HubConnections        int     `json:"hub_connections"` // as the server counted them
+	Processes             int     `json:"processes"`       // 1: clients in the server's process; 2: in a child
 }
 
 // benchWS is `settle bench ws`: a self-contained run of the server and
@@ -93,6 +116,7 @@ func (m *Main) benchWS(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.Drain, "drain", 30*time.Second, "how long to wait for the last events after writing stops")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as one JSON object")
 	fs.StringVar(&c.Processes, "processes", "auto", "one: clients in this process; two: clients in a child process (each side then needs one descriptor per connection, not two); auto: two only when the open-files limit is too low for one")
+	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a CPU profile of this process (the server, and the clients with --processes one) while events are written, to this file")
 	fs.StringVar(&c.clientsOnly, "clients-only", "", "internal: run only the clients against this ws:// URL, as the child process of a bench")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -161,6 +185,7 @@ type benchWSReady struct {
 	HeapMiB        float64 `json:"heap_mib"`
 	Goroutines     int     `json:"goroutines"`
 	FirstError     string  `json:"first_error"`
+	CPUSeconds     float64 `json:"cpu_seconds"` // spent so far
 }
 
 // benchWSChild is the client side in a child process. It opens the
@@ -175,7 +200,7 @@ func benchWSChild(ctx context.Context, c benchWSConfig, key string, stdin io.Rea
 	b := openBenchClients(work, c.clientsOnly, key, c.Connections, c.DialParallel, c.Readers, c.Coalesce, expect)
 	heap, goroutines := heapInUse()
 	ready := benchWSReady{Opened: countNonNil(b.Clients), ConnectSeconds: b.ConnectSeconds,
-		HeapMiB: heap, Goroutines: goroutines, FirstError: b.FirstError()}
+		HeapMiB: heap, Goroutines: goroutines, FirstError: b.FirstError(), CPUSeconds: cpuSeconds()}
 	if err := json.NewEncoder(stdout).Encode(ready); err != nil {
 		return err
 	}
@@ -185,6 +210,38 @@ func benchWSChild(ctx context.Context, c benchWSConfig, key string, stdin io.Rea
 	}
 	b.wait(work, events, c.Drain)
 	return gob.NewEncoder(stdout).Encode(b.records(stop))
+}
+
+// vmRSSKiB is this process's resident memory, from /proc (0 where there
+// is none).
+func vmRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// cpuSeconds is the CPU time this process has used, user and system.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// stackInUse is the bytes of goroutine stacks in use.
+func stackInUse() int64 {
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	return int64(mem.StackInuse)
 }
 
 func heapInUse() (float64, int) {
@@ -200,6 +257,9 @@ type benchWSSide interface {
 	// records waits for events messages on every connection (at most
 	// drain), closes them and returns what each saw.
 	records(events int) ([]*benchRecord, error)
+	// cpuSeconds is the CPU time the clients used since they were all
+	// connected, once records has returned; 0 when in process.
+	cpuSeconds() float64
 }
 
 type inProcessClients struct {
@@ -208,6 +268,8 @@ type inProcessClients struct {
 	stop  func()
 	drain time.Duration
 }
+
+func (p *inProcessClients) cpuSeconds() float64 { return 0 }
 
 func (p *inProcessClients) records(events int) ([]*benchRecord, error) {
 	p.b.wait(p.ctx, events, p.drain)
@@ -256,6 +318,13 @@ func startChildClients(ctx context.Context, c benchWSConfig, url, key string, st
 		return nil, fmt.Errorf("client process: %w", err)
 	}
 	return ch, nil
+}
+
+func (ch *childClients) cpuSeconds() float64 {
+	if ch.cmd.ProcessState == nil {
+		return 0
+	}
+	return (ch.cmd.ProcessState.UserTime() + ch.cmd.ProcessState.SystemTime()).Seconds() - ch.ready.CPUSeconds
 }
 
 func (ch *childClients) records(events int) ([]*benchRecord, error) {
@@ -327,6 +396,8 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		bg.Wait()
 	}()
 
+	heap0, _ := heapInUse()
+	rss0, stack0 := vmRSSKiB(), stackInUse()
 	// Ramp up: open every connection, dial-parallel at a time.
 	url := "ws://" + res.ListenerAddr + "/api/v1/ws"
 	var side benchWSSide
@@ -347,6 +418,9 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		res.ConnectSeconds, firstErr = ch.ready.ConnectSeconds, ch.ready.FirstError
 		heap, goroutines := heapInUse()
 		res.HeapMiB, res.Goroutines = round(heap+ch.ready.HeapMiB, 1), goroutines+ch.ready.Goroutines
+		res.ServerKiBPerConn = round(float64(vmRSSKiB()-rss0)/float64(c.Connections), 2)
+		res.ServerHeapKiBPerConn = round((heap-heap0)*1024/float64(c.Connections), 2)
+		res.ServerStackKiBPerConn = round(float64(stackInUse()-stack0)/1024/float64(c.Connections), 2)
 	}
 	res.HubConnections = hub.Connections()
 
@@ -366,6 +440,14 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 			}
 		})
 	}
+	if c.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(c.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stopProfile()
+	}
+	cpu0 := cpuSeconds()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / c.Rate))
 	w0 := time.Now()
 	for n := 0; time.Since(w0) < c.Duration && work.Err() == nil; n++ {
@@ -388,6 +470,10 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		return nil, err
 	}
 	res.Events = len(stored)
+	if len(stored) > 0 {
+		res.ServerCPU = round((cpuSeconds()-cpu0)*1000/float64(len(stored)), 2)
+		res.ClientCPU = round(side.cpuSeconds()*1000/float64(len(stored)), 2)
+	}
 	res.EventsPerSecond = round(float64(len(stored))/writeSeconds, 1)
 	res.Expected = c.Connections * len(stored)
 	createdAt := make(map[int64]time.Time, len(stored))
@@ -395,6 +481,7 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		createdAt[e.Sequence] = e.CreatedAt
 	}
 	latencies := make([]time.Duration, 0, res.Expected)
+	firstAt, lastAt := make(map[int64]time.Duration, len(stored)), make(map[int64]time.Duration, len(stored))
 	for _, rec := range recs {
 		if rec == nil {
 			res.Missing += len(stored)
@@ -418,7 +505,12 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 			}
 			got[seq] = true
 			if t, ok := createdAt[seq]; ok {
-				latencies = append(latencies, time.Unix(0, rec.At[i]).Sub(t))
+				d := time.Unix(0, rec.At[i]).Sub(t)
+				latencies = append(latencies, d)
+				if f, ok := firstAt[seq]; !ok || d < f {
+					firstAt[seq] = d
+				}
+				lastAt[seq] = max(lastAt[seq], d)
 			}
 		}
 		res.Received += len(rec.Seqs)
@@ -431,6 +523,12 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 	res.MessagesPerSec = round(float64(res.Received)/writeSeconds, 1)
 	if len(latencies) > 0 {
 		res.Latency = summarise(latencies)
+		firsts, spreads := make([]time.Duration, 0, len(firstAt)), make([]time.Duration, 0, len(firstAt))
+		for seq, f := range firstAt {
+			firsts = append(firsts, f)
+			spreads = append(spreads, lastAt[seq]-f)
+		}
+		res.First, res.Spread = summarise(firsts), summarise(spreads)
 	}
 	if s, ok := writeErr.Load().(string); ok && firstErr == "" {
 		firstErr = s
@@ -438,6 +536,20 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 	res.FirstError = firstErr
 	res.DurationSeconds = round(time.Since(started).Seconds(), 3)
 	return res, nil
+}
+
+// startCPUProfile writes a CPU profile to path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // benchWSDatabase opens and migrates the database at url, or a fresh
@@ -502,7 +614,11 @@ func (r *benchWSResult) writeText(w io.Writer) error {
 	fmt.Fprintf(tw, "database\t%s\n", r.Database)
 	fmt.Fprintf(tw, "cpus\t%d\n", r.CPUs)
 	fmt.Fprintf(tw, "connections held\t%d of %d\t(opened in %.3fs; server counted %d)\n", r.Held, r.Connections, r.ConnectSeconds, r.HubConnections)
+	fmt.Fprintf(tw, "cpu per event\t%.2f ms server, %.2f ms clients\t(user and system, while writing and reading)\n", r.ServerCPU, r.ClientCPU)
 	fmt.Fprintf(tw, "memory\t%.1f MiB Go heap, %d goroutines\t(clients and server, all connections open)\n", r.HeapMiB, r.Goroutines)
+	if r.ServerKiBPerConn > 0 {
+		fmt.Fprintf(tw, "server memory per connection\t%.1f KiB resident: %.1f KiB Go heap, %.1f KiB goroutine stacks\n", r.ServerKiBPerConn, r.ServerHeapKiBPerConn, r.ServerStackKiBPerConn)
+	}
 	fmt.Fprintf(tw, "events\t%d\t(%.1f/s)\n", r.Events, r.EventsPerSecond)
 	fmt.Fprintf(tw, "messages received\t%d of %d\t(%.1f/s)\n", r.Received, r.Expected, r.MessagesPerSec)
 	fmt.Fprintf(tw, "missing\t%d\n", r.Missing)
@@ -512,6 +628,8 @@ func (r *benchWSResult) writeText(w io.Writer) error {
 	fmt.Fprintf(tw, "latency p90\t%s\n", us(r.Latency.P90))
 	fmt.Fprintf(tw, "latency p99\t%s\n", us(r.Latency.P99))
 	fmt.Fprintf(tw, "latency max\t%s\n", us(r.Latency.Max))
+	fmt.Fprintf(tw, "first connection p50, p99\t%s, %s\t(per event, to the first connection that read it)\n", us(r.First.P50), us(r.First.P99))
+	fmt.Fprintf(tw, "fan-out p50, p99\t%s, %s\t(per event, from the first connection to the last)\n", us(r.Spread.P50), us(r.Spread.P99))
 	fmt.Fprintf(tw, "run time\t%.3fs\n", r.DurationSeconds)
 	if r.FirstError != "" {
 		fmt.Fprintf(tw, "first error\t%s\n", r.FirstError)
