@@ -253,13 +253,17 @@ func (l *Ledger) Checkpoints(ctx context.Context, network string) ([]Checkpoint,
 }
 
 // Advance records that network is scanned up to cp, keeping the newest keep
-// checkpoints (enough to find a fork point after a reorg).
+// checkpoints (enough to find a fork point after a reorg); keep 0 prunes
+// nothing this time.
 func (l *Ledger) Advance(ctx context.Context, cp Checkpoint, keep int) error {
 	db := l.inv.IDB(ctx)
 	cp.CreatedAt = l.inv.Now()
 	if _, err := db.NewInsert().Model(&cp).On("CONFLICT (network, block_number) DO UPDATE").
 		Set("block_hash = EXCLUDED.block_hash, created_at = EXCLUDED.created_at").Exec(ctx); err != nil {
 		return err
+	}
+	if keep <= 0 {
+		return nil
 	}
 	_, err := db.NewDelete().Model((*Checkpoint)(nil)).
 		Where("network = ? AND block_number < (SELECT block_number FROM chain_checkpoints WHERE network = ? ORDER BY block_number DESC LIMIT 1 OFFSET ?)",

@@ -78,6 +78,17 @@ type Watcher struct {
 	tokens []common.Address
 	wake   chan struct{}
 	rng    int64
+
+	// What the store holds for this network, kept while this watcher holds
+	// the lease (only the holder writes it), so that a tick reads the store
+	// only for what can change under it (the addresses to watch): fresh is
+	// false until the first tick after taking the lease, and after any
+	// failed tick, when everything is read again.
+	fresh    bool
+	cps      []chains.Checkpoint // newest first, as Checkpoints returns them
+	pending  bool                // there may be pending transfers (settle reads them)
+	headHash string              // the head the last complete tick reached
+	advances int                 // checkpoints written since the last pruning
 }
 
 // New returns a watcher for cfg reporting to ledger.
@@ -189,10 +200,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if time.Since(leased) > w.cfg.LeaseTTL/3 {
 			if held, err = w.ledger.Lease(ctx, w.cfg.Network.ID, w.cfg.Holder, w.cfg.LeaseTTL); held {
 				leased = time.Now()
+			} else {
+				w.fresh = false // another instance writes meanwhile
 			}
 		}
 		if err == nil && held {
-			err = w.tick(ctx, c)
+			if err = w.tick(ctx, c); err != nil {
+				w.fresh = false
+			}
 		}
 		w.cfg.Monitor.Update(w.cfg.Network.ID, func(st *chains.NetworkStatus) { st.Leased = err == nil && held })
 		switch {
@@ -295,6 +310,15 @@ func (w *Watcher) tick(ctx context.Context, c *ethclient.Client) error {
 		finalized = f.Number.Int64()
 	}
 	headN := head.Number.Int64()
+	if w.fresh && head.Hash().Hex() == w.headHash {
+		return nil // nothing moved since the last tick
+	}
+	if !w.fresh {
+		if w.cps, err = w.ledger.Checkpoints(ctx, net); err != nil {
+			return err
+		}
+		w.pending, w.fresh = true, true
+	}
 	confirmed := func(block int64) bool {
 		if finalized >= 0 {
 			return block <= finalized
@@ -328,6 +352,7 @@ func (w *Watcher) tick(ctx context.Context, c *ethclient.Client) error {
 	w.cfg.Monitor.Update(net, func(st *chains.NetworkStatus) {
 		st.Head, st.Scanned, st.Lag = headN, cursor, headN-cursor
 	})
+	w.headHash = head.Hash().Hex()
 	return nil
 }
 
@@ -336,10 +361,7 @@ func (w *Watcher) tick(ctx context.Context, c *ethclient.Client) error {
 // chain. With no checkpoint yet, scanning starts at the head less the depth.
 func (w *Watcher) cursor(ctx context.Context, c *ethclient.Client, head int64) (int64, error) {
 	net := w.cfg.Network.ID
-	cps, err := w.ledger.Checkpoints(ctx, net)
-	if err != nil {
-		return 0, err
-	}
+	cps := w.cps
 	if len(cps) == 0 {
 		start := max(0, head-int64(w.cfg.Network.Confirmations))
 		if w.cfg.StartBlock > 0 {
@@ -350,7 +372,7 @@ func (w *Watcher) cursor(ctx context.Context, c *ethclient.Client, head int64) (
 			return 0, err
 		}
 		w.cfg.Log.InfoContext(ctx, "watcher: first scan", "from_block", start+1)
-		return start, w.ledger.Advance(ctx, chains.Checkpoint{Network: net, Block: start, Hash: h.Hash().Hex()}, w.cfg.Keep)
+		return start, w.advance(ctx, chains.Checkpoint{Network: net, Block: start, Hash: h.Hash().Hex()})
 	}
 	for i, cp := range cps {
 		canonical, err := w.canonical(ctx, c, cp.Block, head)
@@ -363,6 +385,7 @@ func (w *Watcher) cursor(ctx context.Context, c *ethclient.Client, head int64) (
 				if err := w.ledger.Rewind(ctx, net, cp.Block); err != nil {
 					return 0, err
 				}
+				w.cps = cps[i:]
 			}
 			return cp.Block, nil
 		}
@@ -377,7 +400,27 @@ func (w *Watcher) cursor(ctx context.Context, c *ethclient.Client, head int64) (
 	if err := w.ledger.Rewind(ctx, net, -1); err != nil {
 		return 0, err
 	}
-	return oldest, w.ledger.Advance(ctx, chains.Checkpoint{Network: net, Block: oldest, Hash: h.Hash().Hex()}, w.cfg.Keep)
+	w.cps = nil
+	return oldest, w.advance(ctx, chains.Checkpoint{Network: net, Block: oldest, Hash: h.Hash().Hex()})
+}
+
+// pruneEvery is how many checkpoints the watcher writes between two
+// prunings of the older ones in the store.
+const pruneEvery = 32
+
+// advance records that the network is scanned up to cp, in the store and
+// in the watcher's copy, keeping the newest Keep checkpoints (the store
+// prunes every pruneEvery writes, so it holds a few more meanwhile).
+func (w *Watcher) advance(ctx context.Context, cp chains.Checkpoint) error {
+	keep := 0 // no pruning this time
+	if w.advances++; w.advances >= pruneEvery {
+		keep, w.advances = w.cfg.Keep, 0
+	}
+	if err := w.ledger.Advance(ctx, cp, keep); err != nil {
+		return err
+	}
+	w.cps = append([]chains.Checkpoint{cp}, w.cps[:min(len(w.cps), w.cfg.Keep-1)]...)
+	return nil
 }
 
 // canonical returns the hash of block number n on the canonical chain, or
@@ -399,10 +442,19 @@ func (w *Watcher) canonical(ctx context.Context, c *ethclient.Client, n, head in
 // settle confirms pending transfers deep enough and reverses those whose
 // block is no longer canonical.
 func (w *Watcher) settle(ctx context.Context, c *ethclient.Client, head int64, confirmed func(int64) bool) error {
+	if !w.pending {
+		return nil // none since the last look, and only this watcher makes them
+	}
 	pending, err := w.ledger.Pending(ctx, w.cfg.Network.ID)
 	if err != nil {
 		return err
 	}
+	still := false
+	defer func() {
+		if err == nil {
+			w.pending = still
+		}
+	}()
 	hashes := map[int64]string{}
 	for _, t := range pending {
 		h, ok := hashes[t.Block]
@@ -419,9 +471,10 @@ func (w *Watcher) settle(ctx context.Context, c *ethclient.Client, head int64, c
 		case confirmed(t.Block):
 			t.Status = invoice.PaymentConfirmed
 		default:
+			still = true
 			continue
 		}
-		if err := w.record(ctx, t); err != nil {
+		if err = w.record(ctx, t); err != nil {
 			return err
 		}
 	}
@@ -514,12 +567,14 @@ func (w *Watcher) scan(ctx context.Context, c *ethclient.Client, from, to int64,
 		}
 		if confirmed(t.Block) {
 			t.Status = invoice.PaymentConfirmed
+		} else {
+			w.pending = true
 		}
 		if err := w.record(ctx, t); err != nil {
 			return 0, err
 		}
 	}
-	if err := w.ledger.Advance(ctx, chains.Checkpoint{Network: net, Block: to, Hash: end.Hash().Hex()}, w.cfg.Keep); err != nil {
+	if err := w.advance(ctx, chains.Checkpoint{Network: net, Block: to, Hash: end.Hash().Hex()}); err != nil {
 		return 0, err
 	}
 	return to - from + 1, nil

@@ -1,7 +1,10 @@
 package evm_test
 
 import (
+	"context"
+	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,5 +340,134 @@ func TestFinalized(t *testing.T) {
 			h.chain.Commit()
 		}
 		h.await(inv.ID, "confirmed once finalized", paidWith(invoice.StatusPaid, invoice.ExceptionNone, "2.00"))
+	})
+}
+
+// countingLedger counts the watcher's reads and writes of the store.
+type countingLedger struct {
+	evm.Ledger
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (l *countingLedger) count(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls[name]++
+}
+
+func (l *countingLedger) snapshot() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.calls)
+}
+
+func (l *countingLedger) Record(ctx context.Context, t chains.Transfer) error {
+	l.count("Record")
+	return l.Ledger.Record(ctx, t)
+}
+
+func (l *countingLedger) Pending(ctx context.Context, network string) ([]chains.Transfer, error) {
+	l.count("Pending")
+	return l.Ledger.Pending(ctx, network)
+}
+
+func (l *countingLedger) Watched(ctx context.Context, network string, max int) ([]string, error) {
+	l.count("Watched")
+	return l.Ledger.Watched(ctx, network, max)
+}
+
+func (l *countingLedger) Checkpoints(ctx context.Context, network string) ([]chains.Checkpoint, error) {
+	l.count("Checkpoints")
+	return l.Ledger.Checkpoints(ctx, network)
+}
+
+func (l *countingLedger) Advance(ctx context.Context, cp chains.Checkpoint, keep int) error {
+	l.count("Advance")
+	return l.Ledger.Advance(ctx, cp, keep)
+}
+
+// TestWatcherIdle: a watcher whose chain does not move asks the store
+// nothing (its lease aside), however often it polls; a new block with no
+// transfer for the merchant costs one read of the addresses to watch and
+// one checkpoint written, nothing else.
+func TestWatcherIdle(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		h := newHarness(t, db)
+		h.account(shopAddress, "")
+		p := &proxy{target: h.chain.HTTPURL()}
+		n, _ := h.cat.Network("devnet")
+		n.Confirmations = 1
+		l := &countingLedger{Ledger: h.ledger, calls: map[string]int{}}
+		ctx, cancel := context.WithCancel(h.ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- evm.New(evm.Config{
+				Network: n, Endpoint: chains.Endpoint{HTTP: p.start(t)}, Tokens: h.cat.Tokens("devnet"), Holder: "test",
+				PollInterval: 5 * time.Millisecond, CallTimeout: 2 * time.Second, Log: h.log,
+			}, l).Run(ctx)
+		}()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("watcher: %v", err)
+			}
+		}()
+		scannedTo := func(block int64) {
+			t.Helper()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				cps, err := h.ledger.Checkpoints(h.ctx, "devnet")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(cps) > 0 && cps[0].Block == block {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("not scanned to block %d: checkpoints %+v", block, cps)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		// polled waits until the watcher has asked the chain n more times.
+		polled := func(n int64) {
+			t.Helper()
+			target := p.calls.Load() + n
+			deadline := time.Now().Add(20 * time.Second)
+			for p.calls.Load() < target {
+				if time.Now().After(deadline) {
+					t.Fatalf("the watcher polled %d times, want %d", p.calls.Load()-target+n, n)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		scannedTo(h.head())
+		polled(5) // whatever the catching up left in flight is done
+		before := l.snapshot()
+		polled(50)
+		if after := l.snapshot(); !maps.Equal(before, after) {
+			t.Fatalf("store calls while the chain stood still: before %v, after %v", before, after)
+		}
+
+		head := h.chain.Commit() // a block with nothing in it
+		n2, err := h.chain.Client().HeaderByHash(h.ctx, head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scannedTo(n2.Number.Int64())
+		polled(5)
+		after := l.snapshot()
+		diff := map[string]int{}
+		for k, v := range after {
+			if d := v - before[k]; d != 0 {
+				diff[k] = d
+			}
+		}
+		if want := map[string]int{"Watched": 1, "Advance": 1}; !maps.Equal(diff, want) {
+			t.Fatalf("store calls for an empty block: %v, want %v", diff, want)
+		}
 	})
 }
