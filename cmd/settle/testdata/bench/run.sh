@@ -32,6 +32,13 @@
 #   E. Matching (`go test ./chains -bench Match`: transfers recorded through
 #      the ledger against 1,000 and 100,000 open invoices, and a million with
 #      BENCH_LARGE=1), SQLite and Postgres. The goal is a flat rate across sizes.
+#   F. Merchant WebSockets (`settle bench ws --connections 10000 --rate 5
+#      --duration 10s`, SQLite), PAIRS runs: p99 from an event's commit to its
+#      receipt on every connection, against the 100 ms goal, nothing missing,
+#      and the server's memory per connection.
+#   G. Idle footprint: cmd/settle/testdata/footprint/run.sh (release and
+#      default builds, two EVM networks watched, idle 30 s, SQLite and the
+#      Postgres at PGHOST_URL; see its header), against the 40 MiB goal.
 #
 # Each comparison runs PAIRS pairs: settle, reference, settle, reference, …
 # Every run gets a warm-up of WARMUP seconds (not counted), then a CHECKPOINT
@@ -56,7 +63,7 @@
 #   PAIRS        pairs per comparison, default 3 (at least 1; 3 or more to
 #                see the spread)
 #   WARMUP       seconds of warm-up before each run, default 2
-#   ONLY         A, B, C, D or E to run one part only; default all
+#   ONLY         A, B, C, D, E, F or G to run one part only; default all
 #   WH_RATE, WH_HANG_RATE  events/s written in C1 and C2 (defaults 1000, 500)
 #   KEEP_DB=1    keep the Postgres database and the work directory
 #   PGBENCH, PSQL  the pgbench and psql binaries (default: from PATH, else
@@ -85,7 +92,7 @@ for v in conc secs pairs warm wh_rate wh_hang_rate; do
 	case ${!v} in '' | *[!0-9]*) echo "run.sh: $v=${!v}: want a whole number" >&2; exit 2 ;; esac
 done
 [ "$pairs" -ge 1 ] && [ "$conc" -ge 1 ] && [ "$secs" -ge 1 ] || { echo "run.sh: PAIRS, CONCURRENCY and DURATION must be at least 1" >&2; exit 2; }
-case $only in '' | A | B | C | D | E) ;; *) echo "run.sh: ONLY=$only: want A, B, C, D or E" >&2; exit 2 ;; esac
+case $only in '' | A | B | C | D | E | F | G) ;; *) echo "run.sh: ONLY=$only: want A, B, C, D, E, F or G" >&2; exit 2 ;; esac
 
 work=$(mktemp -d)
 db=settle_bench_$(date +%s)_$$
@@ -295,12 +302,14 @@ cpu_report() {
 	m() { awk -v c="$1" '{ print $c }' "$f" | sort -g | awk '{ v[NR] = $1 } END { printf "%.4f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 	local sm ss sc rm rp rc
 	sm=$(m 1) ss=$(m 2) sc=$(m 3) rm=$(m 4) rp=$(m 5) rc=$(m 6)
-	echo "   CPU per invoice, medians (ms; the machine's is all cores' busy time, the database's included):"
-	awk -v m="$sm" -v s="$ss" -v c="$sc" 'BEGIN { printf "     settle API:  machine %.3f = server %.3f + load generator %.3f + database and the rest %.3f\n", m, s, c, m - s - c }'
 	if [ "$ref" = pgbench ]; then
+		echo "   CPU per invoice, medians (ms; the machine's is all cores' busy time, so the database's is the rest):"
+		awk -v m="$sm" -v s="$ss" -v c="$sc" 'BEGIN { printf "     settle API:  machine %.3f = server %.3f + load generator %.3f + database and the rest %.3f\n", m, s, c, m - s - c }'
 		awk -v m="$rm" -v c="$rc" 'BEGIN { printf "     pgbench:     machine %.3f = pgbench %.3f + database and the rest %.3f\n", m, c, m - c }'
 	else
-		awk -v m="$rm" -v p="$rp" 'BEGIN { printf "     raw SQLite:  machine %.3f = the raw bench (load and database in one process) %.3f + the rest %.3f\n", m, p, m - p }'
+		echo "   CPU per invoice, medians (ms; SQLite runs inside the server, and inside the raw bench):"
+		awk -v s="$ss" -v c="$sc" 'BEGIN { printf "     settle API:  server with SQLite %.3f + load generator %.3f = %.3f\n", s, c, s + c }'
+		awk -v p="$rp" 'BEGIN { printf "     raw SQLite:  the raw bench, load and SQLite in one process %.3f\n", p }'
 	fi
 }
 
@@ -433,6 +442,37 @@ if [ -z "$only" ] || [ "$only" = E ]; then
 	printf '   %-9s %-14s %-10s %14s\n' database "open invoices" transfer "transfers/s"
 	sed -n 's|^BenchmarkMatch/\([a-z]*\)/open=\([0-9]*\)/\([a-z]*\)-[0-9]* .* \([0-9.]*\) transfers/s.*|\1 \2 \3 \4|p' "$work/E.txt" |
 		awk '{ printf "   %-9s %-14s %-10s %14.0f\n", $1, $2, $3, $4 }'
+fi
+
+if [ -z "$only" ] || [ "$only" = F ]; then
+	# F. Merchant WebSockets on SQLite.
+	echo
+	echo "== F. Merchant WebSockets: settle bench ws --connections 10000 --rate 5 --duration 10s, $pairs runs"
+	printf '   %-5s %-8s %6s %9s %8s %9s %9s %9s %14s %16s\n' run load1 held messages missing p50 p99 max "server CPU/event" "server KiB/conn"
+	: >"$work/F.runs"
+	for i in $(seq "$pairs"); do
+		l=$(load1)
+		f="$work/ws$i.json"
+		"$work/settle" bench ws --connections 10000 --rate 5 --duration 10s --json >"$f" 2>"$work/ws$i.err" ||
+			{ cat "$f" "$work/ws$i.err" >&2; exit 1; }
+		jsub() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p" "$f"; }
+		p50=$(jsub latency_us p50) p99=$(jsub latency_us p99) mx=$(jsub latency_us max)
+		printf '   %-5d %-8s %6s %9s %8s %6.1f ms %6.1f ms %6.1f ms %11s ms %16s\n' "$i" "$l" "$(jfield "$f" held)" \
+			"$(jfield "$f" received_messages)" "$(( $(jfield "$f" missing) + $(jfield "$f" duplicates) ))" \
+			"$(awk -v v="$p50" 'BEGIN { print v / 1000 }')" "$(awk -v v="$p99" 'BEGIN { print v / 1000 }')" \
+			"$(awk -v v="$mx" 'BEGIN { print v / 1000 }')" "$(jfield "$f" server_cpu_ms_per_event)" \
+			"$(jfield "$f" server_kib_per_connection)"
+		echo "$p99 $(jfield "$f" missing) $(jfield "$f" duplicates)" >>"$work/F.runs"
+	done
+	read -r pmin pmed pmax < <(awk '{ print $1 / 1000 }' "$work/F.runs" | stats)
+	bad=$(awk '{ s += $2 + $3 } END { print s + 0 }' "$work/F.runs")
+	awk -v m="$pmed" -v lo="$pmin" -v hi="$pmax" -v bad="$bad" 'BEGIN { printf "   p99 median %.1f ms (runs %.1f–%.1f ms), missing or duplicated %d; goal: p99 under 100 ms, nothing missing: %s\n", m, lo, hi, bad, (m < 100 && bad == 0 ? "met" : "NOT met") }'
+fi
+
+if [ -z "$only" ] || [ "$only" = G ]; then
+	echo
+	echo "== G. Idle footprint: cmd/settle/testdata/footprint/run.sh"
+	PGHOST_URL=$pg bash "$root/cmd/settle/testdata/footprint/run.sh" | sed 's/^/   /'
 fi
 
 echo
