@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -36,6 +38,7 @@ func (m *Main) benchSQLiteRaw(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to insert")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as one JSON object")
 	checkpoint := fs.Bool("checkpoint", false, "only checkpoint the database's WAL into the file and truncate it (PRAGMA wal_checkpoint(TRUNCATE)), then exit; run.sh does this before each measured run")
+	reset := fs.Bool("reset", false, "only delete the benchmarks' invoices and events (refused if the database holds any other invoice), then exit; run.sh does this before each run")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -49,6 +52,12 @@ func (m *Main) benchSQLiteRaw(ctx context.Context, args []string) error {
 		return fmt.Errorf("bench sqlite-raw: --concurrency %d: want 1 to 10000", c.Concurrency)
 	case c.Duration <= 0:
 		return fmt.Errorf("bench sqlite-raw: --duration %s: want a positive duration", c.Duration)
+	}
+	if *reset {
+		if err := benchSQLiteReset(ctx, c.Database); err != nil {
+			return fmt.Errorf("bench sqlite-raw: reset: %w", err)
+		}
+		return nil
 	}
 	if *checkpoint {
 		if err := benchSQLiteCheckpoint(ctx, c.Database); err != nil {
@@ -197,6 +206,34 @@ func benchSQLiteCheckpoint(ctx context.Context, dbURL string) error {
 		return errors.New("the database was busy: the WAL was not wholly checkpointed")
 	}
 	return nil
+}
+
+// benchSQLiteReset deletes every invoice and event, so that a run starts
+// from the same empty tables whichever side ran before it: the reference's
+// events are never numbered, and a server started after it would have to
+// number them all while it is measured. It refuses a database with an
+// invoice the benchmarks did not create (merchant_order_id bench-N).
+func benchSQLiteReset(ctx context.Context, dbURL string) error {
+	bdb, err := invoice.OpenDB(dbURL)
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	return bdb.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		n, err := tx.NewSelect().Table("invoices").Where("merchant_order_id NOT LIKE 'bench-%'").Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%d invoices were not created by a benchmark: refusing to delete", n)
+		}
+		for _, table := range []string{"events", "invoices"} {
+			if _, err := tx.NewDelete().Table(table).Where("1 = 1").Exec(ctx); err != nil {
+				return fmt.Errorf("delete %s: %w", table, err)
+			}
+		}
+		return nil
+	})
 }
 
 func benchRandHex(n int) string {

@@ -151,6 +151,28 @@ func TestBenchSQLiteRawWritesWhatTheAPIWrites(t *testing.T) {
 	if rawMin < apiLen-40 || rawMax > apiLen+40 {
 		t.Errorf("event data %d–%d bytes, the API's %d", rawMin, rawMax, apiLen)
 	}
+
+	// --reset empties invoices and events for the next run, and refuses a
+	// database holding an invoice no benchmark made.
+	if _, stderr, err := runSQLiteRawCmd(t, "--database", db.URL, "--reset"); err != nil {
+		t.Fatalf("--reset: %v, stderr %q", err, stderr)
+	}
+	if inv, ev := countRows(t, db, "invoices"), countRows(t, db, "events"); inv != 0 || ev != 0 {
+		t.Fatalf("after --reset: %d invoices, %d events; want none", inv, ev)
+	}
+	if res, err := runBenchCmd(t, "--url", e.url, "--key", e.key, "--concurrency", "1", "--duration", "50ms"); err != nil || res.Succeeded < 1 {
+		t.Fatalf("API create: %v (%+v)", err, res)
+	}
+	if _, err := db.ExecContext(context.Background(), "UPDATE invoices SET merchant_order_id = 'order-1'"); err != nil {
+		t.Fatal(err)
+	}
+	before := countRows(t, db, "invoices")
+	if _, _, err := runSQLiteRawCmd(t, "--database", db.URL, "--reset"); err == nil || !strings.Contains(err.Error(), "not created by a benchmark") {
+		t.Fatalf("--reset of a database with a merchant's invoice: %v, want a refusal", err)
+	}
+	if got := countRows(t, db, "invoices"); got != before {
+		t.Fatalf("a refused --reset left %d invoices of %d", got, before)
+	}
 }
 
 func TestBenchSQLiteRawRefuses(t *testing.T) {

@@ -41,7 +41,8 @@
 #      Postgres at PGHOST_URL; see its header), against the 40 MiB goal.
 #
 # Each comparison runs PAIRS pairs: settle, reference, settle, reference, …
-# Every run gets a warm-up of WARMUP seconds (not counted), then a CHECKPOINT
+# Every run starts from empty invoices and events tables (the other side's
+# rows deleted) and gets a warm-up of WARMUP seconds (not counted), then a CHECKPOINT
 # (Postgres) or a truncating WAL checkpoint (SQLite, `settle bench sqlite-raw
 # --checkpoint`), then the measured run of DURATION seconds. The 1-minute load average is recorded
 # before each pair. It prints, per comparison, each pair's rates and ratio,
@@ -151,6 +152,11 @@ jfield() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 pgcheckpoint() { "$PSQL" "$pgurl" -qc CHECKPOINT; }
 sqcheckpoint() { "$work/settle" bench sqlite-raw --database "$surl" --checkpoint; }
+# Each run starts from empty invoices and events, whichever side ran
+# before: the reference leaves its events unnumbered, and a server started
+# after it would number them all while being measured.
+pgreset() { "$PSQL" "$pgurl" -qc "TRUNCATE invoices, events CASCADE"; }
+sqreset() { "$work/settle" bench sqlite-raw --database "$surl" --reset; }
 
 # CPU accounting, so that a ratio comes with where the time went: busy is
 # the whole machine's CPU time in ticks (user, nice, system, irq, softirq of
@@ -251,9 +257,11 @@ if [ -z "$only" ] || [ "$only" = A ]; then
 	: >"$work/A.cpu"
 	for i in $(seq "$pairs"); do
 		l=$(load1)
+		pgreset
 		settle_run "pg$i" "$pgurl" "$pkey" pgcheckpoint
 		s=$rate
 		scpu=$cpu
+		pgreset
 		pgb "$warm" >/dev/null 2>&1 || true
 		pgcheckpoint
 		b0=$(busy)
@@ -277,8 +285,10 @@ if [ -z "$only" ] || [ "$only" = B ]; then
 	: >"$work/B.cpu"
 	for i in $(seq "$pairs"); do
 		l=$(load1)
+		sqreset
 		settle_run "sq$i" "$surl" "$skey" sqcheckpoint
 		s=$rate scpu=$cpu
+		sqreset
 		"$work/settle" bench sqlite-raw --database "$surl" --concurrency "$conc" --duration "${warm}s" >/dev/null 2>&1 || true
 		sqcheckpoint
 		b0=$(busy)
