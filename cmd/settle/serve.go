@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -53,8 +54,18 @@ type serverOptions struct {
 	log       io.Writer                                                         // default Stderr
 }
 
+// serverGCPercent is the server's garbage collection target (GOGC), unless
+// the environment sets GOGC. The server's live heap is small and most of
+// what it allocates is one request's garbage (JSON, SQL text, rows): at 200 %
+// of the live heap instead of Go's 100 % it collects half as often, for a few
+// MiB more of heap (the README's Performance section measures both).
+const serverGCPercent = 200
+
 // run serves until ctx ends.
 func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
+	if m.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
+	}
 	logw := o.log
 	if logw == nil {
 		logw = m.Stderr
