@@ -155,7 +155,7 @@ sqcheckpoint() { "$work/settle" bench sqlite-raw --database "$surl" --checkpoint
 # Each run starts from empty invoices and events, whichever side ran
 # before: the reference leaves its events unnumbered, and a server started
 # after it would number them all while being measured.
-pgreset() { "$PSQL" "$pgurl" -qc "TRUNCATE invoices, events CASCADE"; }
+pgreset() { "$PSQL" "$pgurl" -qc "SET client_min_messages = warning" -c "TRUNCATE invoices, events CASCADE"; }
 sqreset() { "$work/settle" bench sqlite-raw --database "$surl" --reset; }
 
 # CPU accounting, so that a ratio comes with where the time went: busy is
