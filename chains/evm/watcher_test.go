@@ -406,7 +406,7 @@ func TestWatcherIdle(t *testing.T) {
 		go func() {
 			done <- evm.New(evm.Config{
 				Network: n, Endpoint: chains.Endpoint{HTTP: p.start(t)}, Tokens: h.cat.Tokens("devnet"), Holder: "test",
-				PollInterval: 5 * time.Millisecond, CallTimeout: 2 * time.Second, Log: h.log,
+				PollInterval: 5 * time.Millisecond, CallTimeout: 10 * time.Second, Log: h.log, // a failed tick reads everything again
 			}, l).Run(ctx)
 		}()
 		defer func() {
