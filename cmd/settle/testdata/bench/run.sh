@@ -170,6 +170,8 @@ timed() {
 	t=$({ time "$@" >"$timed_out" 2>>"$timed_err"; } 2>&1) || true
 	cpu_s=$(echo "$t" | awk '{ print $1 + $2 }')
 }
+# ticks_of prints $cpu_s (seconds) in ticks.
+ticks_of() { awk -v c="$cpu_s" -v hz="$hz" 'BEGIN { printf "%d", c * hz }'; }
 # ms_per N TICKS prints TICKS as milliseconds of CPU per invoice of N.
 ms_per() { awk -v n="$1" -v t="$2" -v hz="$hz" 'BEGIN { printf "%.3f", (n > 0 ? 1000 * t / hz / n : 0) }'; }
 
@@ -190,7 +192,7 @@ settle_run() {
 	stop
 	rate=$(rate_of "$work/$name.json" "$work/$name.err")
 	n=$(sed -n 's/.*"succeeded":\([0-9]*\).*/\1/p' "$work/$name.json")
-	cpu="$(ms_per "$n" $((b1 - b0))) $(ms_per "$n" $((s1 - s0))) $(ms_per "$n" "$(awk -v c="$cpu_s" -v hz="$hz" 'BEGIN { printf "%d", c * hz }')")"
+	cpu="$(ms_per "$n" $((b1 - b0))) $(ms_per "$n" $((s1 - s0))) $(ms_per "$n" "$(ticks_of)")"
 }
 
 # rate_of JSON ERRLOG prints created/s of a bench result, failing loudly if
@@ -214,6 +216,18 @@ stats() {
 		printf "%.1f %.1f %.1f\n", v[1], m, v[NR] }'
 }
 
+# spread UNIT FILE SCALE LABEL1 COL1 LABEL2 COL2 prints min, median and max
+# of two columns of FILE (each divided by SCALE) under the heading UNIT, and
+# leaves their medians in $med1 and $med2.
+spread() {
+	local unit=$1 f=$2 scale=$3 l1=$4 c1=$5 l2=$6 c2=$7 lo hi
+	printf '   %-22s %10s %10s %10s\n' "$unit" min median max
+	read -r lo med1 hi < <(awk -v c="$c1" -v s="$scale" '{ print $c / s }' "$f" | stats)
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "$l1" "$lo" "$med1" "$hi"
+	read -r lo med2 hi < <(awk -v c="$c2" -v s="$scale" '{ print $c / s }' "$f" | stats)
+	printf '   %-22s %10.1f %10.1f %10.1f\n' "$l2" "$lo" "$med2" "$hi"
+}
+
 # report TITLE LABEL REF_LABEL FILE: LABEL names the settle side; FILE has one line per pair,
 # "load1 settle ref". Prints the table and the summary.
 report() {
@@ -223,12 +237,8 @@ report() {
 	echo "   concurrency $conc, ${secs} s per run (after ${warm} s warm-up and a checkpoint), $pairs pairs, settle first in each pair"
 	awk -v sl="$sl" -v rl="$rl" 'BEGIN { printf "   %-5s %-8s %14s %14s %9s\n", "pair", "load1", sl " /s", rl " /s", "ratio" }
 		{ printf "   %-5d %-8s %14.1f %14.1f %8.0f %%\n", NR, $1, $2, $3, 100 * $2 / $3 }' "$f"
-	read -r smin smed smax < <(awk '{ print $2 }' "$f" | stats)
-	read -r rmin rmed rmax < <(awk '{ print $3 }' "$f" | stats)
-	printf '   %-22s %10s %10s %10s\n' "created/s" min median max
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "$sl" "$smin" "$smed" "$smax"
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "$rl" "$rmin" "$rmed" "$rmax"
-	awk -v s="$smed" -v r="$rmed" -v g="$goal" -v lo="$(awk '{ x = 100 * $2 / $3; if (NR == 1 || x < m) m = x } END { printf "%.0f", m }' "$f")" \
+	spread created/s "$f" 1 "$sl" 2 "$rl" 3
+	awk -v s="$med1" -v r="$med2" -v g="$goal" -v lo="$(awk '{ x = 100 * $2 / $3; if (NR == 1 || x < m) m = x } END { printf "%.0f", m }' "$f")" \
 		-v hi="$(awk '{ x = 100 * $2 / $3; if (NR == 1 || x > m) m = x } END { printf "%.0f", m }' "$f")" \
 		'BEGIN { p = 100 * s / r; printf "   ratio of medians: %.0f %% (pairs %s–%s %%); goal: at least %d %%: %s\n", p, lo, hi, g, (p >= g ? "met" : "NOT met") }'
 }
@@ -272,7 +282,7 @@ if [ -z "$only" ] || [ "$only" = A ]; then
 		if [ -z "$r" ] || [ "${fails:-0}" != 0 ]; then cat "$work/pgbench$i.txt" >&2; exit 1; fi
 		n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench$i.txt")
 		echo "$l $s $r" >>"$work/A.pairs"
-		echo "$scpu $(ms_per "$n" $((b1 - b0))) 0 $(ms_per "$n" "$(awk -v c="$cpu_s" -v hz="$hz" 'BEGIN { printf "%d", c * hz }')")" >>"$work/A.cpu"
+		echo "$scpu $(ms_per "$n" $((b1 - b0))) 0 $(ms_per "$n" "$(ticks_of)")" >>"$work/A.cpu"
 		echo "   A pair $i: load1 $l, settle $s/s, pgbench $r/s" >&2
 	done
 fi
@@ -298,7 +308,7 @@ if [ -z "$only" ] || [ "$only" = B ]; then
 		n=$(sed -n 's/.*"succeeded":\([0-9]*\).*/\1/p' "$work/raw$i.json")
 		echo "$l $s $r" >>"$work/B.pairs"
 		# The raw bench is client and database in one process.
-		echo "$scpu $(ms_per "$n" $((b1 - b0))) $(ms_per "$n" "$(awk -v c="$cpu_s" -v hz="$hz" 'BEGIN { printf "%d", c * hz }')") 0" >>"$work/B.cpu"
+		echo "$scpu $(ms_per "$n" $((b1 - b0))) $(ms_per "$n" "$(ticks_of)") 0" >>"$work/B.cpu"
 		echo "   B pair $i: load1 $l, settle $s/s, raw $r/s" >&2
 	done
 fi
@@ -380,30 +390,18 @@ if [ -z "$only" ] || [ "$only" = C ]; then
 	echo "   C1. delivered/s against events written/s in the same run (--rate $wh_rate, ${secs} s), $pairs runs"
 	awk 'BEGIN { printf "   %-5s %-8s %12s %14s %9s %12s\n", "run", "load1", "written /s", "delivered /s", "ratio", "p99 ms" }
 		{ printf "   %-5d %-8s %12.1f %14.1f %9.3f %12.1f\n", NR, $1, $2, $3, $3 / $2, $5 / 1000 }' "$work/C1.runs"
-	read -r wmin wmed wmax < <(awk '{ print $2 }' "$work/C1.runs" | stats)
-	read -r dmin dmed dmax < <(awk '{ print $3 }' "$work/C1.runs" | stats)
-	printf '   %-22s %10s %10s %10s\n' "per second" min median max
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "written" "$wmin" "$wmed" "$wmax"
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "delivered" "$dmin" "$dmed" "$dmax"
-	awk -v d="$dmed" -v w="$wmed" 'BEGIN { r = d / w; printf "   ratio of medians: %.3f; goal: delivered/s at least written/s (at least 0.99: each rate is measured over its own span, first to last, so an engine that keeps up reads 1 within the jitter of its first and last latencies): %s\n", r, (r >= 0.99 ? "met" : "NOT met") }'
+	spread "per second" "$work/C1.runs" 1 written 2 delivered 3
+	awk -v d="$med2" -v w="$med1" 'BEGIN { r = d / w; printf "   ratio of medians: %.3f; goal: delivered/s at least written/s (at least 0.99: each rate is measured over its own span, first to last, so an engine that keeps up reads 1 within the jitter of its first and last latencies): %s\n", r, (r >= 0.99 ? "met" : "NOT met") }'
 	echo "   C2. healthy endpoints' p99 (ms), nine healthy beside one that never answers, paired with ten healthy (--rate $wh_hang_rate, ${secs} s)"
 	awk 'BEGIN { printf "   %-5s %-8s %14s %14s %9s %10s\n", "pair", "load1", "none hanging", "one hanging", "ratio", "in flight" }
 		{ printf "   %-5d %-8s %14.1f %14.1f %9.2f %10d\n", NR, $1, $2 / 1000, $3 / 1000, $3 / $2, $4 }' "$work/C2.pairs"
-	read -r amin amed amax < <(awk '{ print $2 / 1000 }' "$work/C2.pairs" | stats)
-	read -r bmin bmed bmax < <(awk '{ print $3 / 1000 }' "$work/C2.pairs" | stats)
-	printf '   %-22s %10s %10s %10s\n' "p99 ms" min median max
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "none hanging" "$amin" "$amed" "$amax"
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "one hanging" "$bmin" "$bmed" "$bmax"
-	awk -v a="$amed" -v b="$bmed" 'BEGIN { r = b / a; printf "   ratio of medians: %.2f; goal: unchanged (at most 1.25, the runs'"'"' own spread here): %s\n", r, (r <= 1.25 ? "met" : "NOT met") }'
+	spread "p99 ms" "$work/C2.pairs" 1000 "none hanging" 2 "one hanging" 3
+	awk -v a="$med1" -v b="$med2" 'BEGIN { r = b / a; printf "   ratio of medians: %.2f; goal: unchanged (at most 1.25, the runs'"'"' own spread here): %s\n", r, (r <= 1.25 ? "met" : "NOT met") }'
 	echo "   C3. drain of a backlog queued before the engine starts: 10,000 against 100,000 deliveries"
 	awk 'BEGIN { printf "   %-5s %-8s %14s %14s %9s %18s\n", "pair", "load1", "10,000 /s", "100,000 /s", "ratio", "claim buffers" }
 		{ printf "   %-5d %-8s %14.1f %14.1f %9.2f %9d %8d\n", NR, $1, $2, $3, $3 / $2, $4, $5 }' "$work/C3.pairs"
-	read -r amin amed amax < <(awk '{ print $2 }' "$work/C3.pairs" | stats)
-	read -r bmin bmed bmax < <(awk '{ print $3 }' "$work/C3.pairs" | stats)
-	printf '   %-22s %10s %10s %10s\n' "drained/s" min median max
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "10,000 queued" "$amin" "$amed" "$amax"
-	printf '   %-22s %10.1f %10.1f %10.1f\n' "100,000 queued" "$bmin" "$bmed" "$bmax"
-	awk -v a="$amed" -v b="$bmed" 'BEGIN { r = b / a; printf "   ratio of medians: %.2f; goal: the same per-delivery cost at any backlog (at least 0.9): %s\n", r, (r >= 0.9 ? "met" : "NOT met") }'
+	spread drained/s "$work/C3.pairs" 1 "10,000 queued" 2 "100,000 queued" 3
+	awk -v a="$med1" -v b="$med2" 'BEGIN { r = b / a; printf "   ratio of medians: %.2f; goal: the same per-delivery cost at any backlog (at least 0.9): %s\n", r, (r >= 0.9 ? "met" : "NOT met") }'
 	echo "   (claim buffers: shared buffers hit or read by one claim of 32 at each size, from EXPLAIN (ANALYZE, BUFFERS))"
 fi
 
