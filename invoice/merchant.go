@@ -23,10 +23,19 @@ type Scope string
 const (
 	ScopeMerchant Scope = "merchant" // everything
 	ScopeRead     Scope = "read"     // reads and reports only
+	// Bound scopes: a key minted for one object (its APIKey.BoundTo), which
+	// may do only what that object does. The API refuses such a key on
+	// every route that does not allow it by name.
+	ScopeTerminal Scope = "terminal" // a point-of-sale terminal (trm_…)
+	ScopeOrder    Scope = "order"    // one invoice for one scan of a static QR code (qrs_…)
 )
 
-// Valid reports whether s is a scope.
+// Valid reports whether s is a scope an operator may mint a key of
+// (bound scopes are minted with their object).
 func (s Scope) Valid() bool { return s == ScopeMerchant || s == ScopeRead }
+
+// Bound reports whether keys of scope s act for one object only.
+func (s Scope) Bound() bool { return s == ScopeTerminal || s == ScopeOrder }
 
 // APIKey is a stored key: only its SHA-256 hash and a short prefix that
 // names it in listings and `settle keys revoke`.
@@ -36,6 +45,7 @@ type APIKey struct {
 	MerchantID string     `bun:"merchant_id"`
 	Mode       Mode       `bun:"mode"`
 	Scope      Scope      `bun:"scope"`
+	BoundTo    string     `bun:"bound_to"` // the object a bound scope acts for, else ""
 	CreatedAt  time.Time  `bun:"created_at"`
 	RevokedAt  *time.Time `bun:"revoked_at"`
 }
@@ -45,6 +55,7 @@ type Principal struct {
 	MerchantID  string
 	Mode        Mode
 	Scope       Scope
+	BoundTo     string // a bound scope's object (Scope.Bound), else ""
 	KeyPrefix   string
 	LiveEnabled bool // the merchant's live gate, read with the key
 }

@@ -121,7 +121,23 @@ func (s *Service) CreateKey(ctx context.Context, merchantID string, mode Mode, s
 	if _, err := s.Merchant(ctx, merchantID); err != nil {
 		return "", APIKey{}, err
 	}
+	return s.insertKey(ctx, merchantID, mode, scope, "")
+}
+
+// CreateBoundKey stores a key of a bound scope (Scope.Bound) that acts for
+// the object boundTo only, in ctx's transaction if there is one, and
+// returns its secret, shown only this once. The caller has checked that
+// the object is the merchant's.
+func (s *Service) CreateBoundKey(ctx context.Context, merchantID string, mode Mode, scope Scope, boundTo string) (string, APIKey, error) {
+	if !mode.Valid() || !scope.Bound() || boundTo == "" {
+		return "", APIKey{}, fmt.Errorf("create bound key: scope %q for %q", scope, boundTo)
+	}
+	return s.insertKey(ctx, merchantID, mode, scope, boundTo)
+}
+
+func (s *Service) insertKey(ctx context.Context, merchantID string, mode Mode, scope Scope, boundTo string) (string, APIKey, error) {
 	secret, key := newAPIKey(merchantID, mode, scope, s.Now())
+	key.BoundTo = boundTo
 	if _, err := s.idb(ctx).NewInsert().Model(&key).Exec(ctx); err != nil {
 		return "", APIKey{}, fmt.Errorf("create key: %w", err)
 	}
@@ -195,7 +211,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		LiveEnabled bool `bun:"live_enabled"`
 	}
 	err := s.idb(ctx).NewSelect().
-		ColumnExpr("k.prefix, k.merchant_id, k.mode, k.scope, k.revoked_at, m.live_enabled").
+		ColumnExpr("k.prefix, k.merchant_id, k.mode, k.scope, k.bound_to, k.revoked_at, m.live_enabled").
 		TableExpr("api_keys AS k").Join("JOIN merchants AS m ON m.id = k.merchant_id").
 		Where("k.hash = ?", hash).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && row.RevokedAt != nil {
@@ -204,7 +220,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	p := Principal{MerchantID: row.MerchantID, Mode: row.Mode, Scope: row.Scope, KeyPrefix: row.Prefix, LiveEnabled: row.LiveEnabled}
+	p := Principal{MerchantID: row.MerchantID, Mode: row.Mode, Scope: row.Scope, BoundTo: row.BoundTo, KeyPrefix: row.Prefix, LiveEnabled: row.LiveEnabled}
 	s.keys.put(hash, p, gen, now)
 	return p, nil
 }

@@ -98,6 +98,11 @@ func New(d Deps) http.Handler {
 		if rt, ok := ctx.Context().Value(keyRoute).(*route); ok {
 			rt.pattern = ctx.Operation().Method + " " + ctx.Operation().Path
 		}
+		if p := principal(ctx.Context()); p.Scope.Bound() && !allowsScope(ctx.Operation(), p.Scope) {
+			r, w := humago.Unwrap(ctx)
+			writeProblem(w, r, boundScopeRefused(p.Scope))
+			return
+		}
 		next(ctx)
 	})
 	s.register(api)

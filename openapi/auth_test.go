@@ -230,3 +230,42 @@ func TestIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundScopeRefused checks that a key of a bound scope (a terminal's, a
+// QR session's order key) is refused on every operation that does not list
+// its scope, so the merchant's other data stays closed to it.
+func TestBoundScopeRefused(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		e := setup(t, db)
+		id := str(t, e.createInvoice(newInvoice), "id")
+		for _, scope := range []invoice.Scope{invoice.ScopeTerminal, invoice.ScopeOrder} {
+			bound, _, err := e.svc.CreateBoundKey(context.Background(), e.merchant, invoice.ModeTest, scope, "trm_x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := e.counts()
+			for _, rq := range []struct {
+				method, path string
+				body         any
+			}{
+				{"GET", "/api/v1/invoices", nil},
+				{"GET", "/api/v1/invoices/" + id, nil},
+				{"POST", "/api/v1/invoices/" + id + "/cancel", nil},
+				{"GET", "/api/v1/events", nil},
+				{"GET", "/api/v1/payments", nil},
+				{"GET", "/api/v1/webhook-endpoints", nil},
+				{"POST", "/api/v1/ws-tokens", nil},
+				{"GET", "/api/v1/reports/reconciliation", nil},
+			} {
+				e.wantProblem(e.do(rq.method, rq.path, bound, rq.body), http.StatusForbidden, "insufficient_scope")
+			}
+			if after := e.counts(); after.String() != before.String() {
+				t.Errorf("%s: store changed: before %v, after %v", scope, before, after)
+			}
+		}
+		if _, _, err := e.svc.CreateKey(context.Background(), e.merchant, invoice.ModeTest, invoice.ScopeTerminal); err == nil {
+			t.Error("CreateKey minted an unbound key of scope terminal")
+		}
+	})
+}

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/settlepay/settle/invoice"
 )
 
@@ -126,6 +128,23 @@ func bearerSecret(r *http.Request) string {
 func invalidAPIKey(w http.ResponseWriter) *Problem {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="settle", error="invalid_token"`)
 	return problem(http.StatusUnauthorized, "invalid_api_key", "The API key is unknown or revoked.")
+}
+
+// scopesKey names an operation's metadata entry listing the bound scopes
+// (invoice.Scope.Bound) that may call it, as a []invoice.Scope. Keys of a
+// bound scope are refused on every operation that does not list theirs, so
+// a new endpoint is closed to them until it says otherwise.
+const scopesKey = "bound_scopes"
+
+// allowsScope reports whether op lists the bound scope s.
+func allowsScope(op *huma.Operation, s invoice.Scope) bool {
+	scopes, _ := op.Metadata[scopesKey].([]invoice.Scope)
+	return slices.Contains(scopes, s)
+}
+
+// boundScopeRefused is the answer to a bound key outside its operations.
+func boundScopeRefused(s invoice.Scope) *Problem {
+	return problem(http.StatusForbidden, "insufficient_scope", "This key has the "+string(s)+" scope, which may not use this endpoint.")
 }
 
 // authenticate resolves the bearer key of every /api/v1 request and applies

@@ -98,6 +98,10 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principal(ctx)
+	if p.Scope.Bound() {
+		writeProblem(w, r, boundScopeRefused(p.Scope))
+		return
+	}
 	token := ""
 	if p.MerchantID == "" {
 		token = r.URL.Query().Get("ws_token")
