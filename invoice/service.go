@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +40,27 @@ type Service struct {
 	keys     keyCache
 	written  func() // called after a commit that may have written events
 	revoked  func() // called when keys may have been revoked
+	epoch    atomic.Uint64
+}
+
+// ConfigEpoch returns a number that moves whenever merchants' configuration
+// (keys, live gates, accounts) may have changed, and whether caches of that
+// configuration may be used at all: only while RunKeyWatcher runs, which
+// moves the number at each of its looks and whenever an instance announces
+// a change (ConfigChanged). A cache entry filled from a read that began in
+// an epoch is good only while the epoch has not moved.
+func (s *Service) ConfigEpoch() (uint64, bool) {
+	e := s.epoch.Load()
+	return e, s.keys.on()
+}
+
+// ConfigChanged is called after a change of a merchant's configuration that
+// caches keyed by ConfigEpoch may hold (a rail account added or deleted): it
+// moves the epoch here at once and, on Postgres, announces the change to
+// every instance's key watcher, at commit when ctx carries a transaction.
+func (s *Service) ConfigChanged(ctx context.Context) error {
+	s.epoch.Add(1)
+	return s.announceKeys(ctx)
 }
 
 // OnEventsWritten sets f to be called after every commit of this service
