@@ -202,6 +202,11 @@ var fieldCodes = map[string]string{
 	"routing_number":  "invalid_routing_number",
 	"qris_payload":    "invalid_qris_payload",
 	"processor_id":    "invalid_processor_id",
+	"tip_cap_percent": "invalid_tip_cap",
+	"include":         "invalid_include",
+	"percent":         "invalid_tip",
+	"query.size":      "invalid_size",
+	"query.method":    "invalid_payment_method",
 }
 
 // fail maps a domain error to its problem. This table is the one place

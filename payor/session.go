@@ -36,6 +36,11 @@ var (
 // shown payment instructions.
 const EventCheckoutOpened = "checkout.opened"
 
+// EventCheckoutScanned is written once per invoice, when its payor first
+// opens the checkout: the hosted page, the payor session or a QR code of
+// the session, whichever comes first (payment_session.scanned elsewhere).
+const EventCheckoutScanned = "checkout.scanned"
+
 // checkout is the payor's side of an invoice, as stored.
 type checkout struct {
 	bun.BaseModel `bun:"table:checkout_sessions"`
@@ -163,7 +168,8 @@ type SessionView struct {
 	Amount           string            `json:"amount" example:"25.00"`
 	Currency         invoice.Currency  `json:"currency" example:"USD"`
 	AmountPaid       string            `json:"amount_paid" example:"0.00"`
-	AmountDue        string            `json:"amount_due" example:"25.00"`
+	AmountDue        string            `json:"amount_due" example:"25.00" doc:"amount + tip_amount − amount_paid."`
+	Tip              TipView           `json:"tip" doc:"Whether and how the payor may add a tip (before choosing a method)."`
 	Status           invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled,invalid"`
 	Exception        invoice.Exception `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
 	Description      string            `json:"description"`
@@ -187,6 +193,7 @@ func (s *Service) View(sess Session, now time.Time) SessionView {
 		Status: inv.Status, Exception: inv.Exception, Description: inv.Description,
 		ExpiresAt: inv.ExpiresAt, ExpiresInSeconds: max(0, int64(inv.ExpiresAt.Sub(now).Seconds())),
 		RedirectURL: inv.RedirectURL, Methods: []MethodView{}, Method: sess.checkout.Method, Payments: []PaymentView{},
+		Tip: tipView(inv, len(sess.Payments), now),
 	}
 	for _, in := range offered(inv) {
 		m, _ := s.cat.Method(in.Method)
@@ -244,7 +251,7 @@ func offered(inv invoice.Invoice) []invoice.Instruction {
 	}
 	return append(slices.Clip(inv.Instructions), invoice.Instruction{
 		Method: chains.Sandbox, Network: chains.Sandbox, Asset: string(inv.Currency),
-		Amount: inv.Amount.Format(inv.Decimals), AmountUnits: inv.Amount.String(),
+		Amount: inv.Total().Format(inv.Decimals), AmountUnits: inv.Total().String(),
 	})
 }
 
@@ -286,6 +293,9 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 		if err != nil {
 			return err
 		}
+		if err := s.scan(ctx, tx, inv, now); err != nil {
+			return err
+		}
 		if first = opened.Equal(now); !first {
 			return nil
 		}
@@ -310,7 +320,7 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	jti := make([]byte, 16)
 	rand.Read(jti)
 	terms, err := s.terms.Sign(ctx, TermsClaims{
-		Merchant: sess.Merchant, Amount: inv.Amount.Format(inv.Decimals), Currency: string(inv.Currency),
+		Merchant: sess.Merchant, Amount: inv.Amount.Format(inv.Decimals), TipAmount: tipClaim(inv), Currency: string(inv.Currency),
 		Instructions: []invoice.Instruction{in}, ExpiresAt: inv.ExpiresAt, IssuedAt: now, JTI: hex.EncodeToString(jti),
 	})
 	if err != nil {
@@ -326,13 +336,16 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 
 // QR returns the QR code of method's payment URI as PNG or SVG; after
 // expires_at, only for a session shown instructions before (see Choose).
-func (s *Service) QR(sess Session, method, format string) ([]byte, string, error) {
+func (s *Service) QR(ctx context.Context, sess Session, method, format string) ([]byte, string, error) {
 	in, ok := instruction(sess.Invoice, method)
 	if !ok {
 		return nil, "", ErrNoMethod
 	}
 	if s.closed(sess) {
 		return nil, "", ErrExpired
+	}
+	if err := s.Scanned(ctx, &sess); err != nil {
+		return nil, "", err
 	}
 	if in.URI == "" {
 		return nil, "", ErrNoQR
@@ -357,6 +370,9 @@ func (s *Service) Check(ctx context.Context, token, sig string) (PageInfo, error
 	sess, err := s.Open(ctx, token, sig)
 	if err != nil {
 		return PageInfo{Locked: errors.Is(err, ErrLocked)}, err
+	}
+	if err := s.Scanned(ctx, &sess); err != nil {
+		return PageInfo{}, err
 	}
 	return PageInfo{Merchant: sess.Merchant, Mode: string(sess.Invoice.Mode)}, nil
 }

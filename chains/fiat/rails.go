@@ -133,7 +133,7 @@ func (r *Rails) instruction(ctx context.Context, tx bun.IDB, inv *invoice.Invoic
 	m, _ := chains.MethodByID(method)
 	in := invoice.Instruction{
 		Method: m.ID, Network: m.Network, Asset: m.Asset,
-		Amount: inv.Amount.Format(inv.Decimals), AmountUnits: inv.Amount.String(), Reference: ref,
+		Amount: inv.Total().Format(inv.Decimals), AmountUnits: inv.Total().String(), Reference: ref,
 	}
 	switch a.Rail {
 	case RailQRIS:
@@ -211,10 +211,11 @@ type qrisCode struct {
 // On Postgres an advisory lock per account also serialises creators, so
 // they do not all race for the same first code.
 func (r *Rails) qrisCode(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, a Account, ref string) (QRISInstruction, error) {
-	if inv.Currency != "IDR" || !inv.Amount.Big().IsInt64() {
+	total := inv.Total()
+	if inv.Currency != "IDR" || !total.Big().IsInt64() {
 		return QRISInstruction{}, fmt.Errorf("qris: invoice %s is not a rupiah amount", inv.ID)
 	}
-	amount := inv.Amount.Big().Int64()
+	amount := total.Big().Int64()
 	max := r.MaxUniqueCode
 	if max <= 0 {
 		max = DefaultMaxUniqueCode
