@@ -171,6 +171,7 @@ type InvoiceObject struct {
 	ScannedAt             *time.Time        `json:"scanned_at" doc:"When the payor first opened the checkout (page, session or its QR code; checkout.scanned); null before."`
 	SessionStatus         SessionStatus     `json:"session_status" enum:"created,scanned,confirming,succeeded,failed,expired,cancelled" doc:"The payment session's state, derived from status, exception, scanned_at and the payments (see the README's table)."`
 	Fulfilment            FulfilmentObject  `json:"fulfilment" doc:"Whether the goods are still to be handed over (created with fulfilled: false) and when they were."`
+	QRPNG                 string            `json:"qr_png,omitempty" doc:"Only in the response of create-invoice with include: [\"qr_png\"]: a PNG of payment_url (320 px), base64-encoded, for a terminal screen or a receipt."`
 }
 
 // MarkObject tells who resolved an invoice by hand, when and why.
@@ -207,7 +208,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		Metadata: metadata, RedirectURL: inv.RedirectURL,
 		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
 		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions, Mark: mark,
-		Checkout: inv.checkoutObject(),
+		Checkout:  inv.checkoutObject(),
 		TipAmount: inv.TipAmount.Format(inv.Decimals), AllowTip: inv.AllowTip, TipCapPercent: inv.TipCapPercent,
 		ScannedAt: inv.ScannedAt, SessionStatus: inv.SessionStatus(), Fulfilment: inv.fulfilmentObject(),
 	}

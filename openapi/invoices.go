@@ -28,10 +28,10 @@ type CreateInvoiceBody struct {
 	RedirectURL     string            `json:"redirect_url,omitempty" format:"uri" maxLength:"2048" example:"https://shop.example/thanks" doc:"Where the hosted page sends the payor afterwards."`
 	ExpiresIn       int64             `json:"expires_in,omitempty" minimum:"60" maximum:"604800" example:"900" doc:"Seconds from now until the invoice stops taking new payors (default 900). Give this or expires_at."`
 	ExpiresAt       *time.Time        `json:"expires_at,omitempty" example:"2030-01-31T12:00:00Z" doc:"Alternative to expires_in: an RFC 3339 time 60 s to 7 days ahead."`
-	AllowTip        bool              `json:"allow_tip,omitempty" doc:"Let the payor add a tip on the checkout before the instructions are shown (presets and a custom amount, never above tip_cap_percent); the tip is added to the amount due and stated as tip_amount."`
+	AllowTip        bool              `json:"allow_tip,omitempty" example:"true" doc:"Let the payor add a tip on the checkout before the instructions are shown (presets and a custom amount, never above tip_cap_percent); the tip is added to the amount due and stated as tip_amount."`
 	TipCapPercent   int               `json:"tip_cap_percent,omitempty" minimum:"1" maximum:"100" example:"20" doc:"With allow_tip: the most a tip may be, in percent of amount (default 20)."`
-	Fulfilled       *bool             `json:"fulfilled,omitempty" doc:"false: once paid, the invoice's fulfilment is pending until POST /api/v1/invoices/{id}/fulfil (vending); the reconciliation report lists it to refund if never fulfilled. Default true (nothing to report)."`
-	Include         []string          `json:"include,omitempty" maxItems:"4" uniqueItems:"true" enum:"qr_png" doc:"Extras to embed in the response: qr_png, the payment_url as a base64 PNG."`
+	Fulfilled       *bool             `json:"fulfilled,omitempty" example:"false" doc:"false: once paid, the invoice's fulfilment is pending until POST /api/v1/invoices/{id}/fulfil (vending); the reconciliation report lists it to refund if never fulfilled. Default true (nothing to report)."`
+	Include         []string          `json:"include,omitempty" maxItems:"4" uniqueItems:"true" enum:"qr_png" example:"[\"qr_png\"]" doc:"Extras to embed in the response: qr_png, the payment_url as a base64 PNG."`
 }
 
 type createInvoiceInput struct {
@@ -41,10 +41,6 @@ type createInvoiceInput struct {
 
 type invoiceOutput struct {
 	Body invoice.InvoiceObject
-}
-
-type createdInvoiceOutput struct {
-	Body CreatedInvoice
 }
 
 // InvoiceStatus is the small, cheap-to-poll view of an invoice.
@@ -127,7 +123,7 @@ func (s *server) register(api huma.API) {
 	s.registerRails(api)
 }
 
-func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*createdInvoiceOutput, error) {
+func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {
 	p := principal(ctx)
 	b := in.Body
 	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
@@ -159,7 +155,7 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*cr
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &createdInvoiceOutput{Body: out}, nil
+	return &invoiceOutput{Body: out}, nil
 }
 
 // prepareAll runs the non-nil creation hooks in order (the chains' deposits,

@@ -35,12 +35,6 @@ type fulfilInput struct {
 	InvoiceIDParam
 }
 
-// CreatedInvoice is the invoice as created, with what include asked for.
-type CreatedInvoice struct {
-	invoice.InvoiceObject
-	QRPNG string `json:"qr_png,omitempty" doc:"With include: [\"qr_png\"]: a PNG of payment_url (320 px), base64-encoded, for a terminal screen or a receipt."`
-}
-
 // PayorTipBody is the payor's tip: an amount or a percent of the amount.
 type PayorTipBody struct {
 	Amount  string `json:"amount,omitempty" maxLength:"40" example:"2.50" doc:"Decimal string in the invoice currency; 0 for no tip."`
@@ -69,7 +63,7 @@ func (s *server) registerPOS(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "set-payor-tip", Method: http.MethodPost, Path: payorPrefix + "session/tip",
 		Summary: "Add a tip", Tags: []string{"Payor"}, Security: []map[string][]string{}, MaxBodyBytes: humaMaxBodyBytes,
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusLocked, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusLocked, http.StatusUnprocessableEntity, http.StatusTooManyRequests},
 		Description: "On an invoice created with allow_tip: sets the tip (an amount, or a percent of the amount) that is added to the amount due, before a method is chosen. It may be changed until a method's instructions are shown or a payment is seen; after that 409 tip_closed. At most tip_cap_percent of the amount (422 tip_above_cap); 409 tip_not_allowed on an invoice without allow_tip. Answers the session with the new amount due. Authorised by the invoice's payment_session_headers, like every payor operation.",
 	}, s.setPayorTip)
 }
@@ -114,9 +108,10 @@ func (s *server) invoiceQR(ctx context.Context, in *invoiceQRInput) (*qrOutput, 
 	return &qrOutput{ContentType: ct, CacheControl: "private, max-age=60", Body: b}, nil
 }
 
-// includeQRPNG embeds the payment_url's QR code in a created invoice.
-func (s *server) createdInvoice(inv invoice.Invoice, include []string) (CreatedInvoice, error) {
-	out := CreatedInvoice{InvoiceObject: inv.Object(s.invoices.Checkout())}
+// createdInvoice is the created invoice's object with what include asked
+// for: qr_png, the payment_url's QR code.
+func (s *server) createdInvoice(inv invoice.Invoice, include []string) (invoice.InvoiceObject, error) {
+	out := inv.Object(s.invoices.Checkout())
 	for _, what := range include {
 		if what != "qr_png" {
 			continue
