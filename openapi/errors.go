@@ -162,7 +162,9 @@ func codeFor(status int, details []*huma.ErrorDetail) string {
 // parameter with its place ("query.limit").
 func fieldOf(location string) string {
 	if rest, ok := strings.CutPrefix(location, "body."); ok {
-		return strings.SplitN(rest, ".", 2)[0]
+		field := strings.SplitN(rest, ".", 2)[0]
+		field, _, _ = strings.Cut(field, "[") // include[0] → include
+		return field
 	}
 	return location
 }
