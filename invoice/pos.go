@@ -167,8 +167,9 @@ func (s *Service) Fulfil(ctx context.Context, merchantID string, mode Mode, id s
 const DefaultTipCapPercent = 20
 
 // Tip is a payor's tip: an amount in the invoice's currency, or a percent
-// of its amount (rounded half up to the currency's smallest unit). Exactly
-// one is given.
+// of its amount (rounded down to the currency's smallest unit, so that a
+// percent within the cap is never refused for its rounding). Exactly one
+// is given.
 type Tip struct {
 	Amount  string
 	Percent *int
@@ -197,9 +198,8 @@ func tipUnits(inv Invoice, t Tip) (Units, error) {
 			v.add("percent", "invalid_tip", "must be between 0 and 100")
 			break
 		}
-		// amount × percent / 100, rounded half up.
+		// amount × percent / 100, rounded down.
 		n := new(big.Int).Mul(inv.Amount.Big(), big.NewInt(int64(*t.Percent)))
-		n.Add(n, big.NewInt(50))
 		tip = BigUnits(n.Quo(n, big.NewInt(100)))
 	default:
 		u, err := ParseAmount(t.Amount, inv.Decimals)
