@@ -132,9 +132,10 @@ func TestSetTipRules(t *testing.T) {
 			wantCode string
 		}{
 			{invoice.Tip{Amount: "0.00"}, "0.00", ""},
-			{invoice.Tip{Percent: pct(15)}, "3.00", ""},              // 2.9985 rounded half up
-			{invoice.Tip{Percent: pct(20)}, "4.00", "tip_above_cap"}, // 3.998 rounds to 4.00 > 3.998
-			{invoice.Tip{Amount: "3.99"}, "3.99", ""},                // the most under a cap of 3.998
+			{invoice.Tip{Percent: pct(15)}, "2.99", ""}, // 2.9985 rounded down
+			{invoice.Tip{Percent: pct(20)}, "3.99", ""}, // the cap, 3.998, rounded down: never refused
+			{invoice.Tip{Percent: pct(21)}, "", "tip_above_cap"},
+			{invoice.Tip{Amount: "3.99"}, "3.99", ""}, // the most under a cap of 3.998
 			{invoice.Tip{Amount: "4.00"}, "", "tip_above_cap"},
 			{invoice.Tip{Amount: "-1"}, "", "invalid_tip"},
 			{invoice.Tip{}, "", "invalid_tip"},

@@ -38,7 +38,7 @@ type fulfilInput struct {
 // PayorTipBody is the payor's tip: an amount or a percent of the amount.
 type PayorTipBody struct {
 	Amount  string `json:"amount,omitempty" maxLength:"40" example:"2.50" doc:"Decimal string in the invoice currency; 0 for no tip."`
-	Percent *int   `json:"percent,omitempty" minimum:"0" maximum:"100" example:"15" doc:"Percent of the invoice amount, rounded half up to the currency's smallest unit. Give amount or percent."`
+	Percent *int   `json:"percent,omitempty" minimum:"0" maximum:"100" example:"15" doc:"Percent of the invoice amount, rounded down to the currency's smallest unit. Give amount or percent."`
 }
 
 type payorTipInput struct {
