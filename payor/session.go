@@ -168,7 +168,8 @@ type SessionView struct {
 	Amount           string            `json:"amount" example:"25.00"`
 	Currency         invoice.Currency  `json:"currency" example:"USD"`
 	AmountPaid       string            `json:"amount_paid" example:"0.00"`
-	AmountDue        string            `json:"amount_due" example:"25.00" doc:"amount + tip_amount − amount_paid."`
+	AmountDue        string            `json:"amount_due" example:"25.00" doc:"total − amount_paid."`
+	Total            string            `json:"total" example:"25.00" doc:"What the payor pays in all: amount and tip."`
 	Tip              TipView           `json:"tip" doc:"Whether and how the payor may add a tip (before choosing a method)."`
 	Status           invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled,invalid"`
 	Exception        invoice.Exception `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
@@ -190,6 +191,7 @@ func (s *Service) View(sess Session, now time.Time) SessionView {
 		Object: "checkout_session", Merchant: MerchantView{Name: sess.Merchant}, Mode: inv.Mode,
 		Amount: inv.Amount.Format(inv.Decimals), Currency: inv.Currency,
 		AmountPaid: inv.AmountPaid.Format(inv.Decimals), AmountDue: inv.AmountDue().Format(inv.Decimals),
+		Total:  inv.Total().Format(inv.Decimals),
 		Status: inv.Status, Exception: inv.Exception, Description: inv.Description,
 		ExpiresAt: inv.ExpiresAt, ExpiresInSeconds: max(0, int64(inv.ExpiresAt.Sub(now).Seconds())),
 		RedirectURL: inv.RedirectURL, Methods: []MethodView{}, Method: sess.checkout.Method, Payments: []PaymentView{},

@@ -33,6 +33,7 @@ type PayorSession struct {
 	Currency         string         `json:"currency"`
 	AmountPaid       string         `json:"amount_paid"`
 	AmountDue        string         `json:"amount_due"`
+	Total            string         `json:"total"` // amount and tip
 	Status           Status         `json:"status"`
 	Exception        Exception      `json:"exception"`
 	Description      string         `json:"description"`
