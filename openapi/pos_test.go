@@ -465,3 +465,68 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestPushToCardReturned: a push the card network returns after the
+// credit reverses its payment: the paid invoice is open again, its
+// session_status failed, and the reversed payment's invoice_payment.updated
+// is the payment_failed event; the same return again is a duplicate; an
+// unknown or mismatched return changes nothing; a new push pays it.
+func TestPushToCardReturned(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := setup(t, db)
+		acct, secret := e.railAccount(e.key, map[string]any{"rail": "push_to_card", "processor_id": "acq_visa_direct_01"})
+		inv := e.createInvoice(map[string]any{"amount": "25.00", "currency": "USD", "payment_methods": []string{"push_to_card"}})
+		id, ref := str(t, inv, "id"), str(t, instructions(t, inv)[0], "reference")
+		const path = "/api/v1/rails/push_to_card/notifications"
+		push := func(body string) response {
+			return e.signed(path, acct, secret, []byte(body), time.Now(), "application/json")
+		}
+		credit := `{"id":"ptc_01JPAID","type":"push_to_card.credited","amount":2500,"currency":"USD","card_last4":"4242","network":"visa","reference":"` + ref + `","created":` + itoa(int(time.Now().Unix())) + `}`
+		if res := results(t, e.mustStatus(push(credit), http.StatusOK)); res[0]["status"] != "matched" {
+			t.Fatalf("credit %v", res)
+		}
+		e.wantPaid(id)
+		returned := func(original string, amount int) string {
+			return `{"id":"ptcr_01JRET","type":"push_to_card.returned","original_id":"` + original + `","return_reason":"card_closed","amount":` + itoa(amount) +
+				`,"currency":"USD","card_last4":"4242","network":"visa","created":` + itoa(int(time.Now().Unix())) + `}`
+		}
+		before := e.counts()
+		e.wantProblem(push(returned("ptc_unknown", 2500)), 404, "credit_not_found")
+		e.wantProblem(push(returned("ptc_01JPAID", 2400)), 409, "return_mismatch")
+		if after := e.counts(); after.String() != before.String() {
+			t.Fatalf("refused returns wrote %v (was %v)", after, before)
+		}
+		res := results(t, e.mustStatus(push(returned("ptc_01JPAID", 2500)), http.StatusOK))
+		if res[0]["status"] != "returned" || res[0]["invoice_id"] != id || res[0]["payment_id"] == nil {
+			t.Fatalf("return %v", res)
+		}
+		got := e.invoiceOf(id)
+		if got["status"] != "open" || got["amount_paid"] != "0.00" || got["session_status"] != "failed" || got["paid_at"] != nil {
+			t.Fatalf("after the return: %v %v %v", got["status"], got["amount_paid"], got["session_status"])
+		}
+		evs := e.eventsOf(id, invoice.EventInvoicePaymentUpdated)
+		if len(evs) != 2 || evs[1]["object"].(map[string]any)["status"] != "reversed" || evs[1]["object"].(map[string]any)["id"] != res[0]["payment_id"] {
+			t.Errorf("payment events %v", evs)
+		}
+		if upd := e.eventsOf(id, invoice.EventInvoiceUpdated); len(upd) != 2 || upd[1]["previous_status"] != "paid" {
+			t.Errorf("invoice.updated %v", upd)
+		}
+		if dup := results(t, e.mustStatus(push(returned("ptc_01JPAID", 2500)), http.StatusOK)); dup[0]["status"] != "duplicate" ||
+			len(e.eventsOf(id, invoice.EventInvoicePaymentUpdated)) != 2 {
+			t.Errorf("the same return again: %v", dup)
+		}
+		// Another merchant's account cannot return this merchant's credit.
+		_, otherKey := e.otherMerchant()
+		oacct, osecret := e.railAccount(otherKey, map[string]any{"rail": "push_to_card", "processor_id": "acq_visa_direct_02"})
+		r := e.signed(path, oacct, osecret, []byte(returned("ptc_01JPAID", 2500)), time.Now(), "application/json")
+		e.wantProblem(r, 404, "credit_not_found")
+
+		again := `{"id":"ptc_01JAGAIN","type":"push_to_card.credited","amount":2500,"currency":"USD","card_last4":"1881","network":"visa","reference":"` + ref + `","created":` + itoa(int(time.Now().Unix())) + `}`
+		e.mustStatus(push(again), http.StatusOK)
+		if got := e.invoiceOf(id); got["status"] != "paid" || got["exception"] != "none" || got["session_status"] != "succeeded" {
+			t.Errorf("paid again: %v %v %v", got["status"], got["exception"], got["session_status"])
+		}
+	})
+}

@@ -28,7 +28,6 @@ func (s *Service) Scanned(ctx context.Context, sess *Session) error {
 		return err
 	}
 	sess.Invoice.ScannedAt = &now
-	s.inv.EventsWritten()
 	return nil
 }
 
@@ -101,7 +100,6 @@ func (s *Service) SetTip(ctx context.Context, sess Session, t invoice.Tip, repri
 	if err != nil {
 		return sess, err
 	}
-	s.inv.EventsWritten()
 	sess.Invoice = inv
 	return sess, nil
 }
