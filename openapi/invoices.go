@@ -52,6 +52,8 @@ type InvoiceStatus struct {
 	AmountPaid string            `json:"amount_paid" example:"0.00"`
 	AmountDue  string            `json:"amount_due" example:"25.00"`
 	UpdatedAt  time.Time         `json:"updated_at"`
+	// SessionStatus is there for terminals that poll: a scan shows.
+	SessionStatus invoice.SessionStatus `json:"session_status" enum:"created,scanned,confirming,succeeded,failed,expired,cancelled" doc:"The payment session's state (see the invoice's session_status)."`
 }
 
 // InvoiceIDParam is the {id} of an invoice path.
@@ -101,7 +103,7 @@ func (s *server) register(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice-status", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/status",
 		Summary: "Retrieve an invoice's status", Tags: []string{"Invoices"}, Errors: errsRead,
-		Description: "The fields a poller needs: status, exception, amounts paid and due.",
+		Description: "The fields a poller needs: status, exception, amounts paid and due, and session_status (a terminal sees the payor's scan).",
 	}, s.getInvoiceStatus)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-invoices", Method: http.MethodGet, Path: "/api/v1/invoices",
@@ -193,7 +195,7 @@ func (s *server) getInvoiceStatus(ctx context.Context, in *InvoiceIDParam) (*str
 	return &struct{ Body InvoiceStatus }{InvoiceStatus{
 		ID: inv.ID, Object: "invoice_status", Status: inv.Status, Exception: inv.Exception,
 		AmountPaid: inv.AmountPaid.Format(inv.Decimals), AmountDue: inv.AmountDue().Format(inv.Decimals),
-		UpdatedAt: inv.UpdatedAt,
+		UpdatedAt: inv.UpdatedAt, SessionStatus: inv.SessionStatus(),
 	}}, nil
 }
 

@@ -168,6 +168,9 @@ type InvoiceStatus struct {
 	AmountPaid string    `json:"amount_paid"`
 	AmountDue  string    `json:"amount_due"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// SessionStatus is the payment session's state (created, scanned,
+	// confirming, succeeded, failed, expired, cancelled).
+	SessionStatus SessionStatus `json:"session_status"`
 }
 
 // InvoiceList is one page of invoices, newest first.

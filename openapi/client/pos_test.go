@@ -37,17 +37,17 @@ func TestPointOfSale(t *testing.T) {
 			t.Errorf("svg QR: %q, %v", ct, err)
 		}
 		_, _, err = e.c.InvoiceQR(ctx, inv.ID, "png", 2000, "")
-		wantError(t, err, http.StatusUnprocessableEntity, "invalid_size")
+		wantError(t, err, http.StatusUnprocessableEntity, client.CodeInvalidSize)
 
 		p := client.New(e.URL, "").PayorSession(inv.PaymentSessionHeaders)
 		_, err = p.SetTip(ctx, client.PayorTipParams{Amount: "3.01"})
-		wantError(t, err, http.StatusUnprocessableEntity, "tip_above_cap")
+		wantError(t, err, http.StatusUnprocessableEntity, client.CodeTipAboveCap)
 		sess, err := p.SetTip(ctx, client.PayorTipParams{Amount: "3.00"})
 		if err != nil || sess.AmountDue != "23.00" || sess.Tip.Amount != "3.00" || !sess.Tip.Open || sess.Tip.CapAmount != "3.00" {
 			t.Fatalf("tipped session %+v, %v", sess, err)
 		}
 		_, err = e.c.FulfilInvoice(ctx, inv.ID)
-		wantError(t, err, http.StatusConflict, "invoice_not_fulfillable")
+		wantError(t, err, http.StatusConflict, client.CodeInvoiceNotFulfillable)
 		if _, err := e.c.SimulatePayment(ctx, inv.ID, client.SimulatePaymentParams{Amount: "23.00"}); err != nil {
 			t.Fatal(err)
 		}
