@@ -126,6 +126,7 @@ type Instruction struct {
 	QRISPayload   string `json:"qris_payload,omitempty" example:"00020101021226…6304ABCD" doc:"qris: the dynamic EMVCo payload to show as a QR code (also in uri)."`
 	UniqueCode    int64  `json:"unique_code,omitempty" example:"42" doc:"qris: rupiah added to the invoice amount so the payment names this invoice."`
 	TotalAmount   string `json:"total_amount,omitempty" example:"25042" doc:"qris: what the payor pays, the amount plus unique_code, in whole rupiah."`
+	WalletTip     string `json:"wallet_tip,omitempty" enum:"prompt,fixed,percent" example:"prompt" doc:"qris, on an invoice with allow_tip whose merchant QRIS has a tip indicator (ID 55): the payor's wallet asks for a tip (prompt) or adds a fixed or percentage fee; a payment above total_amount by at most the cap is recorded as the tip."`
 }
 
 // SessionHeaders authorise a payor's embedded checkout for one invoice.

@@ -284,3 +284,42 @@ func zero(s string, decimals int) bool {
 	return whole != "" && !(point && frac == "") && len(frac) <= decimals &&
 		strings.Trim(whole, "0") == "" && strings.Trim(frac, "0") == ""
 }
+
+// TipFromWallet records tip, which the payor's wallet added on top of the
+// total of instruction i (a QRIS payload that kept the merchant's tip
+// indicator), as the invoice's tip when it is within the cap: instruction
+// i then asks for its total with the tip, so paying that is no
+// over-payment. Above the cap, or on an invoice that has a tip already,
+// nothing changes. A recorded tip writes invoice.updated in the caller's
+// transaction (the payment that carried it is applied next).
+func (s *Service) TipFromWallet(ctx context.Context, id string, tip Units, i int) (Invoice, error) {
+	var out Invoice
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.IDB) error {
+		inv, err := lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		out = inv
+		if !inv.AllowTip || inv.TipAmount.Sign() != 0 || tip.Sign() <= 0 || i < 0 || i >= len(inv.Instructions) {
+			return nil
+		}
+		limit := new(big.Int).Mul(inv.Amount.Big(), big.NewInt(int64(inv.TipCapPercent)))
+		if new(big.Int).Mul(tip.Big(), big.NewInt(100)).Cmp(limit) > 0 {
+			return nil
+		}
+		in := &inv.Instructions[i]
+		total, err := ParseUnits(in.TotalAmount)
+		if err != nil {
+			return fmt.Errorf("wallet tip: instruction total %q: %w", in.TotalAmount, err)
+		}
+		t := total.Add(tip).String()
+		in.TotalAmount, in.Amount, in.AmountUnits = t, t, t
+		inv.TipAmount, inv.UpdatedAt = tip, s.Now()
+		if _, err := tx.NewUpdate().Model(&inv).Column("tip_amount", "instructions", "updated_at").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("wallet tip: %w", err)
+		}
+		out = inv
+		return s.writeEvents(ctx, tx, &inv, []Change{{Type: EventInvoiceUpdated, PreviousStatus: inv.Status}})
+	})
+	return out, err
+}

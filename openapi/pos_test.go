@@ -6,15 +6,18 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 	"github.com/settlepay/settle/payor"
@@ -527,6 +530,67 @@ func TestPushToCardReturned(t *testing.T) {
 		e.mustStatus(push(again), http.StatusOK)
 		if got := e.invoiceOf(id); got["status"] != "paid" || got["exception"] != "none" || got["session_status"] != "succeeded" {
 			t.Errorf("paid again: %v %v %v", got["status"], got["exception"], got["session_status"])
+		}
+	})
+}
+
+// withTipIndicator returns the static QRIS payload with ID 55 (tip or
+// convenience indicator) set to 01, "the wallet prompts for a tip", and its
+// CRC recomputed.
+func withTipIndicator(t *testing.T, static string) string {
+	t.Helper()
+	at := strings.Index(static, "5802ID")
+	if at < 0 {
+		t.Fatal("no country code in the static payload")
+	}
+	body := static[:at] + "550201" + static[at:len(static)-4]
+	return body + strings.ToUpper(fmt.Sprintf("%04x", fiat.CRC16([]byte(body))))
+}
+
+// TestQRISWalletTip: a QRIS merchant whose static code prompts for a tip
+// keeps that prompt in the dynamic payload of an invoice with allow_tip
+// (not of one without); the payment of the total plus the wallet's tip,
+// matched by reference, is paid without exception and states the tip; a
+// wallet tip above the cap is an over-payment, not a tip.
+func TestQRISWalletTip(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := setup(t, db)
+		_, secret := e.railAccount(e.key, map[string]any{"rail": "qris", "qris_payload": withTipIndicator(t, staticQRIS)})
+		plain := instructions(t, e.createInvoice(map[string]any{"amount": "25000", "currency": "IDR", "payment_methods": []string{"qris"}}))[0]
+		if plain["wallet_tip"] != nil || fiat.WalletTip(str(t, plain, "qris_payload")) != "" {
+			t.Errorf("an invoice without allow_tip kept the tip prompt: %v", plain)
+		}
+		pay := func(inv map[string]any, extra int64) map[string]any {
+			in := instructions(t, inv)[0]
+			total, _ := strconv.ParseInt(str(t, in, "total_amount"), 10, 64)
+			cb := map[string]any{"amount": strconv.FormatInt(total+extra, 10), "sender_name": "JANE", "reference": str(t, in, "reference")}
+			r := e.mustStatus(e.do("POST", "/api/v1/rails/qris/callback", "", cb, "X-Callback-Key", secret), http.StatusOK).JSON
+			if r["status"] != "matched" {
+				t.Fatalf("callback %v", r)
+			}
+			return e.invoiceOf(str(t, inv, "id"))
+		}
+
+		inv := e.createInvoice(map[string]any{"amount": "25000", "currency": "IDR", "payment_methods": []string{"qris"}, "allow_tip": true})
+		in := instructions(t, inv)[0]
+		if in["wallet_tip"] != "prompt" || fiat.WalletTip(str(t, in, "qris_payload")) != "prompt" {
+			t.Fatalf("the tip prompt was stripped: %v", in)
+		}
+		got := pay(inv, 2000)
+		if got["status"] != "paid" || got["exception"] != "none" || got["tip_amount"] != "2000" || got["amount"] != "25000" || got["amount_due"] != "0" {
+			t.Errorf("paid with a wallet tip: %v %v tip %v due %v", got["status"], got["exception"], got["tip_amount"], got["amount_due"])
+		}
+		evs := e.eventsOf(str(t, inv, "id"), invoice.EventInvoiceUpdated)
+		if len(evs) != 2 || evs[0]["object"].(map[string]any)["tip_amount"] != "2000" || evs[1]["previous_status"] != "open" {
+			t.Errorf("events %v", evs)
+		}
+
+		over := e.createInvoice(map[string]any{"amount": "25000", "currency": "IDR", "payment_methods": []string{"qris"}, "allow_tip": true})
+		got = pay(over, 6000) // the cap is 20 %: 5000
+		if got["status"] != "paid" || got["exception"] != "overpaid" || got["tip_amount"] != "0" {
+			t.Errorf("a wallet tip above the cap: %v %v tip %v", got["status"], got["exception"], got["tip_amount"])
 		}
 	})
 }

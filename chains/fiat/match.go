@@ -135,6 +135,11 @@ func (r *Rails) apply(ctx context.Context, a Account, inv invoice.Invoice, c Inc
 	if observed.IsZero() {
 		observed = r.inv.Now()
 	}
+	if a.Rail == RailQRIS {
+		if inv, err = r.walletTip(ctx, inv, amount); err != nil {
+			return inv, invoice.Payment{}, err
+		}
+	}
 	return r.inv.Apply(ctx, invoice.Observation{
 		InvoiceID: inv.ID, Method: methodOf(a.Rail), Network: a.Rail, TxID: c.TxID, CreditID: credit,
 		Asset: string(inv.Currency), Decimals: inv.Decimals, Amount: amount, Status: invoice.PaymentConfirmed,

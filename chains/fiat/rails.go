@@ -145,6 +145,7 @@ func (r *Rails) instruction(ctx context.Context, tx bun.IDB, inv *invoice.Invoic
 		in.Address, in.AccountName = a.AccountName, a.AccountName
 		in.Amount, in.AmountUnits, in.TotalAmount = total, total, total
 		in.QRISPayload, in.URI, in.UniqueCode = q.Payload, q.Payload, q.UniqueCode
+		in.WalletTip = WalletTip(q.Payload)
 	case RailPushToCard:
 		in.Address, in.AccountName = a.ProcessorID, a.AccountName
 	default:
@@ -233,7 +234,7 @@ func (r *Rails) qrisCode(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 		return QRISInstruction{}, err
 	}
 	for {
-		q, err := NewQRISInstruction(a.QRISPayload, amount, ref, open, max)
+		q, err := newQRISInstruction(a.QRISPayload, amount, ref, open, max, inv.AllowTip)
 		if err != nil {
 			if len(open) >= int(max) {
 				return QRISInstruction{}, fmt.Errorf("%w: %d open QRIS invoices of Rp%d on account %s", ErrUniqueCodesExhausted, max, amount, a.ID)

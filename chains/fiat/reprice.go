@@ -43,6 +43,7 @@ func (r *Rails) Reprice(ctx context.Context, tx bun.IDB, inv *invoice.Invoice) e
 		t := fmt.Sprint(q.TotalAmount)
 		in.Amount, in.AmountUnits, in.TotalAmount = t, t, t
 		in.QRISPayload, in.URI, in.UniqueCode = q.Payload, q.Payload, q.UniqueCode
+		in.WalletTip = WalletTip(q.Payload)
 	}
 	return nil
 }

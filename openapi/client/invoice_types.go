@@ -144,7 +144,8 @@ type Instruction struct {
 	RoutingNumber string `json:"routing_number,omitempty"` // bank rails: ABA routing number
 	QRISPayload   string `json:"qris_payload,omitempty"`   // qris: the dynamic payload to show as a QR code
 	UniqueCode    int64  `json:"unique_code,omitempty"`    // qris: rupiah added so the payment names the invoice
-	TotalAmount   string `json:"total_amount,omitempty"`   // qris: what the payor pays (amount + unique code), whole rupiah
+	TotalAmount   string `json:"total_amount,omitempty"`
+	WalletTip     string `json:"wallet_tip,omitempty"` // qris: the wallet asks for a tip (prompt, fixed, percent)   // qris: what the payor pays (amount + unique code), whole rupiah
 }
 
 // SessionHeaders authorise a payor's checkout session (the spec's
