@@ -594,3 +594,31 @@ func TestQRISWalletTip(t *testing.T) {
 		}
 	})
 }
+
+// TestTipThenStaleChoose: a session read before the payor's tip (another
+// tab) still gets the instructions for the total with the tip when it
+// chooses a method, and signed terms that state the tip.
+func TestTipThenStaleChoose(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := setup(t, db)
+		checkout := payor.NewService(e.svc, e.cat, e.signer, payor.NewTerms(db.DB, e.clock.Now))
+		inv := e.createInvoice(map[string]any{"amount": "20.00", "currency": "USD", "allow_tip": true, "payment_methods": []string{"usdc_base_sepolia"}})
+		token, sig := handles(t, inv)
+		ctx := context.Background()
+		stale, err := checkout.Open(ctx, token, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.mustStatus(e.payor("POST", "/api/v1/payor/session/tip", token, sig, map[string]any{"amount": "2.00"}), http.StatusOK)
+		v, err := checkout.Choose(ctx, stale, "usdc_base_sepolia")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(v.Amount, "22.00") || termsClaims(t, v.Terms)["tip_amount"] != "2.00" {
+			t.Errorf("instructions %s, terms %v: want the total with the tip", v.Amount, termsClaims(t, v.Terms))
+		}
+		e.wantProblem(e.payor("POST", "/api/v1/payor/session/tip", token, sig, map[string]any{"amount": "3.00"}), 409, "tip_closed")
+	})
+}

@@ -270,6 +270,7 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	inv := sess.Invoice
 	now := s.inv.Now()
 	var first bool
+	var cur invoice.Invoice // the invoice as this transaction sees it, when read again
 	err := s.inv.WithinTx(ctx, func(ctx context.Context, tx bun.IDB) error {
 		if !now.Before(inv.ExpiresAt) {
 			// Read and written at once, so that a first opening racing
@@ -299,9 +300,16 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 			return err
 		}
 		if first = opened.Equal(now); !first {
+			if inv.AllowTip {
+				// A tip set since the session was read changed the
+				// instructions: show the ones in force.
+				return tx.NewSelect().Model(&cur).Where("id = ?", inv.ID).Scan(ctx)
+			}
 			return nil
 		}
-		cur, err := invoice.CheckoutOpened(ctx, tx, inv.ID, now)
+		// Recording the opening takes the invoice's row: a tip set
+		// before it is read here, one set after it is refused.
+		cur, err = invoice.CheckoutOpened(ctx, tx, inv.ID, now)
 		if err != nil {
 			return err
 		}
@@ -316,6 +324,12 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	})
 	if err != nil {
 		return InstructionsView{}, err
+	}
+	if cur.ID != "" {
+		inv = cur
+		if in, ok = instruction(inv, method); !ok {
+			return InstructionsView{}, ErrNoMethod
+		}
 	}
 	m, _ := s.cat.Method(method)
 	n, _ := s.cat.Network(in.Network)
