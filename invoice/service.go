@@ -41,6 +41,8 @@ type Service struct {
 	written  func() // called after a commit that may have written events
 	revoked  func() // called when keys may have been revoked
 	epoch    atomic.Uint64
+	// refundAfter: see SetFulfilmentRefundAfter.
+	refundAfter time.Duration
 }
 
 // ConfigEpoch returns a number that moves whenever merchants' configuration
@@ -171,6 +173,13 @@ type CreateParams struct {
 	RedirectURL     string
 	ExpiresIn       int64      // seconds; 0 means default unless ExpiresAt is set
 	ExpiresAt       *time.Time // alternative to ExpiresIn
+	// AllowTip lets the payor add a tip on the checkout, up to
+	// TipCapPercent of the amount (0 means DefaultTipCapPercent).
+	AllowTip      bool
+	TipCapPercent int
+	// Fulfilled false (not nil) makes a paid invoice wait for
+	// [Service.Fulfil]: fulfilment pending.
+	Fulfilled *bool
 	// Prepare, when set, runs in the creating transaction before the invoice
 	// is written: the chains package assigns deposit addresses and amounts
 	// there and sets Instructions (it may also narrow PaymentMethods).
@@ -222,6 +231,21 @@ func (p CreateParams) build(now time.Time) (Invoice, error) {
 			v.add("redirect_url", "invalid_url", "must be an absolute http(s) URL of at most %d characters", maxURLLen)
 		}
 	}
+	tipCap := 0
+	switch {
+	case p.TipCapPercent != 0 && !p.AllowTip:
+		v.add("tip_cap_percent", "invalid_tip_cap", "give tip_cap_percent only with allow_tip: true")
+	case p.TipCapPercent < 0 || p.TipCapPercent > 100:
+		v.add("tip_cap_percent", "invalid_tip_cap", "must be between 1 and 100")
+	case p.AllowTip && p.TipCapPercent == 0:
+		tipCap = DefaultTipCapPercent
+	case p.AllowTip:
+		tipCap = p.TipCapPercent
+	}
+	fulfilment := FulfilmentNotRequired
+	if p.Fulfilled != nil && !*p.Fulfilled {
+		fulfilment = FulfilmentPending
+	}
 	if len(p.PaymentMethods) == 0 {
 		v.add("payment_methods", "invalid_payment_method", "at least one payment method is required")
 	}
@@ -250,6 +274,10 @@ func (p CreateParams) build(now time.Time) (Invoice, error) {
 		ExpiresAt:       expiresAt,
 		CreatedAt:       now,
 		UpdatedAt:       now,
+		AllowTip:        p.AllowTip,
+		TipCapPercent:   tipCap,
+		TipAmount:       NewUnits(0),
+		Fulfilment:      fulfilment,
 	}, nil
 }
 

@@ -200,7 +200,7 @@ func (r *Rails) instruction(ctx context.Context, tx bun.IDB, inv *invoice.Invoic
 	m, _ := chains.MethodByID(method)
 	in := invoice.Instruction{
 		Method: m.ID, Network: m.Network, Asset: m.Asset,
-		Amount: inv.Amount.Format(inv.Decimals), AmountUnits: inv.Amount.String(), Reference: ref,
+		Amount: inv.Total().Format(inv.Decimals), AmountUnits: inv.Total().String(), Reference: ref,
 	}
 	switch a.Rail {
 	case RailQRIS:
@@ -212,6 +212,7 @@ func (r *Rails) instruction(ctx context.Context, tx bun.IDB, inv *invoice.Invoic
 		in.Address, in.AccountName = a.AccountName, a.AccountName
 		in.Amount, in.AmountUnits, in.TotalAmount = total, total, total
 		in.QRISPayload, in.URI, in.UniqueCode = q.Payload, q.Payload, q.UniqueCode
+		in.WalletTip = WalletTip(q.Payload)
 	case RailPushToCard:
 		in.Address, in.AccountName = a.ProcessorID, a.AccountName
 	default:
@@ -278,10 +279,11 @@ type qrisCode struct {
 // On Postgres an advisory lock per account also serialises creators, so
 // they do not all race for the same first code.
 func (r *Rails) qrisCode(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, a Account, ref string) (QRISInstruction, error) {
-	if inv.Currency != "IDR" || !inv.Amount.Big().IsInt64() {
+	total := inv.Total()
+	if inv.Currency != "IDR" || !total.Big().IsInt64() {
 		return QRISInstruction{}, fmt.Errorf("qris: invoice %s is not a rupiah amount", inv.ID)
 	}
-	amount := inv.Amount.Big().Int64()
+	amount := total.Big().Int64()
 	max := r.MaxUniqueCode
 	if max <= 0 {
 		max = DefaultMaxUniqueCode
@@ -299,7 +301,7 @@ func (r *Rails) qrisCode(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 		return QRISInstruction{}, err
 	}
 	for {
-		q, err := NewQRISInstruction(a.QRISPayload, amount, ref, open, max)
+		q, err := newQRISInstruction(a.QRISPayload, amount, ref, open, max, inv.AllowTip)
 		if err != nil {
 			if len(open) >= int(max) {
 				return QRISInstruction{}, fmt.Errorf("%w: %d open QRIS invoices of Rp%d on account %s", ErrUniqueCodesExhausted, max, amount, a.ID)

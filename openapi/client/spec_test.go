@@ -209,6 +209,7 @@ var schemaTypes = map[string]any{
 	"RailAccountList": client.RailAccountList{}, "DeletedRailAccount": client.DeletedRailAccount{},
 	"UnmatchedCreditObject": client.UnmatchedRailCredit{}, "UnmatchedRailCreditList": client.UnmatchedRailCreditList{},
 	"PayorSimulatedPayment": client.PayorSimulatedPayment{},
+	"FulfilmentObject":      client.Fulfilment{}, "TipView": client.PayorTip{}, "PayorTipBody": client.PayorTipParams{},
 }
 
 // unmodelled are schemas the client reads without a type of its own.
