@@ -31,6 +31,10 @@ type Invoice struct {
 	CheckoutOpenedAt *time.Time   `bun:"checkout_opened_at"`
 	CheckoutLockedAt *time.Time   `bun:"checkout_locked_at"`
 	CheckoutLock     CheckoutLock `bun:"checkout_lock"`
+	// Point of sale: the location and the QR session (a scan of a static
+	// code) the invoice was created for, if any.
+	LocationID  string `bun:"location_id,nullzero"`
+	QRSessionID string `bun:"qr_session_id,nullzero"`
 }
 
 // AmountDue is what is still to be paid: the amount less confirmed payments,
@@ -153,6 +157,8 @@ type InvoiceObject struct {
 	PaymentInstructions   []Instruction     `json:"payment_instructions" nullable:"false" doc:"What to send where, one entry per method that needs one (the sandbox needs none)."`
 	Mark                  *MarkObject       `json:"mark" doc:"Set when the invoice was resolved by hand (exception marked)."`
 	Checkout              CheckoutObject    `json:"checkout" doc:"The payor's side: when instructions were first shown, and whether wrong signatures locked the checkout."`
+	LocationID            string            `json:"location_id,omitempty" example:"loc_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The location whose QR code was scanned, if the invoice was created for a QR session."`
+	QRSessionID           string            `json:"qr_session_id,omitempty" example:"qrs_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The QR session (one scan of a static code) the invoice was created for."`
 }
 
 // MarkObject tells who resolved an invoice by hand, when and why.
@@ -189,7 +195,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		Metadata: metadata, RedirectURL: inv.RedirectURL,
 		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
 		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions, Mark: mark,
-		Checkout: inv.checkoutObject(),
+		Checkout: inv.checkoutObject(), LocationID: inv.LocationID, QRSessionID: inv.QRSessionID,
 	}
 }
 

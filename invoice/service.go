@@ -149,6 +149,11 @@ type CreateParams struct {
 	RedirectURL     string
 	ExpiresIn       int64      // seconds; 0 means default unless ExpiresAt is set
 	ExpiresAt       *time.Time // alternative to ExpiresIn
+	// QRSessionID binds the invoice to a waiting QR session, which may
+	// have only this one: the invoice takes the session's location, its
+	// dynamic data as dynamic.* metadata and, without ExpiresIn or
+	// ExpiresAt, its payment timeout. See claimQRSession.
+	QRSessionID string
 	// Prepare, when set, runs in the creating transaction before the invoice
 	// is written: the chains package assigns deposit addresses and amounts
 	// there and sets Instructions (it may also narrow PaymentMethods).

@@ -171,37 +171,44 @@ func fieldOf(location string) string {
 // for that field, so a client sees one code per field whichever layer
 // caught the mistake.
 var fieldCodes = map[string]string{
-	"amount":          "invalid_amount",
-	"currency":        "invalid_currency",
-	"expires_in":      "invalid_expiry",
-	"expires_at":      "invalid_expiry",
-	"metadata":        "invalid_metadata",
-	"payment_methods": "invalid_payment_method",
-	"redirect_url":    "invalid_url",
-	"method":          "invalid_payment_method",
-	"status":          "invalid_status",
-	"tx_id":           "invalid_tx_id",
-	"query.limit":     "invalid_limit",
-	"query.type":      "invalid_event_type",
-	"query.status":    "invalid_status",
-	"query.after":     "invalid_cursor",
-	"url":             "invalid_url",
-	"enabled_events":  "invalid_event_type",
-	"network":         "invalid_network",
-	"address":         "invalid_address",
-	"xpub":            "invalid_xpub",
-	"note":            "invalid_note",
-	"query.from":      "invalid_range",
-	"query.to":        "invalid_range",
-	"query.format":    "invalid_format",
-	"rail":            "invalid_rail",
-	"query.rail":      "invalid_rail",
-	"bank_name":       "invalid_bank_name",
-	"account_name":    "invalid_account_name",
-	"account_number":  "invalid_account_number",
-	"routing_number":  "invalid_routing_number",
-	"qris_payload":    "invalid_qris_payload",
-	"processor_id":    "invalid_processor_id",
+	"amount":                  "invalid_amount",
+	"currency":                "invalid_currency",
+	"expires_in":              "invalid_expiry",
+	"expires_at":              "invalid_expiry",
+	"metadata":                "invalid_metadata",
+	"payment_methods":         "invalid_payment_method",
+	"redirect_url":            "invalid_url",
+	"method":                  "invalid_payment_method",
+	"status":                  "invalid_status",
+	"tx_id":                   "invalid_tx_id",
+	"query.limit":             "invalid_limit",
+	"query.type":              "invalid_event_type",
+	"query.status":            "invalid_status",
+	"query.after":             "invalid_cursor",
+	"url":                     "invalid_url",
+	"enabled_events":          "invalid_event_type",
+	"network":                 "invalid_network",
+	"address":                 "invalid_address",
+	"xpub":                    "invalid_xpub",
+	"note":                    "invalid_note",
+	"query.from":              "invalid_range",
+	"query.to":                "invalid_range",
+	"query.format":            "invalid_format",
+	"rail":                    "invalid_rail",
+	"query.rail":              "invalid_rail",
+	"bank_name":               "invalid_bank_name",
+	"account_name":            "invalid_account_name",
+	"account_number":          "invalid_account_number",
+	"routing_number":          "invalid_routing_number",
+	"qris_payload":            "invalid_qris_payload",
+	"processor_id":            "invalid_processor_id",
+	"qr_session_id":           "invalid_qr_session",
+	"qr_code":                 "invalid_qr_code",
+	"location_id":             "invalid_location",
+	"name":                    "invalid_name",
+	"order_timeout_seconds":   "invalid_timeout",
+	"payment_timeout_seconds": "invalid_timeout",
+	"qr_start_webhook_url":    "invalid_url",
 }
 
 // fail maps a domain error to its problem. This table is the one place
@@ -232,6 +239,10 @@ func (s *server) fail(ctx context.Context, err error) error {
 		return problem(http.StatusConflict, "rail_account_exists", "There is already an active account on this rail in this mode; delete it first.")
 	case errors.Is(err, fiat.ErrUniqueCodesExhausted):
 		return problem(http.StatusServiceUnavailable, "unique_codes_exhausted", "Every QRIS unique code for this amount is held by another open invoice of the account; retry later or use another amount.")
+	case errors.Is(err, invoice.ErrQRSessionUsed):
+		return problem(http.StatusConflict, "qr_session_used", "This QR session already has its invoice; a session (and its order key) makes exactly one.")
+	case errors.Is(err, invoice.ErrQRSessionClosed):
+		return problem(http.StatusConflict, "qr_session_closed", "This QR session takes no invoice: it is down, failed, canceled or past its order timeout.")
 	case errors.Is(err, invoice.ErrConflict):
 		return problem(http.StatusConflict, "conflict", "The request conflicts with a recorded payment.")
 	case errors.Is(err, context.Canceled):
