@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,8 +52,8 @@ func qrBrowser(t *testing.T) context.Context {
 }
 
 // qrTab opens a tab that fails the test on script errors, CSP violations
-// and failed requests.
-func qrTab(t *testing.T, alloc context.Context) context.Context {
+// and failed requests, except log entries that contain one of ignore.
+func qrTab(t *testing.T, alloc context.Context, ignore ...string) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(cancel)
@@ -66,7 +68,8 @@ func qrTab(t *testing.T, alloc context.Context) context.Context {
 		case *runtime.EventExceptionThrown:
 			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
 		case *cdplog.EventEntryAdded:
-			if e := ev.Entry; e.Level == cdplog.EntryLevelError && !strings.HasSuffix(e.URL, "/favicon.ico") {
+			if e := ev.Entry; e.Level == cdplog.EntryLevelError && !strings.HasSuffix(e.URL, "/favicon.ico") &&
+				!slices.ContainsFunc(ignore, func(s string) bool { return strings.Contains(e.Text, s) }) {
 				problems = append(problems, fmt.Sprintf("%s: %s %s", e.Source, e.Text, e.URL))
 			}
 		}
@@ -229,6 +232,37 @@ func TestQRScanInBrowser(t *testing.T) {
 				}
 				if string(r.raw) != string(reqs[0].raw) {
 					t.Errorf("request %d: body differs from the first", i+1)
+				}
+			}
+		})
+
+		t.Run("order times out", func(t *testing.T) {
+			rc := newStartReceiver(t, nil)
+			code := e.newCode(rc.URL, map[string]any{"order_timeout_seconds": 30})
+			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
+			ctx := qrTab(t, alloc)
+			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the start request", func() bool { return len(rc.receipts()) == 1 })
+			e.clock.Advance(31 * time.Second)
+			qrAwait(t, ctx, "timed out text", `document.getElementById('qr-failure-title').textContent === 'This order timed out' && !document.getElementById('qr-failure').hidden`)
+			sessionID := rc.receipts()[0].body["session_id"].(string)
+			waitFor(t, "the timed_out request", func() bool { return len(rc.ofSession(sessionID, "timed_out")) == 1 })
+		})
+
+		t.Run("bad dynamic data", func(t *testing.T) {
+			code := e.newCode("http://127.0.0.1:9/start", nil)
+			ctx := qrTab(t, alloc, "the server responded with a status of 400")
+			for _, dyn := range []string{`{"table":`, dynamicOfSize(4801)} {
+				// The refusal is a 400 page, which Chromium logs as a
+				// failed load: that entry is expected.
+				if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url")+"?dynamic="+url.QueryEscape(dyn))); err != nil {
+					t.Fatal(err)
+				}
+				text := qrEval[string](t, ctx, `document.querySelector('h1').textContent + ' / ' + document.querySelector('main p').textContent`)
+				if !strings.Contains(text, "order data is not valid") || !strings.Contains(text, "Ask the staff") {
+					t.Errorf("page reads %q", text)
 				}
 			}
 		})
