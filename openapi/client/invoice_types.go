@@ -73,6 +73,8 @@ type Invoice struct {
 	PaymentInstructions   []Instruction     `json:"payment_instructions"`
 	Mark                  *Mark             `json:"mark,omitempty"` // set when resolved by hand
 	Checkout              Checkout          `json:"checkout"`
+	LocationID            string            `json:"location_id,omitempty"`   // point of sale: the scanned code's location
+	QRSessionID           string            `json:"qr_session_id,omitempty"` // point of sale: the scan it was created for
 }
 
 // Checkout is the payor's side of an invoice as the merchant sees it (the
@@ -159,6 +161,10 @@ type CreateInvoiceParams struct {
 	RedirectURL     string            `json:"redirect_url,omitempty"`
 	ExpiresIn       int64             `json:"expires_in,omitempty"` // seconds, 60–604800 (default 900)
 	ExpiresAt       *time.Time        `json:"expires_at,omitempty"` // instead of ExpiresIn
+	// QRSessionID binds the invoice to a waiting QR session, which takes
+	// exactly one (CodeQRSessionUsed for a second); implied with the
+	// session's order key.
+	QRSessionID string `json:"qr_session_id,omitempty"`
 }
 
 // ListInvoicesParams filters and pages list-invoices; zero fields are left

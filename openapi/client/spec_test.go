@@ -209,6 +209,9 @@ var schemaTypes = map[string]any{
 	"RailAccountList": client.RailAccountList{}, "DeletedRailAccount": client.DeletedRailAccount{},
 	"UnmatchedCreditObject": client.UnmatchedRailCredit{}, "UnmatchedRailCreditList": client.UnmatchedRailCreditList{},
 	"PayorSimulatedPayment": client.PayorSimulatedPayment{},
+	"CreateLocationBody":    client.CreateLocationParams{}, "LocationObject": client.Location{}, "LocationList": client.LocationList{},
+	"CreateQRCodeBody": client.CreateQRCodeParams{}, "QRCodeObject": client.QRCode{}, "QRCodeList": client.QRCodeList{},
+	"QRSessionObject": client.QRSession{},
 }
 
 // unmodelled are schemas the client reads without a type of its own.
