@@ -293,6 +293,9 @@ func ParseDynamic(raw string) (string, map[string]string, error) {
 	}
 	flat := make(map[string]string, len(obj))
 	for k, v := range obj {
+		if strings.ContainsRune(k, 0) {
+			return "", nil, errors.New("the order data contains a NUL character")
+		}
 		if k == "" || utf8.RuneCountInString(k) > maxDynamicKeyLen {
 			return "", nil, fmt.Errorf("the order data has a key of %d characters; keys are 1 to %d", utf8.RuneCountInString(k), maxDynamicKeyLen)
 		}
@@ -302,6 +305,9 @@ func ParseDynamic(raw string) (string, map[string]string, error) {
 		d.Decode(&val)
 		switch x := val.(type) {
 		case string:
+			if strings.ContainsRune(x, 0) {
+				return "", nil, errors.New("the order data contains a NUL character")
+			}
 			if utf8.RuneCountInString(x) > maxMetadataValLen {
 				return "", nil, fmt.Errorf("the order data's %q is longer than %d characters", k, maxMetadataValLen)
 			}

@@ -169,15 +169,37 @@ func sessions(t *testing.T, e *qrEnv) int64 {
 
 // TestQRStartURLGuard checks that a start URL goes through the webhooks'
 // address guard: a loopback target is refused unless private addresses
-// are allowed.
+// are allowed, when the code is created and again when a request is sent
+// (a code stored with such a URL reaches nothing).
 func TestQRStartURLGuard(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
-		e := setupQR(t, db, events.QRStartConfig{}, false)
+		e := setupQR(t, db, events.QRStartConfig{}, true)
 		loc := e.mustStatus(e.do("POST", "/api/v1/locations", e.key, map[string]any{"name": "Hall"}), http.StatusCreated).JSON
 		for _, u := range []string{"http://127.0.0.1:8080/start", "http://10.0.0.1/start", "http://169.254.169.254/latest", "http://[::1]/x"} {
 			r := e.do("POST", "/api/v1/qr-codes", e.key, map[string]any{"location_id": loc["id"], "qr_start_webhook_url": u})
 			e.wantProblem(r, 422, "url_not_allowed")
+		}
+		rc := newStartReceiver(t, nil)
+		c, err := e.svc.CreateQRCode(context.Background(), invoice.QRCodeParams{
+			MerchantID: e.merchant, Mode: invoice.ModeTest, LocationID: str(t, loc, "id"), StartURL: rc.URL, Secret: events.NewSecret(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.mustStatus(e.do("POST", "/q/"+e.merchant+"/"+c.Code+"/sessions", "", nil), http.StatusCreated).JSON
+		waitFor(t, "the session to fail", func() bool {
+			return e.do("GET", "/q/s/"+str(t, r, "token"), "", nil).JSON["status"] == "failed"
+		})
+		if n := len(rc.receipts()); n != 0 {
+			t.Errorf("the loopback receiver got %d requests", n)
+		}
+		var lastErr string
+		if err := e.db.NewSelect().TableExpr("qr_session_requests").Column("last_error").Scan(context.Background(), &lastErr); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(lastErr, "not allowed") {
+			t.Errorf("last error %q", lastErr)
 		}
 	})
 }
