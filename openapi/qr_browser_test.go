@@ -267,6 +267,20 @@ func TestQRScanInBrowser(t *testing.T) {
 			}
 		})
 
+		t.Run("pay at table", func(t *testing.T) {
+			rc := newStartReceiver(t, nil)
+			code := e.newCode(rc.URL, map[string]any{"allow_dynamic_invoice": true})
+			ctx := qrTab(t, alloc)
+			dyn := url.QueryEscape(`{"amount":"18.40","currency":"USD","table":"7","waiter":"Ann"}`)
+			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url")+"?dynamic="+dyn)); err != nil {
+				t.Fatal(err)
+			}
+			qrAwaitAcross(t, ctx, "checkout page", `location.pathname.startsWith('/pay/') && !!document.getElementById('amount') && document.getElementById('amount').textContent.includes('18.40')`)
+			if n := len(rc.receipts()); n != 0 {
+				t.Errorf("pay at table sent %d start requests", n)
+			}
+		})
+
 		t.Run("payor leaves", func(t *testing.T) {
 			rc := newStartReceiver(t, nil)
 			code := e.newCode(rc.URL, nil)
