@@ -154,6 +154,10 @@ func TestQRDynamic(t *testing.T) {
 			t.Fatalf("built %d bytes", len(exact))
 		}
 		e.mustStatus(e.scan(str(t, code, "url"), "dynamic="+url.QueryEscape(exact)), http.StatusCreated)
+		waitFor(t, "the start request of the largest dynamic data", func() bool { return len(rc.receipts()) == 2 })
+		if got, _ := json.Marshal(rc.receipts()[1].body["dynamic"]); len(got) != invoice.MaxDynamicBytes {
+			t.Errorf("start request carries %d bytes of dynamic data, want %d", len(got), invoice.MaxDynamicBytes)
+		}
 
 		// Pay at table: the invoice is created at the scan.
 		direct := e.newCode(rc.URL, map[string]any{"allow_dynamic_invoice": true})
