@@ -211,3 +211,33 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestQRStartTimeout: a receiver that does not answer within the attempt
+// timeout gets the same request again (same idempotency key and body).
+func TestQRStartTimeout(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		e := setupQR(t, db, events.QRStartConfig{AllowPrivateAddresses: true, Timeout: 300 * time.Millisecond}, true)
+		rc := newStartReceiver(t, func(n int, _ startReceipt) (int, string) {
+			if n == 1 {
+				time.Sleep(time.Second) // past the attempt's timeout
+			}
+			return http.StatusOK, `{"ok":true}`
+		})
+		code := e.newCode(rc.URL, nil)
+		rc.setSecret(str(t, code, "qr_start_webhook_secret"))
+		e.mustStatus(e.scan(str(t, code, "url"), ""), http.StatusCreated)
+		waitFor(t, "a second request", func() bool { return len(rc.receipts()) == 2 })
+		reqs := rc.receipts()
+		if string(reqs[0].raw) != string(reqs[1].raw) || reqs[0].header.Get("webhook-id") != reqs[1].header.Get("webhook-id") || reqs[1].verifyErr != nil {
+			t.Errorf("retry differs: %s / %s", reqs[0].raw, reqs[1].raw)
+		}
+		time.Sleep(1200 * time.Millisecond)
+		if n := len(rc.receipts()); n != 2 {
+			t.Errorf("%d requests, want 2 (the second was answered)", n)
+		}
+		if s := e.qrSession(reqs[0].body["session_id"].(string)); s.Status != invoice.QRWaiting {
+			t.Errorf("session %s", s.Status)
+		}
+	})
+}
