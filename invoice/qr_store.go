@@ -43,7 +43,7 @@ func (s *Service) Location(ctx context.Context, merchantID string, mode Mode, id
 func (s *Service) Locations(ctx context.Context, merchantID string, mode Mode, after string, limit int) ([]Location, bool, error) {
 	var out []Location
 	q := s.idb(ctx).NewSelect().Model(&out).Where("merchant_id = ? AND mode = ?", merchantID, mode)
-	if err := page(ctx, q, after, limit, &out); err != nil {
+	if err := page(ctx, q, after, limit); err != nil {
 		return nil, false, err
 	}
 	out, more := More(out, limit)
@@ -128,7 +128,7 @@ func (s *Service) QRCodeBySerial(ctx context.Context, merchantID, code string) (
 func (s *Service) QRCodes(ctx context.Context, merchantID string, mode Mode, after string, limit int) ([]QRCode, bool, error) {
 	var out []QRCode
 	q := s.idb(ctx).NewSelect().Model(&out).Where("merchant_id = ? AND mode = ?", merchantID, mode)
-	if err := page(ctx, q, after, limit, &out); err != nil {
+	if err := page(ctx, q, after, limit); err != nil {
 		return nil, false, err
 	}
 	out, more := More(out, limit)
@@ -146,8 +146,9 @@ func (s *Service) DeactivateQRCode(ctx context.Context, merchantID string, mode 
 }
 
 // page applies cursor paging (newest first, after = the last id seen) to
-// q and scans one more row than limit to tell whether more follow.
-func page[T any](ctx context.Context, q *bun.SelectQuery, after string, limit int, _ *[]T) error {
+// q and scans one more row than limit (into q's model) to tell whether
+// more follow; More trims it.
+func page(ctx context.Context, q *bun.SelectQuery, after string, limit int) error {
 	if limit <= 0 || limit > 100 {
 		limit = 20
 	}
