@@ -22,6 +22,7 @@ const (
 var Types = []string{
 	invoice.EventInvoiceCreated, invoice.EventInvoiceUpdated, invoice.EventInvoicePaymentUpdated,
 	TypeCheckoutScanned, TypeCheckoutOpened, TypeCheckoutLocked, TypeWebhookEndpointDisabled,
+	invoice.EventQRSessionCreated, invoice.EventQRSessionUpdated,
 }
 
 // Endpoint is a merchant's webhook endpoint in one mode.

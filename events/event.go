@@ -1,7 +1,8 @@
 // Package events turns the changes the invoice package writes to its outbox
 // into events merchants receive: the public event shape now, and (in later
 // work) signed webhook deliveries with retries, the merchant WebSocket hub
-// and recovery by cursor. It does not decide what happened to an invoice;
+// and recovery by cursor; it also sends QR sessions' start requests to
+// static codes' receivers (qr_start.go). It does not decide what happened to an invoice;
 // it only carries what the store recorded, once per event id.
 package events
 

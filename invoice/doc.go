@@ -1,7 +1,8 @@
 // Package invoice is settle's domain core: merchants and their API keys,
 // invoices, the payments applied to them, money as integer base units, the
-// status state machine, expiry, and the store that keeps all of it together
-// with the outbox of changes.
+// status state machine, expiry, the point of sale's locations, static QR
+// codes and the QR sessions their scans open (qr.go), and the store that
+// keeps all of it together with the outbox of changes.
 //
 // It knows nothing of HTTP, chains or event transport: watchers and rails
 // report through [Service.Apply], the API calls the service's methods, and

@@ -40,6 +40,10 @@ type Invoice struct {
 	TipAmount      Units      `bun:"tip_amount,type:text"`
 	Fulfilment     Fulfilment `bun:"fulfilment"`
 	FulfilledAt    *time.Time `bun:"fulfilled_at"`
+	// Point of sale: the location and the QR session (a scan of a static
+	// code) the invoice was created for, if any.
+	LocationID  string `bun:"location_id,nullzero"`
+	QRSessionID string `bun:"qr_session_id,nullzero"`
 }
 
 // Total is what the payor owes in all: the amount and the tip.
@@ -173,6 +177,8 @@ type InvoiceObject struct {
 	SessionStatus         SessionStatus     `json:"session_status" enum:"created,scanned,confirming,succeeded,failed,expired,cancelled" doc:"The payment session's state, derived from status, exception, scanned_at and the payments (see the README's table)."`
 	Fulfilment            FulfilmentObject  `json:"fulfilment" doc:"Whether the goods are still to be handed over (created with fulfilled: false) and when they were."`
 	QRPNG                 string            `json:"qr_png,omitempty" doc:"Only in the response of create-invoice with include: [\"qr_png\"]: a PNG of payment_url (320 px), base64-encoded, for a terminal screen or a receipt."`
+	LocationID            string            `json:"location_id,omitempty" example:"loc_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The location whose QR code was scanned, if the invoice was created for a QR session."`
+	QRSessionID           string            `json:"qr_session_id,omitempty" example:"qrs_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The QR session (one scan of a static code) the invoice was created for."`
 }
 
 // MarkObject tells who resolved an invoice by hand, when and why.
@@ -212,6 +218,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		Checkout:  inv.checkoutObject(),
 		TipAmount: inv.TipAmount.Format(inv.Decimals), AllowTip: inv.AllowTip, TipCapPercent: inv.TipCapPercent,
 		ScannedAt: inv.ScannedAt, SessionStatus: inv.SessionStatus(), Fulfilment: inv.fulfilmentObject(),
+		LocationID: inv.LocationID, QRSessionID: inv.QRSessionID,
 	}
 }
 

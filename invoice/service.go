@@ -180,6 +180,11 @@ type CreateParams struct {
 	// Fulfilled false (not nil) makes a paid invoice wait for
 	// [Service.Fulfil]: fulfilment pending.
 	Fulfilled *bool
+	// QRSessionID binds the invoice to a waiting QR session, which may
+	// have only this one: the invoice takes the session's location, its
+	// dynamic data as dynamic.* metadata and, without ExpiresIn or
+	// ExpiresAt, its payment timeout. See claimQRSession.
+	QRSessionID string
 	// Prepare, when set, runs in the creating transaction before the invoice
 	// is written: the chains package assigns deposit addresses and amounts
 	// there and sets Instructions (it may also narrow PaymentMethods).

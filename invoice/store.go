@@ -261,6 +261,11 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 	// instructions, then builds the event from the invoice as it is.
 	var events []Event
 	prepare := func(ctx context.Context, db bun.IDB) error {
+		if p.QRSessionID != "" {
+			if err := s.claimQRSession(ctx, db, &inv, p.QRSessionID, p.ExpiresIn == 0 && p.ExpiresAt == nil); err != nil {
+				return err
+			}
+		}
 		if p.Prepare != nil {
 			if err := p.Prepare(ctx, db, &inv); err != nil {
 				return err
@@ -272,7 +277,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 		events, err = s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}})
 		return err
 	}
-	writes := p.Prepare != nil && !p.PrepareReadOnly
+	writes := p.Prepare != nil && !p.PrepareReadOnly || p.QRSessionID != ""
 	if !writes {
 		if err := prepare(ctx, s.idb(ctx)); err != nil {
 			if p.Prepare == nil {

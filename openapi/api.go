@@ -50,6 +50,12 @@ type Deps struct {
 	Payor   *payor.Service
 	PayorWS http.Handler // GET /api/v1/payor/ws
 	Pages   *payor.Pages // the hosted page and embed.js
+	// QRPages serves the waiting pages of scanned QR codes and gives
+	// codes their printable URL; nil means neither.
+	QRPages *payor.QRPages
+	// QRStarts sends QR sessions' start requests; nil means the webhook
+	// address policy for start URLs and no wake-up after a scan.
+	QRStarts *events.QRStarts
 	// PayorRate is payor requests per second allowed per IP (burst 4×);
 	// 0 means 20.
 	PayorRate float64
@@ -69,12 +75,21 @@ type server struct {
 	payorWS    http.Handler
 	pages      *payor.Pages
 	payorLimit *ipLimiter
+	qrPages    *payor.QRPages
+	qrStarts   *events.QRStarts
 }
 
 // New returns the HTTP handler of the whole API.
 func New(d Deps) http.Handler {
 	s := &server{invoices: d.Invoices, webhooks: d.Webhooks, hub: d.Hub, log: d.Log, metrics: d.Metrics, ledger: d.Ledger, monitor: d.Monitor}
 	s.payor, s.payorWS, s.pages = d.Payor, d.PayorWS, d.Pages
+	s.qrPages, s.qrStarts = d.QRPages, d.QRStarts
+	if s.qrPages != nil {
+		s.qrPages.CreateInvoice = s.createQRInvoice
+		if s.qrStarts != nil && s.qrPages.Wake == nil {
+			s.qrPages.Wake = s.qrStarts.Wake
+		}
+	}
 	if s.rails = d.Rails; s.rails == nil {
 		s.rails = fiat.NewRails(d.Invoices)
 	}

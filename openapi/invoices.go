@@ -32,6 +32,7 @@ type CreateInvoiceBody struct {
 	TipCapPercent   int               `json:"tip_cap_percent,omitempty" minimum:"1" maximum:"100" example:"20" doc:"With allow_tip: the most a tip may be, in percent of amount (default 20)."`
 	Fulfilled       *bool             `json:"fulfilled,omitempty" example:"false" doc:"false: once paid, the invoice's fulfilment is pending until POST /api/v1/invoices/{id}/fulfil (vending); the reconciliation report lists it to refund if never fulfilled. Default true (nothing to report)."`
 	Include         []string          `json:"include,omitempty" maxItems:"4" uniqueItems:"true" enum:"qr_png" example:"[\"qr_png\"]" doc:"Extras to embed in the response: qr_png, the payment_url as a base64 PNG."`
+	QRSessionID     string            `json:"qr_session_id,omitempty" maxLength:"64" example:"qrs_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"Binds the invoice to a waiting QR session (a scan of a static code), which gets exactly one invoice: a second is refused with 409 qr_session_used, and a session that is down, failed, canceled or past its order timeout with 409 qr_session_closed. The invoice takes the session's location_id, its dynamic data as dynamic.* metadata and, without expires_in or expires_at, the code's payment timeout. With the session's one-time order key this is implied."`
 }
 
 type createInvoiceInput struct {
@@ -95,15 +96,18 @@ func (s *server) register(api huma.API) {
 		Summary: "Create an invoice", Tags: []string{"Invoices"}, DefaultStatus: http.StatusCreated,
 		Description: "Creates an invoice in the key's mode and returns it with its hosted payment_url and the payment_session_headers for an embedded checkout.",
 		Errors:      errsWrite, MaxBodyBytes: humaMaxBodyBytes,
+		Metadata: map[string]any{scopesKey: []invoice.Scope{invoice.ScopeOrder}},
 	}, s.createInvoice)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice", Method: http.MethodGet, Path: "/api/v1/invoices/{id}",
 		Summary: "Retrieve an invoice", Tags: []string{"Invoices"}, Errors: errsRead,
+		Metadata: map[string]any{scopesKey: []invoice.Scope{invoice.ScopeOrder}},
 	}, s.getInvoice)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice-status", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/status",
 		Summary: "Retrieve an invoice's status", Tags: []string{"Invoices"}, Errors: errsRead,
 		Description: "The fields a poller needs: status, exception, amounts paid and due, and session_status (a terminal sees the payor's scan).",
+		Metadata:    map[string]any{scopesKey: []invoice.Scope{invoice.ScopeOrder}},
 	}, s.getInvoiceStatus)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-invoices", Method: http.MethodGet, Path: "/api/v1/invoices",
@@ -123,33 +127,20 @@ func (s *server) register(api huma.API) {
 	s.registerAccounts(api)
 	s.registerNetworks(api)
 	s.registerRails(api)
+	s.registerQRCodes(api)
 }
 
 func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {
 	p := principal(ctx)
 	b := in.Body
-	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
-	if err != nil {
-		return nil, s.fail(ctx, err)
+	if p.Scope == invoice.ScopeOrder {
+		// A QR session's one-time key creates that session's invoice only.
+		if b.QRSessionID != "" && b.QRSessionID != p.BoundTo {
+			return nil, problem(http.StatusForbidden, "insufficient_scope", "This order key creates the invoice of its own QR session only.")
+		}
+		b.QRSessionID = p.BoundTo
 	}
-	requested := len(b.PaymentMethods) > 0
-	deposits, depositsWrite, err := s.ledger.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	rails, railsWrite, err := s.rails.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	inv, err := s.invoices.Create(ctx, invoice.CreateParams{
-		MerchantID: p.MerchantID, Mode: p.Mode,
-		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
-		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
-		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
-		AllowTip: b.AllowTip, TipCapPercent: b.TipCapPercent, Fulfilled: b.Fulfilled,
-		Prepare:         prepareAll(deposits, rails),
-		PrepareReadOnly: !depositsWrite && !railsWrite,
-	})
+	inv, err := s.newInvoice(ctx, p.MerchantID, p.Mode, b)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -158,6 +149,45 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		return nil, s.fail(ctx, err)
 	}
 	return &invoiceOutput{Body: out}, nil
+}
+
+// createQRInvoice creates the invoice of a dynamic scan that names its
+// amount and currency (payor.QRPages.CreateInvoice).
+func (s *server) createQRInvoice(ctx context.Context, sess invoice.QRSession, amount, currency, description string) (invoice.Invoice, error) {
+	if len([]rune(description)) > 1000 {
+		description = ""
+	}
+	return s.newInvoice(ctx, sess.MerchantID, sess.Mode, CreateInvoiceBody{
+		Amount: amount, Currency: currency, Description: description, QRSessionID: sess.ID,
+	})
+}
+
+// newInvoice creates an invoice of b for the merchant in mode, with its
+// methods' deposits and rail instructions.
+func (s *server) newInvoice(ctx context.Context, merchantID string, mode invoice.Mode, b CreateInvoiceBody) (invoice.Invoice, error) {
+	p := invoice.Principal{MerchantID: merchantID, Mode: mode}
+	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
+	if err != nil {
+		return invoice.Invoice{}, err
+	}
+	requested := len(b.PaymentMethods) > 0
+	deposits, depositsWrite, err := s.ledger.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
+	if err != nil {
+		return invoice.Invoice{}, err
+	}
+	rails, railsWrite, err := s.rails.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
+	if err != nil {
+		return invoice.Invoice{}, err
+	}
+	return s.invoices.Create(ctx, invoice.CreateParams{
+		MerchantID: p.MerchantID, Mode: p.Mode,
+		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
+		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
+		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt, QRSessionID: b.QRSessionID,
+		AllowTip: b.AllowTip, TipCapPercent: b.TipCapPercent, Fulfilled: b.Fulfilled,
+		Prepare:         prepareAll(deposits, rails),
+		PrepareReadOnly: !depositsWrite && !railsWrite,
+	})
 }
 
 // prepareAll runs the non-nil creation hooks in order (the chains' deposits,
@@ -177,9 +207,19 @@ func prepareAll(hooks ...func(context.Context, bun.IDB, *invoice.Invoice) error)
 	}
 }
 
-func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOutput, error) {
+// getBound is Get for the principal: an order key sees only the invoice
+// of its own QR session.
+func (s *server) getBound(ctx context.Context, id string) (invoice.Invoice, error) {
 	p := principal(ctx)
-	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, id)
+	if err == nil && p.Scope == invoice.ScopeOrder && inv.QRSessionID != p.BoundTo {
+		return invoice.Invoice{}, invoice.ErrNotFound
+	}
+	return inv, err
+}
+
+func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOutput, error) {
+	inv, err := s.getBound(ctx, in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -187,8 +227,7 @@ func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOu
 }
 
 func (s *server) getInvoiceStatus(ctx context.Context, in *InvoiceIDParam) (*struct{ Body InvoiceStatus }, error) {
-	p := principal(ctx)
-	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	inv, err := s.getBound(ctx, in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

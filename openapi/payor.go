@@ -116,6 +116,9 @@ func (s *server) registerPayor(api huma.API, mux *http.ServeMux) {
 	if s.payorWS != nil {
 		mux.Handle("GET "+payorPrefix+"ws", s.payorWS)
 	}
+	if s.qrPages != nil {
+		s.qrPages.Register(mux)
+	}
 	if s.pages != nil {
 		s.pages.Register(mux)
 	}
@@ -279,7 +282,7 @@ func (l *ipLimiter) allow(r *http.Request) bool {
 func (s *server) limitPayor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if !strings.HasPrefix(p, payorPrefix) && !strings.HasPrefix(p, "/pay/") {
+		if !strings.HasPrefix(p, payorPrefix) && !strings.HasPrefix(p, "/pay/") && !strings.HasPrefix(p, "/q/") {
 			next.ServeHTTP(w, r)
 			return
 		}

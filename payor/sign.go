@@ -1,6 +1,7 @@
 // Package payor is everything the payor touches: checkout sessions and their
 // signed handles, signed payment terms, QR codes, the payor WebSocket, the
-// hosted page and the embeddable widget. It shows a payor only what a payor
+// hosted page and the embeddable widget, and the waiting page of a scanned
+// static QR code (qrpage.go). It shows a payor only what a payor
 // may see: the merchant's display name and the one invoice.
 package payor
 

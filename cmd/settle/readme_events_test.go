@@ -20,6 +20,7 @@ func TestREADMEEventTypes(t *testing.T) {
 	written := []string{
 		invoice.EventInvoiceCreated, invoice.EventInvoiceUpdated, invoice.EventInvoicePaymentUpdated,
 		payor.EventCheckoutScanned, payor.EventCheckoutOpened, payor.EventCheckoutLocked, events.TypeWebhookEndpointDisabled,
+		invoice.EventQRSessionCreated, invoice.EventQRSessionUpdated,
 	}
 	all := &events.Endpoint{EnabledEvents: []string{"*"}}
 	for _, typ := range written {

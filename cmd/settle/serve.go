@@ -135,10 +135,16 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	checkout.Log = log
 	payorWS := payor.NewSocket(checkout, sequenced.C, log)
 	payorWS.MaxPerIP, payorWS.MaxPerSession = c.PayorWSPerIP, c.PayorWSPerSess
+	// Scans of static QR codes: the waiting pages, and the sender of their
+	// start requests (same address rules as webhooks).
+	qrStarts := events.NewQRStarts(svc, log, events.QRStartConfig{AllowPrivateAddresses: c.Webhooks.AllowPrivateAddresses})
+	qrPages := payor.NewQRPages(svc, c.PublicURL)
+	qrPages.Log = log
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
 		Payor: checkout, PayorWS: payorWS, Pages: payor.NewPages(checkout.Check),
 		PayorRate: float64(c.PayorRate), Rails: fiat.NewRails(svc),
+		QRPages: qrPages, QRStarts: qrStarts,
 	})
 
 	srv := &http.Server{
@@ -170,6 +176,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	}
 	wg.Go(func() { sequencer.Run(work) })
 	wg.Go(func() { webhooks.Run(work) })
+	wg.Go(func() { qrStarts.Run(work) })
 	wg.Go(func() { hub.Run(work) })
 	wg.Go(func() { hub.WatchKeys(work, svc, keysRevoked.C) })
 	wg.Go(func() { purgeLoop(work, db, log) })

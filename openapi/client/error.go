@@ -141,4 +141,11 @@ const (
 	CodeConflict                = "conflict"
 	CodeUnavailable             = "unavailable"
 	CodeInternalError           = "internal_error"
+	CodeQRSessionUsed           = "qr_session_used"
+	CodeQRSessionClosed         = "qr_session_closed"
+	CodeInvalidQRSession        = "invalid_qr_session"
+	CodeQRCodeTaken             = "qr_code_taken"
+	CodeInvalidQRCode           = "invalid_qr_code"
+	CodeInvalidLocation         = "invalid_location"
+	CodeInvalidTimeout          = "invalid_timeout"
 )

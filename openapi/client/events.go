@@ -18,6 +18,8 @@ const (
 	EventCheckoutOpened          = "checkout.opened"
 	EventCheckoutLocked          = "checkout.locked"
 	EventWebhookEndpointDisabled = "webhook_endpoint.disabled"
+	EventQRSessionCreated        = "qr_session.created"
+	EventQRSessionUpdated        = "qr_session.updated"
 )
 
 // Event is one change (the spec's Event). The same event, with the same

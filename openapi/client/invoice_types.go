@@ -80,7 +80,9 @@ type Invoice struct {
 	ScannedAt     *time.Time    `json:"scanned_at"`     // the payor's first open of the checkout (checkout.scanned)
 	SessionStatus SessionStatus `json:"session_status"` // derived from status, exception, scanned_at and payments
 	Fulfilment    Fulfilment    `json:"fulfilment"`
-	QRPNG         string        `json:"qr_png,omitempty"` // base64 PNG of PaymentURL, when created with Include: ["qr_png"]
+	QRPNG         string        `json:"qr_png,omitempty"`        // base64 PNG of PaymentURL, when created with Include: ["qr_png"]
+	LocationID    string        `json:"location_id,omitempty"`   // point of sale: the scanned code's location
+	QRSessionID   string        `json:"qr_session_id,omitempty"` // point of sale: the scan it was created for
 }
 
 // SessionStatus is the payment session's state, derived from the invoice.
@@ -196,6 +198,10 @@ type CreateInvoiceParams struct {
 	TipCapPercent   int               `json:"tip_cap_percent,omitempty"` // with AllowTip; default 20
 	Fulfilled       *bool             `json:"fulfilled,omitempty"`       // false: fulfilment pending until FulfilInvoice
 	Include         []string          `json:"include,omitempty"`         // "qr_png": embed the payment_url's QR code
+	// QRSessionID binds the invoice to a waiting QR session, which takes
+	// exactly one (CodeQRSessionUsed for a second); implied with the
+	// session's order key.
+	QRSessionID string `json:"qr_session_id,omitempty"`
 }
 
 // ListInvoicesParams filters and pages list-invoices; zero fields are left

@@ -69,12 +69,23 @@ var (
 	opListUnmatchedRail = &operation{ID: "list-unmatched-rail-credits", Method: "GET", Path: "/api/v1/rail-unmatched"}
 	opRequestForPayment = &operation{ID: "get-request-for-payment", Method: "GET", Path: "/api/v1/invoices/{id}/request-for-payment"}
 
-	opCreateAccount  = &operation{ID: "create-receiving-account", Method: "POST", Path: "/api/v1/receiving-accounts", Keyed: true}
-	opListAccounts   = &operation{ID: "list-receiving-accounts", Method: "GET", Path: "/api/v1/receiving-accounts"}
-	opGetAccount     = &operation{ID: "get-receiving-account", Method: "GET", Path: "/api/v1/receiving-accounts/{id}"}
-	opDeleteAccount  = &operation{ID: "delete-receiving-account", Method: "DELETE", Path: "/api/v1/receiving-accounts/{id}"}
-	opListUnmatched  = &operation{ID: "list-unmatched-payments", Method: "GET", Path: "/api/v1/unmatched-payments"}
-	opListNetworks   = &operation{ID: "list-networks", Method: "GET", Path: "/api/v1/networks"}
+	opCreateAccount      = &operation{ID: "create-receiving-account", Method: "POST", Path: "/api/v1/receiving-accounts", Keyed: true}
+	opListAccounts       = &operation{ID: "list-receiving-accounts", Method: "GET", Path: "/api/v1/receiving-accounts"}
+	opGetAccount         = &operation{ID: "get-receiving-account", Method: "GET", Path: "/api/v1/receiving-accounts/{id}"}
+	opDeleteAccount      = &operation{ID: "delete-receiving-account", Method: "DELETE", Path: "/api/v1/receiving-accounts/{id}"}
+	opListUnmatched      = &operation{ID: "list-unmatched-payments", Method: "GET", Path: "/api/v1/unmatched-payments"}
+	opListNetworks       = &operation{ID: "list-networks", Method: "GET", Path: "/api/v1/networks"}
+	opCreateLocation     = &operation{ID: "create-location", Method: "POST", Path: "/api/v1/locations", Keyed: true}
+	opListLocations      = &operation{ID: "list-locations", Method: "GET", Path: "/api/v1/locations"}
+	opGetLocation        = &operation{ID: "get-location", Method: "GET", Path: "/api/v1/locations/{id}"}
+	opDeactivateLocation = &operation{ID: "deactivate-location", Method: "DELETE", Path: "/api/v1/locations/{id}"}
+	opCreateQRCode       = &operation{ID: "create-qr-code", Method: "POST", Path: "/api/v1/qr-codes", Keyed: true}
+	opListQRCodes        = &operation{ID: "list-qr-codes", Method: "GET", Path: "/api/v1/qr-codes"}
+	opGetQRCode          = &operation{ID: "get-qr-code", Method: "GET", Path: "/api/v1/qr-codes/{id}"}
+	opDeactivateQRCode   = &operation{ID: "deactivate-qr-code", Method: "DELETE", Path: "/api/v1/qr-codes/{id}"}
+	opQRCodeImage        = &operation{ID: "get-qr-code-image", Method: "GET", Path: "/api/v1/qr-codes/{id}/qr"}
+	opGetQRSession       = &operation{ID: "get-qr-session", Method: "GET", Path: "/api/v1/qr-sessions/{id}"}
+
 	opPayorSession   = &operation{ID: "get-payor-session", Method: "GET", Path: "/api/v1/payor/session", Payor: true}
 	opPayorMethod    = &operation{ID: "choose-payor-method", Method: "POST", Path: "/api/v1/payor/session/method", Payor: true, Repeatable: true}
 	opPayorQR        = &operation{ID: "get-payor-qr", Method: "GET", Path: "/api/v1/payor/session/qr", Payor: true}
@@ -94,6 +105,8 @@ var operations = []*operation{
 	opListDeliveries, opReplayEndpoint, opRetryDelivery,
 	opCreateAccount, opListAccounts, opGetAccount, opDeleteAccount, opListUnmatched, opListNetworks,
 	opCreateRailAccount, opListRailAccounts, opGetRailAccount, opDeleteRailAccount, opListUnmatchedRail, opRequestForPayment,
+	opCreateLocation, opListLocations, opGetLocation, opDeactivateLocation,
+	opCreateQRCode, opListQRCodes, opGetQRCode, opDeactivateQRCode, opQRCodeImage, opGetQRSession,
 	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay, opPayorSimulate, opPayorTip,
 }
 

@@ -56,13 +56,15 @@ func newServer(db *bun.DB) (*server, error) {
 	}, sequenced)
 	hub := events.NewHub(db, nil, events.HubConfig{MaxPerIP: -1, MaxPerMerchant: -1, PollInterval: 100 * time.Millisecond}, sequenced)
 	checkout := payor.NewService(svc, cat, payor.NewSigner(testSecret, "http://pay.test"), payor.NewTerms(db, svc.Now))
+	qrStarts := events.NewQRStarts(svc, nil, events.QRStartConfig{AllowPrivateAddresses: true, PollInterval: 20 * time.Millisecond})
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: wh, Hub: hub, Ledger: chains.NewLedger(svc, cat),
 		Payor: checkout, PayorWS: payor.NewSocket(checkout, sequenced.C, nil), Pages: payor.NewPages(checkout.Check),
-		PayorRate: 1000,
+		PayorRate: 1000, QRPages: payor.NewQRPages(svc, "http://pay.test"), QRStarts: qrStarts,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	wg.Go(func() { qrStarts.Run(ctx) })
 	wg.Go(func() { seq.Run(ctx) })
 	wg.Go(func() { wh.Run(ctx) })
 	wg.Go(func() { hub.Run(ctx) })

@@ -210,6 +210,9 @@ var schemaTypes = map[string]any{
 	"UnmatchedCreditObject": client.UnmatchedRailCredit{}, "UnmatchedRailCreditList": client.UnmatchedRailCreditList{},
 	"PayorSimulatedPayment": client.PayorSimulatedPayment{},
 	"FulfilmentObject":      client.Fulfilment{}, "TipView": client.PayorTip{}, "PayorTipBody": client.PayorTipParams{},
+	"CreateLocationBody": client.CreateLocationParams{}, "LocationObject": client.Location{}, "LocationList": client.LocationList{},
+	"CreateQRCodeBody": client.CreateQRCodeParams{}, "QRCodeObject": client.QRCode{}, "QRCodeList": client.QRCodeList{},
+	"QRSessionObject": client.QRSession{},
 }
 
 // unmodelled are schemas the client reads without a type of its own.

@@ -10,11 +10,11 @@ import (
 	"github.com/settlepay/settle/openapi/client"
 )
 
-// TestPointOfSale walks the invoice side of a point of sale through the
+// TestPointOfSaleInvoice walks the invoice side of a point of sale through the
 // client: an invoice with a tip and a pending fulfilment, its QR code for
 // the terminal, the payor's tip, the payment of amount and tip, and the
 // fulfilment.
-func TestPointOfSale(t *testing.T) {
+func TestPointOfSaleInvoice(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
 		e := setup(t, db)
