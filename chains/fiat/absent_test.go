@@ -2,6 +2,8 @@ package fiat_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,12 +45,28 @@ func TestAbsentRailsCached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		methods := []string{"fednow", "rtp"}
+		methods := []string{"sandbox", "fednow", "rtp"}
 		prepare := func() (writes bool) {
 			t.Helper()
-			_, writes, err := rails.Prepare(ctx, svc.IDB(ctx), m.ID, invoice.ModeTest, methods, false)
+			hook, writes, err := rails.Prepare(ctx, svc.IDB(ctx), m.ID, invoice.ModeTest, methods, false)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !writes {
+				// Read or remembered, the missing rails are dropped.
+				inv := &invoice.Invoice{Mode: invoice.ModeTest, PaymentMethods: slices.Clone(methods)}
+				if err := hook(ctx, svc.IDB(ctx), inv); err != nil || !slices.Equal(inv.PaymentMethods, []string{"sandbox"}) {
+					t.Fatalf("without rail accounts the methods are %v (%v), want [sandbox]", inv.PaymentMethods, err)
+				}
+				// And refused when asked for.
+				hook, _, err := rails.Prepare(ctx, svc.IDB(ctx), m.ID, invoice.ModeTest, methods, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ve *invoice.ValidationError
+				if err := hook(ctx, svc.IDB(ctx), &invoice.Invoice{Mode: invoice.ModeTest, PaymentMethods: slices.Clone(methods)}); !errors.As(err, &ve) {
+					t.Fatalf("rails asked for without accounts: %v, want receiving_account_missing", err)
+				}
 			}
 			return writes
 		}
@@ -60,8 +78,8 @@ func TestAbsentRailsCached(t *testing.T) {
 
 		// No watcher: nothing is cached.
 		for range 2 {
-			if w, n := readsOf(prepare); w || n != 1 {
-				t.Fatalf("without the watcher: writes %v, %d reads; want false, 1", w, n)
+			if w, n := readsOf(prepare); w || n != 2 {
+				t.Fatalf("without the watcher: writes %v, %d reads; want false, 2", w, n)
 			}
 		}
 
@@ -104,7 +122,7 @@ func TestAbsentRailsCached(t *testing.T) {
 			t.Fatal(err)
 		}
 		if w, n := readsOf(prepare); w || n != 1 {
-			t.Fatalf("after deleting the account here: writes %v, %d reads; want false, 1", w, n)
+			t.Fatalf("after deleting the account here: writes %v, %d reads; want false, 1 (then remembered)", w, n)
 		}
 		// Added here while its absence is remembered: at once offered.
 		waitUntil(t, func() bool { _, n := readsOf(prepare); return n == 0 })
