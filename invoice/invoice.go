@@ -31,6 +31,8 @@ type Invoice struct {
 	CheckoutOpenedAt *time.Time   `bun:"checkout_opened_at"`
 	CheckoutLockedAt *time.Time   `bun:"checkout_locked_at"`
 	CheckoutLock     CheckoutLock `bun:"checkout_lock"`
+	// TerminalID is the point-of-sale terminal that created it, if any.
+	TerminalID string `bun:"terminal_id,nullzero"`
 }
 
 // AmountDue is what is still to be paid: the amount less confirmed payments,
@@ -153,6 +155,7 @@ type InvoiceObject struct {
 	PaymentInstructions   []Instruction     `json:"payment_instructions" nullable:"false" doc:"What to send where, one entry per method that needs one (the sandbox needs none)."`
 	Mark                  *MarkObject       `json:"mark" doc:"Set when the invoice was resolved by hand (exception marked)."`
 	Checkout              CheckoutObject    `json:"checkout" doc:"The payor's side: when instructions were first shown, and whether wrong signatures locked the checkout."`
+	TerminalID            string            `json:"terminal_id" example:"trm_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The point-of-sale terminal that created the invoice; empty when none did."`
 }
 
 // MarkObject tells who resolved an invoice by hand, when and why.
@@ -189,7 +192,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		Metadata: metadata, RedirectURL: inv.RedirectURL,
 		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
 		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions, Mark: mark,
-		Checkout: inv.checkoutObject(),
+		Checkout: inv.checkoutObject(), TerminalID: inv.TerminalID,
 	}
 }
 

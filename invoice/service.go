@@ -158,6 +158,8 @@ type CreateParams struct {
 	// statement that writes the invoice and its event, without a
 	// transaction of its own.
 	PrepareReadOnly bool
+	// TerminalID is the terminal creating it (a key of scope terminal), or "".
+	TerminalID string
 }
 
 // build validates p and returns the invoice it describes.
@@ -225,6 +227,7 @@ func (p CreateParams) build(now time.Time) (Invoice, error) {
 		Metadata:        p.Metadata,
 		RedirectURL:     p.RedirectURL,
 		SessionToken:    randomToken(20),
+		TerminalID:      p.TerminalID,
 		ExpiresAt:       expiresAt,
 		CreatedAt:       now,
 		UpdatedAt:       now,

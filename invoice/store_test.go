@@ -19,7 +19,7 @@ import (
 var invoiceKeys = []string{
 	"amount", "amount_due", "amount_paid", "checkout", "created_at", "currency", "description", "exception",
 	"expires_at", "id", "mark", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
-	"payment_session_headers", "payment_url", "redirect_url", "status", "updated_at",
+	"payment_session_headers", "payment_url", "redirect_url", "status", "terminal_id", "updated_at",
 }
 
 func keysOf(m map[string]any) []string {

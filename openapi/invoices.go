@@ -87,17 +87,20 @@ func (s *server) register(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-invoice", Method: http.MethodPost, Path: "/api/v1/invoices",
 		Summary: "Create an invoice", Tags: []string{"Invoices"}, DefaultStatus: http.StatusCreated,
-		Description: "Creates an invoice in the key's mode and returns it with its hosted payment_url and the payment_session_headers for an embedded checkout.",
+		Description: "Creates an invoice in the key's mode and returns it with its hosted payment_url and the payment_session_headers for an embedded checkout. A terminal's key (scope terminal) may call it: the invoice then carries that terminal_id, which nothing else sets.",
 		Errors:      errsWrite, MaxBodyBytes: humaMaxBodyBytes,
+		Metadata: terminalScope,
 	}, s.createInvoice)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice", Method: http.MethodGet, Path: "/api/v1/invoices/{id}",
 		Summary: "Retrieve an invoice", Tags: []string{"Invoices"}, Errors: errsRead,
+		Metadata: terminalScope,
 	}, s.getInvoice)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice-status", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/status",
 		Summary: "Retrieve an invoice's status", Tags: []string{"Invoices"}, Errors: errsRead,
 		Description: "The fields a poller needs: status, exception, amounts paid and due.",
+		Metadata:    terminalScope,
 	}, s.getInvoiceStatus)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-invoices", Method: http.MethodGet, Path: "/api/v1/invoices",
@@ -108,6 +111,7 @@ func (s *server) register(api huma.API) {
 		OperationID: "cancel-invoice", Method: http.MethodPost, Path: "/api/v1/invoices/{id}/cancel",
 		Summary: "Cancel an invoice", Tags: []string{"Invoices"}, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
 		Description: "Cancels an open invoice with nothing paid or pending; anything else is refused with 409 invoice_not_cancellable. A payment that still arrives is recorded and flagged for refund.",
+		Metadata:    terminalScope,
 	}, s.cancelInvoice)
 	s.registerCheckout(api)
 	s.registerSandbox(api)
@@ -116,36 +120,48 @@ func (s *server) register(api huma.API) {
 	s.registerAccounts(api)
 	s.registerNetworks(api)
 	s.registerRails(api)
+	s.registerTerminals(api)
 }
 
 func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {
 	p := principal(ctx)
-	b := in.Body
-	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
+	params, err := s.createParams(ctx, p, in.Body)
 	if err != nil {
 		return nil, s.fail(ctx, err)
+	}
+	// A terminal's key creates its terminal's invoices, and no other.
+	params.TerminalID = p.BoundTo
+	inv, err := s.invoices.Create(ctx, params)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
+}
+
+// createParams turns a new invoice's body into the parameters of
+// invoice.Create, with the chains' and rails' creation hooks.
+func (s *server) createParams(ctx context.Context, p invoice.Principal, b CreateInvoiceBody) (invoice.CreateParams, error) {
+	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
+	if err != nil {
+		return invoice.CreateParams{}, err
 	}
 	requested := len(b.PaymentMethods) > 0
 	deposits, depositsWrite, err := s.ledger.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return invoice.CreateParams{}, err
 	}
 	rails, railsWrite, err := s.rails.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
 	if err != nil {
-		return nil, s.fail(ctx, err)
+		return invoice.CreateParams{}, err
 	}
-	inv, err := s.invoices.Create(ctx, invoice.CreateParams{
+	return invoice.CreateParams{
 		MerchantID: p.MerchantID, Mode: p.Mode,
 		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
 		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
 		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
 		Prepare:         prepareAll(deposits, rails),
 		PrepareReadOnly: !depositsWrite && !railsWrite,
-	})
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
+	}, nil
 }
 
 // prepareAll runs the non-nil creation hooks in order (the chains' deposits,
@@ -166,8 +182,7 @@ func prepareAll(hooks ...func(context.Context, bun.IDB, *invoice.Invoice) error)
 }
 
 func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOutput, error) {
-	p := principal(ctx)
-	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	inv, err := s.ownInvoice(ctx, principal(ctx), in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -175,8 +190,7 @@ func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOu
 }
 
 func (s *server) getInvoiceStatus(ctx context.Context, in *InvoiceIDParam) (*struct{ Body InvoiceStatus }, error) {
-	p := principal(ctx)
-	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	inv, err := s.ownInvoice(ctx, principal(ctx), in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -212,9 +226,26 @@ func (s *server) listInvoices(ctx context.Context, in *listInvoicesInput) (*list
 
 func (s *server) cancelInvoice(ctx context.Context, in *cancelInput) (*invoiceOutput, error) {
 	p := principal(ctx)
+	if _, err := s.ownInvoice(ctx, p, in.ID); err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	inv, err := s.invoices.Cancel(ctx, p.MerchantID, p.Mode, in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
 }
+
+// ownInvoice returns the invoice id of p's merchant and mode; for a
+// terminal's key, only one its terminal created (invoice.ErrNotFound for
+// any other).
+func (s *server) ownInvoice(ctx context.Context, p invoice.Principal, id string) (invoice.Invoice, error) {
+	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, id)
+	if err == nil && p.Scope == invoice.ScopeTerminal && inv.TerminalID != p.BoundTo {
+		return invoice.Invoice{}, invoice.ErrNotFound
+	}
+	return inv, err
+}
+
+// terminalScope is the metadata of operations a terminal's key may call.
+var terminalScope = map[string]any{scopesKey: []invoice.Scope{invoice.ScopeTerminal}}
