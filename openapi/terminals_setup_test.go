@@ -34,7 +34,13 @@ type termEnv struct {
 // termSetup starts an instance on db with a new merchant.
 func termSetup(t *testing.T, db storetest.DB) *termEnv {
 	t.Helper()
-	e := termInstance(t, db)
+	return termSetupWith(t, db, events.HubConfig{})
+}
+
+// termSetupWith is termSetup with the hub configured as cfg.
+func termSetupWith(t *testing.T, db storetest.DB, cfg events.HubConfig) *termEnv {
+	t.Helper()
+	e := termInstanceWith(t, db, cfg)
 	m, key, err := e.svc.CreateMerchant(context.Background(), "Corner Café")
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +52,14 @@ func termSetup(t *testing.T, db storetest.DB) *termEnv {
 // termInstance starts one more instance on db, without a merchant.
 func termInstance(t *testing.T, db storetest.DB) *termEnv {
 	t.Helper()
+	return termInstanceWith(t, db, events.HubConfig{})
+}
+
+func termInstanceWith(t *testing.T, db storetest.DB, cfg events.HubConfig) *termEnv {
+	t.Helper()
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 50 * time.Millisecond
+	}
 	c := &clock{}
 	signer := payor.NewSigner(testSecret, publicURL)
 	svc := invoice.NewService(db.DB, c, signer, nil)
@@ -60,7 +74,7 @@ func termInstance(t *testing.T, db storetest.DB) *termEnv {
 	checkout := payor.NewService(svc, cat, signer, payor.NewTerms(db.DB, c.Now))
 	seq := events.NewSequencer(db.DB, nil, written, sequenced)
 	seq.Interval = 50 * time.Millisecond
-	hub := events.NewHub(db.DB, nil, events.HubConfig{PollInterval: 50 * time.Millisecond}, sequenced)
+	hub := events.NewHub(db.DB, nil, cfg, sequenced)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { seq.Run(ctx) })

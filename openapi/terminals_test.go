@@ -12,6 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/settlepay/settle/events"
+	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 )
 
@@ -388,4 +390,74 @@ func (e *env) invoiceEvents(id, key string) []map[string]any {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestTerminalSocketRules checks that the terminal socket keeps the
+// merchant socket's rules: its connection limits (counted with the
+// merchant's sockets), the keepalive that closes an idle client, and a
+// checkout.scanned event of its invoice streamed as session_scanned.
+func TestTerminalSocketRules(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		e := termSetupWith(t, db, events.HubConfig{MaxPerMerchant: 2, PingInterval: 100 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+		tm := e.createTerminal("A")
+		first := e.openTerminal(tm, "")
+		// The merchant's own socket takes the second place.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		merchant, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.srv.URL, "http")+"/api/v1/ws",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + e.key}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer merchant.CloseNow()
+		over := e.openTerminal(tm, "")
+		if ce := closeStatus(t, over, 5*time.Second); ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "too many connections for this merchant in test mode (limit 2)") {
+			t.Errorf("third connection closed with %v %q", ce.Code, ce.Reason)
+		}
+
+		// A scan of the terminal's invoice (written as the payor side
+		// writes checkout.scanned) reaches it as session_scanned.
+		send1(t, first, sign(t, tm.Secret, map[string]any{"type": "create_session", "amount": "2.00", "currency": "USD"}))
+		s, _ := waitType(t, first, "session")
+		id := str(t, s.Invoice, "id")
+		now := time.Now().UTC()
+		if err := invoice.InsertEvents(context.Background(), db.DB, invoice.Event{ID: invoice.NewID("evt_", now), MerchantID: e.merchant,
+			Mode: invoice.ModeTest, Type: "checkout.scanned", InvoiceID: id, CreatedAt: now, Data: `{"object":{"id":"` + id + `","status":"open"}}`}); err != nil {
+			t.Fatal(err)
+		}
+		e.svc.EventsWritten()
+		if m, _ := waitType(t, first, "session_scanned"); m.InvoiceID != id || m.EventType != "checkout.scanned" {
+			t.Errorf("session_scanned %+v", m)
+		}
+
+		// A client that answers no ping is closed once idle; one that
+		// reads (and so answers pings) stays.
+		first.CloseNow()
+		merchant.CloseNow()
+		wsWaitFor(t, func() bool { return e.hub.Connections() == 0 })
+		alive := e.openTerminal(tm, "")
+		idle := e.openTerminal(tm, "")
+		readErr := make(chan error, 1)
+		go func() {
+			for {
+				if _, err := readTerm(alive, 10*time.Second); err != nil {
+					readErr <- err
+					return
+				}
+			}
+		}()
+		time.Sleep(time.Second) // reading would answer the pings
+		ce := closeStatus(t, idle, 5*time.Second)
+		if ce.Code != websocket.StatusPolicyViolation || !strings.HasPrefix(ce.Reason, "idle") {
+			t.Errorf("idle client closed with %d %q, want 1008 idle", ce.Code, ce.Reason)
+		}
+		time.Sleep(500 * time.Millisecond)
+		send1(t, alive, sign(t, tm.Secret, map[string]any{"type": "ping"}))
+		select {
+		case err := <-readErr:
+			t.Fatalf("the reading client was disconnected: %v", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+	})
 }
