@@ -132,6 +132,13 @@ func TestTerminalCancelAndExpire(t *testing.T) {
 
 		send1(t, conn, sign(t, tm.Secret, map[string]any{"type": "create_session", "amount": "4.00", "currency": "USD"}))
 		s2, _ := waitType(t, conn, "session")
+		// A payment seen, then reversed: payment_failed.
+		sim := e.simulate(str(t, s2.Invoice, "id"), map[string]any{"amount": "4.00", "status": "pending"})
+		tx := str(t, sim["payment"].(map[string]any), "tx_id")
+		e.simulate(str(t, s2.Invoice, "id"), map[string]any{"amount": "4.00", "status": "reversed", "tx_id": tx})
+		if m, _ := waitType(t, conn, "payment_failed"); m.InvoiceID != str(t, s2.Invoice, "id") || m.EventType != "invoice_payment.updated" {
+			t.Errorf("payment_failed %+v", m)
+		}
 		e.clock.Advance(time.Hour)
 		if _, err := e.svc.ExpireDue(context.Background(), 100); err != nil {
 			t.Fatal(err)
