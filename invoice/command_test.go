@@ -26,6 +26,18 @@ const (
 	  "command_id": "c1", "amount": "12.50", "allow_tip": true }`
 )
 
+// TestCommandWorkedExample is the report's worked example: the same
+// canonical form signed by `openssl dgst -sha256 -hmac`.
+func TestCommandWorkedExample(t *testing.T) {
+	t.Parallel()
+	frame := `{"type":"create_session","command_id":"c1","ts":1764780000,"nonce":"0123456789abcdef0123456789abcdef",` +
+		`"amount":"12.50","currency":"USD","reference":"sale-1042","allow_tip":false,` +
+		`"sig":"3806d5cb805255940d2a338453e8ee1140ddd5db1002baca971320de046643d5"}`
+	if _, err := invoice.VerifyCommand("tcs_example_secret", []byte(frame), time.Unix(1764780000, 0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCommandKnownAnswer(t *testing.T) {
 	t.Parallel()
 	canonical, err := invoice.CanonicalCommand([]byte(kaFrame))

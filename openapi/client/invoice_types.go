@@ -73,6 +73,7 @@ type Invoice struct {
 	PaymentInstructions   []Instruction     `json:"payment_instructions"`
 	Mark                  *Mark             `json:"mark,omitempty"` // set when resolved by hand
 	Checkout              Checkout          `json:"checkout"`
+	TerminalID            string            `json:"terminal_id"` // the point-of-sale terminal that created it, or ""
 }
 
 // Checkout is the payor's side of an invoice as the merchant sees it (the

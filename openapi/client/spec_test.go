@@ -209,6 +209,8 @@ var schemaTypes = map[string]any{
 	"RailAccountList": client.RailAccountList{}, "DeletedRailAccount": client.DeletedRailAccount{},
 	"UnmatchedCreditObject": client.UnmatchedRailCredit{}, "UnmatchedRailCreditList": client.UnmatchedRailCreditList{},
 	"PayorSimulatedPayment": client.PayorSimulatedPayment{},
+	"TerminalObject":        client.Terminal{}, "NewTerminal": client.NewTerminal{}, "TerminalList": client.TerminalList{},
+	"CreateTerminalBody": client.CreateTerminalParams{},
 }
 
 // unmodelled are schemas the client reads without a type of its own.
