@@ -68,7 +68,7 @@ func (s *server) registerTerminals(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-terminal", Method: http.MethodPost, Path: "/api/v1/terminals",
 		Summary: "Create a terminal", Tags: []string{"Terminals"}, DefaultStatus: http.StatusCreated,
-		Description: "Creates a point-of-sale terminal in the key's mode and returns, this once, its API key (scope terminal) and its command secret. " + terminalWSDescription,
+		Description: "Creates a point-of-sale terminal in the key's mode and returns, this once, its API key (scope terminal) and its command secret; the cashier screen at `/pos` signs in with the terminal id, key and secret. " + terminalWSDescription,
 		Errors:      errsWrite, MaxBodyBytes: humaMaxBodyBytes,
 	}, s.createTerminal)
 	huma.Register(api, huma.Operation{
