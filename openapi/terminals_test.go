@@ -406,7 +406,7 @@ func (e *env) invoiceEvents(id, key string) []map[string]any {
 func TestTerminalSocketRules(t *testing.T) {
 	t.Parallel()
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
-		e := termSetupWith(t, db, events.HubConfig{MaxPerMerchant: 2, PingInterval: 100 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+		e := termSetupWith(t, db, events.HubConfig{MaxPerMerchant: 2, PingInterval: 200 * time.Millisecond, IdleTimeout: time.Second})
 		tm := e.createTerminal("A")
 		first := e.openTerminal(tm, "")
 		// The merchant's own socket takes the second place.
@@ -454,7 +454,7 @@ func TestTerminalSocketRules(t *testing.T) {
 				}
 			}
 		}()
-		time.Sleep(time.Second) // reading would answer the pings
+		time.Sleep(2500 * time.Millisecond) // reading would answer the pings
 		ce := closeStatus(t, idle, 5*time.Second)
 		if ce.Code != websocket.StatusPolicyViolation || !strings.HasPrefix(ce.Reason, "idle") {
 			t.Errorf("idle client closed with %d %q, want 1008 idle", ce.Code, ce.Reason)
