@@ -116,7 +116,7 @@ func (l *Ledger) Prepare(ctx context.Context, db bun.IDB, merchantID string, mod
 			if d.AmountUnits != "" {
 				units, _ = invoice.ParseUnits(d.AmountUnits)
 			} else {
-				units = inv.Amount.Rescale(inv.Decimals, m.Decimals)
+				units = inv.Total().Rescale(inv.Decimals, m.Decimals)
 			}
 			in := invoice.Instruction{
 				Method: m.ID, Network: n.ID, Asset: m.Asset, Token: m.Token, ChainID: n.ChainID,
@@ -179,7 +179,7 @@ func (l *Ledger) solanaPay(ctx context.Context, tx bun.IDB, inv *invoice.Invoice
 func (l *Ledger) deposit(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, a Account) (Deposit, error) {
 	network := a.Network
 	now := l.inv.Now()
-	base := inv.Amount.Rescale(inv.Decimals, stableDecimals)
+	base := inv.Total().Rescale(inv.Decimals, stableDecimals)
 	d := Deposit{Network: network, BaseUnits: base.String(), InvoiceID: inv.ID, AccountID: a.ID, CreatedAt: now}
 	if a.Kind == AccountXPub {
 		x, err := ParseXPub(a.XPub)

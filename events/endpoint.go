@@ -13,6 +13,7 @@ import (
 // others by this one and by payor.
 const (
 	TypeCheckoutOpened          = "checkout.opened"
+	TypeCheckoutScanned         = "checkout.scanned"
 	TypeCheckoutLocked          = "checkout.locked"
 	TypeWebhookEndpointDisabled = "webhook_endpoint.disabled"
 )
@@ -20,7 +21,7 @@ const (
 // Types lists every event type a filter may name.
 var Types = []string{
 	invoice.EventInvoiceCreated, invoice.EventInvoiceUpdated, invoice.EventInvoicePaymentUpdated,
-	TypeCheckoutOpened, TypeCheckoutLocked, TypeWebhookEndpointDisabled,
+	TypeCheckoutScanned, TypeCheckoutOpened, TypeCheckoutLocked, TypeWebhookEndpointDisabled,
 }
 
 // Endpoint is a merchant's webhook endpoint in one mode.

@@ -31,14 +31,26 @@ type Invoice struct {
 	CheckoutOpenedAt *time.Time   `bun:"checkout_opened_at"`
 	CheckoutLockedAt *time.Time   `bun:"checkout_locked_at"`
 	CheckoutLock     CheckoutLock `bun:"checkout_lock"`
+	// Point of sale (see pos.go): the payor's first open of the checkout,
+	// payments returned or rejected, the tip and the fulfilment.
+	ScannedAt      *time.Time `bun:"scanned_at"`
+	FailedPayments int        `bun:"failed_payments"` // payments reversed (returned, rejected, reorged out); [Next] keeps it
+	AllowTip       bool       `bun:"allow_tip"`
+	TipCapPercent  int        `bun:"tip_cap_percent"`
+	TipAmount      Units      `bun:"tip_amount,type:text"`
+	Fulfilment     Fulfilment `bun:"fulfilment"`
+	FulfilledAt    *time.Time `bun:"fulfilled_at"`
 	// TerminalID is the point-of-sale terminal that created it, if any.
 	TerminalID string `bun:"terminal_id,nullzero"`
 }
 
-// AmountDue is what is still to be paid: the amount less confirmed payments,
-// never below zero.
+// Total is what the payor owes in all: the amount and the tip.
+func (inv *Invoice) Total() Units { return inv.Amount.Add(inv.TipAmount) }
+
+// AmountDue is what is still to be paid: the amount and the tip less
+// confirmed payments, never below zero.
 func (inv *Invoice) AmountDue() Units {
-	due := inv.Amount.Sub(inv.AmountPaid)
+	due := inv.Total().Sub(inv.AmountPaid)
 	if due.Sign() < 0 {
 		return Units{}
 	}
@@ -116,6 +128,7 @@ type Instruction struct {
 	QRISPayload   string `json:"qris_payload,omitempty" example:"00020101021226…6304ABCD" doc:"qris: the dynamic EMVCo payload to show as a QR code (also in uri)."`
 	UniqueCode    int64  `json:"unique_code,omitempty" example:"42" doc:"qris: rupiah added to the invoice amount so the payment names this invoice."`
 	TotalAmount   string `json:"total_amount,omitempty" example:"25042" doc:"qris: what the payor pays, the amount plus unique_code, in whole rupiah."`
+	WalletTip     string `json:"wallet_tip,omitempty" enum:"prompt,fixed,percent" example:"prompt" doc:"qris, on an invoice with allow_tip whose merchant QRIS has a tip indicator (ID 55): the payor's wallet asks for a tip (prompt) or adds a fixed or percentage fee; a payment above total_amount by at most the cap is recorded as the tip."`
 }
 
 // SessionHeaders authorise a payor's embedded checkout for one invoice.
@@ -140,7 +153,10 @@ type InvoiceObject struct {
 	Amount                string            `json:"amount" example:"25.00" doc:"Decimal string in the currency's units."`
 	Currency              Currency          `json:"currency" example:"USD"`
 	AmountPaid            string            `json:"amount_paid" example:"0.00"`
-	AmountDue             string            `json:"amount_due" example:"25.00"`
+	AmountDue             string            `json:"amount_due" example:"25.00" doc:"amount + tip_amount − amount_paid, never below zero."`
+	TipAmount             string            `json:"tip_amount" example:"0.00" doc:"The tip the payor chose on the checkout (allow_tip); 0 without one. Part of what is due, stated apart from amount."`
+	AllowTip              bool              `json:"allow_tip" doc:"Whether the payor may add a tip before the instructions are shown."`
+	TipCapPercent         int               `json:"tip_cap_percent" example:"20" doc:"The most a tip may be, in percent of amount (0 when tips are not allowed)."`
 	PaymentMethods        []string          `json:"payment_methods" nullable:"false" example:"[\"sandbox\",\"usdc_base_sepolia\"]"`
 	MerchantOrderID       string            `json:"merchant_order_id" example:"order-1042"`
 	Description           string            `json:"description" example:"2 × espresso"`
@@ -155,6 +171,10 @@ type InvoiceObject struct {
 	PaymentInstructions   []Instruction     `json:"payment_instructions" nullable:"false" doc:"What to send where, one entry per method that needs one (the sandbox needs none)."`
 	Mark                  *MarkObject       `json:"mark" doc:"Set when the invoice was resolved by hand (exception marked)."`
 	Checkout              CheckoutObject    `json:"checkout" doc:"The payor's side: when instructions were first shown, and whether wrong signatures locked the checkout."`
+	ScannedAt             *time.Time        `json:"scanned_at" doc:"When the payor first opened the checkout (page, session or its QR code; checkout.scanned); null before."`
+	SessionStatus         SessionStatus     `json:"session_status" enum:"created,scanned,confirming,succeeded,failed,expired,cancelled" doc:"The payment session's state, derived from status, exception, scanned_at and the payments (see the README's table)."`
+	Fulfilment            FulfilmentObject  `json:"fulfilment" doc:"Whether the goods are still to be handed over (created with fulfilled: false) and when they were."`
+	QRPNG                 string            `json:"qr_png,omitempty" doc:"Only in the response of create-invoice with include: [\"qr_png\"]: a PNG of payment_url (320 px), base64-encoded, for a terminal screen or a receipt."`
 	TerminalID            string            `json:"terminal_id" example:"trm_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The point-of-sale terminal that created the invoice; empty when none did."`
 }
 
@@ -192,7 +212,10 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		Metadata: metadata, RedirectURL: inv.RedirectURL,
 		ExpiresAt: inv.ExpiresAt, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, PaidAt: inv.PaidAt,
 		PaymentURL: url, PaymentSessionHeaders: headers, PaymentInstructions: instructions, Mark: mark,
-		Checkout: inv.checkoutObject(), TerminalID: inv.TerminalID,
+		Checkout:  inv.checkoutObject(),
+		TipAmount: inv.TipAmount.Format(inv.Decimals), AllowTip: inv.AllowTip, TipCapPercent: inv.TipCapPercent,
+		ScannedAt: inv.ScannedAt, SessionStatus: inv.SessionStatus(), Fulfilment: inv.fulfilmentObject(),
+		TerminalID: inv.TerminalID,
 	}
 }
 
@@ -209,7 +232,7 @@ type PaymentObject struct {
 	Asset       string        `json:"asset" example:"USDC"`
 	Amount      string        `json:"amount" example:"25.000000" doc:"Decimal string in the asset's units."`
 	AmountUnits string        `json:"amount_units" example:"25000000" doc:"Integer base units of the asset."`
-	Status      PaymentStatus `json:"status" enum:"pending,confirmed,reversed"`
+	Status      PaymentStatus `json:"status" enum:"pending,confirmed,reversed" doc:"reversed: left the canonical chain, or returned or rejected by its rail (the payment_failed of other processors)."`
 	From        string        `json:"from"`
 	To          string        `json:"to"`
 	Block       int64         `json:"block_number" doc:"Block (or slot) that holds the transfer; 0 where the network has none."`

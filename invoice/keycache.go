@@ -78,6 +78,14 @@ func (c *keyCache) reset(enabled bool) {
 	c.entries = make(map[string]cachedKey)
 }
 
+// on reports whether the cache is on (RunKeyWatcher runs and the database
+// answers).
+func (c *keyCache) on() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.enabled
+}
+
 // flush empties the cache, leaving it on or off.
 func (c *keyCache) flush() {
 	c.mu.Lock()
@@ -94,7 +102,8 @@ func (c *keyCache) flush() {
 // count of revoked keys moved (or the watcher starts or recovers, when it
 // may have missed one), the OnKeysRevoked function is called after the
 // cache is emptied, so that a connection whose key was checked from the
-// cache after that call sees the revocation.
+// cache after that call sees the revocation. Each look also moves
+// ConfigEpoch.
 func (s *Service) RunKeyWatcher(ctx context.Context, interval time.Duration, wake func() <-chan struct{}) {
 	defer s.keys.reset(false)
 	t := time.NewTicker(interval)
@@ -107,6 +116,7 @@ func (s *Service) RunKeyWatcher(ctx context.Context, interval time.Duration, wak
 			woken = wake()
 		}
 		rev, err := s.keysRevision(ctx)
+		s.epoch.Add(1)
 		switch {
 		case err != nil:
 			if on && ctx.Err() == nil {

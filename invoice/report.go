@@ -24,7 +24,7 @@ type Report struct {
 	To        time.Time       `json:"to"`
 	Payments  []ReportPayment `json:"payments" nullable:"false"`
 	Totals    []ReportTotal   `json:"totals" nullable:"false"`
-	Attention []ReportInvoice `json:"attention" nullable:"false" doc:"Invoices underpaid, overpaid, paid late or paid after cancellation, among those created or paid in the range."`
+	Attention []ReportInvoice `json:"attention" nullable:"false" doc:"Invoices underpaid, overpaid, paid late or paid after cancellation, and paid invoices never fulfilled within the refund delay (to refund), among those created or paid in the range."`
 }
 
 // ReportPayment is one payment joined with its invoice.
@@ -48,6 +48,7 @@ type ReportPayment struct {
 	Exception       Exception     `json:"exception"`
 	Currency        Currency      `json:"currency" example:"USD"`
 	AmountDue       string        `json:"invoice_amount" example:"25.00" doc:"The invoice's amount."`
+	TipAmount       string        `json:"invoice_tip_amount" example:"0.00" doc:"The tip the payor added (paid on top of invoice_amount)."`
 	AmountPaid      string        `json:"invoice_amount_paid" example:"25.00"`
 }
 
@@ -66,16 +67,18 @@ type ReportTotal struct {
 
 // ReportInvoice is an invoice that needs attention.
 type ReportInvoice struct {
-	InvoiceID       string    `json:"invoice_id"`
-	MerchantOrderID string    `json:"merchant_order_id"`
-	Status          Status    `json:"status"`
-	Exception       Exception `json:"exception" enum:"underpaid,overpaid,paid_late"`
-	Reason          string    `json:"reason" example:"paid to a cancelled invoice"`
-	Currency        Currency  `json:"currency"`
-	Amount          string    `json:"amount"`
-	AmountPaid      string    `json:"amount_paid"`
-	AmountDue       string    `json:"amount_due"`
-	CreatedAt       time.Time `json:"created_at"`
+	InvoiceID       string     `json:"invoice_id"`
+	MerchantOrderID string     `json:"merchant_order_id"`
+	Status          Status     `json:"status"`
+	Exception       Exception  `json:"exception" enum:"none,underpaid,overpaid,paid_late"`
+	Fulfilment      Fulfilment `json:"fulfilment" enum:"not_required,pending,fulfilled"`
+	Reason          string     `json:"reason" example:"paid to a cancelled invoice"`
+	Currency        Currency   `json:"currency"`
+	Amount          string     `json:"amount"`
+	TipAmount       string     `json:"tip_amount"`
+	AmountPaid      string     `json:"amount_paid"`
+	AmountDue       string     `json:"amount_due"`
+	CreatedAt       time.Time  `json:"created_at"`
 }
 
 // attentionExceptions are the exceptions a finance team must look at.
@@ -123,7 +126,8 @@ func (s *Service) Reconcile(ctx context.Context, merchantID string, mode Mode, f
 			TxID: p.TxID, Index: p.Index, From: p.From, To: p.To, Block: p.Block,
 			Amount: p.Amount.Format(p.Decimals), AmountUnits: p.Amount.String(), Status: p.Status,
 			InvoiceID: inv.ID, MerchantOrderID: inv.MerchantOrderID, InvoiceStatus: inv.Status, Exception: inv.Exception,
-			Currency: inv.Currency, AmountDue: inv.Amount.Format(inv.Decimals), AmountPaid: inv.AmountPaid.Format(inv.Decimals),
+			Currency: inv.Currency, AmountDue: inv.Amount.Format(inv.Decimals), TipAmount: inv.TipAmount.Format(inv.Decimals),
+			AmountPaid: inv.AmountPaid.Format(inv.Decimals),
 		})
 		k := key{p.CreatedAt.UTC().Format(time.DateOnly), p.Asset, p.Network}
 		t := totals[k]
@@ -149,17 +153,33 @@ func (s *Service) Reconcile(ctx context.Context, merchantID string, mode Mode, f
 	slices.SortFunc(r.Totals, func(a, b ReportTotal) int {
 		return cmp.Or(strings.Compare(a.Date, b.Date), strings.Compare(a.Asset, b.Asset), strings.Compare(a.Network, b.Network))
 	})
+	now, after := s.Now(), s.fulfilmentRefundAfter()
 	for _, inv := range invoices {
-		if !slices.Contains(attentionExceptions, inv.Exception) {
+		reason := ""
+		switch {
+		case slices.Contains(attentionExceptions, inv.Exception):
+			reason = attentionReason(inv)
+		case toRefund(inv, now, after):
+			reason = fmt.Sprintf("to refund: paid %s ago and never fulfilled (refund after %s)",
+				now.Sub(*inv.PaidAt).Truncate(time.Second), after)
+		default:
 			continue
 		}
 		r.Attention = append(r.Attention, ReportInvoice{
 			InvoiceID: inv.ID, MerchantOrderID: inv.MerchantOrderID, Status: inv.Status, Exception: inv.Exception,
-			Reason: attentionReason(inv), Currency: inv.Currency, Amount: inv.Amount.Format(inv.Decimals),
+			Fulfilment: inv.fulfilmentObject().Status, TipAmount: inv.TipAmount.Format(inv.Decimals),
+			Reason: reason, Currency: inv.Currency, Amount: inv.Amount.Format(inv.Decimals),
 			AmountPaid: inv.AmountPaid.Format(inv.Decimals), AmountDue: inv.AmountDue().Format(inv.Decimals), CreatedAt: inv.CreatedAt,
 		})
 	}
 	return r, nil
+}
+
+// toRefund reports whether inv was paid at least after ago at now and its
+// goods were never handed over (fulfilment still pending).
+func toRefund(inv Invoice, now time.Time, after time.Duration) bool {
+	return inv.Status == StatusPaid && inv.Fulfilment == FulfilmentPending && inv.PaidAt != nil &&
+		!now.Before(inv.PaidAt.Add(after))
 }
 
 func attentionReason(inv Invoice) string {
@@ -179,7 +199,7 @@ func attentionReason(inv Invoice) string {
 // fields; the first says which part of the report the record belongs to.
 var csvHeader = []string{
 	"record", "date", "invoice_id", "merchant_order_id", "invoice_status", "exception", "currency",
-	"invoice_amount", "invoice_amount_paid", "payment_id", "method", "network", "asset", "tx_id", "index",
+	"invoice_amount", "invoice_tip_amount", "invoice_amount_paid", "fulfilment", "payment_id", "method", "network", "asset", "tx_id", "index",
 	"from", "to", "block_number", "amount", "amount_units", "payment_status", "created_at", "payments", "note",
 }
 
@@ -205,8 +225,9 @@ func (r Report) WriteCSV(w io.Writer) error {
 		rec(map[string]string{
 			"record": "payment", "date": p.CreatedAt.Format(time.DateOnly), "invoice_id": p.InvoiceID,
 			"merchant_order_id": p.MerchantOrderID, "invoice_status": string(p.InvoiceStatus), "exception": string(p.Exception),
-			"currency": string(p.Currency), "invoice_amount": p.AmountDue, "invoice_amount_paid": p.AmountPaid,
-			"payment_id": p.PaymentID, "method": p.Method, "network": p.Network, "asset": p.Asset, "tx_id": p.TxID,
+			"currency": string(p.Currency), "invoice_amount": p.AmountDue, "invoice_tip_amount": p.TipAmount,
+			"invoice_amount_paid": p.AmountPaid,
+			"payment_id":          p.PaymentID, "method": p.Method, "network": p.Network, "asset": p.Asset, "tx_id": p.TxID,
 			"index": strconv.FormatInt(p.Index, 10), "from": p.From, "to": p.To, "block_number": strconv.FormatInt(p.Block, 10),
 			"amount": p.Amount, "amount_units": p.AmountUnits, "payment_status": string(p.Status),
 			"created_at": p.CreatedAt.Format(time.RFC3339Nano),
@@ -223,7 +244,8 @@ func (r Report) WriteCSV(w io.Writer) error {
 		rec(map[string]string{
 			"record": "attention", "date": a.CreatedAt.Format(time.DateOnly), "invoice_id": a.InvoiceID,
 			"merchant_order_id": a.MerchantOrderID, "invoice_status": string(a.Status), "exception": string(a.Exception),
-			"currency": string(a.Currency), "invoice_amount": a.Amount, "invoice_amount_paid": a.AmountPaid,
+			"currency": string(a.Currency), "invoice_amount": a.Amount, "invoice_tip_amount": a.TipAmount,
+			"invoice_amount_paid": a.AmountPaid, "fulfilment": string(a.Fulfilment),
 			"created_at": a.CreatedAt.Format(time.RFC3339Nano), "note": a.Reason,
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +40,29 @@ type Service struct {
 	keys     keyCache
 	written  func() // called after a commit that may have written events
 	revoked  func() // called when keys may have been revoked
+	epoch    atomic.Uint64
+	// refundAfter: see SetFulfilmentRefundAfter.
+	refundAfter time.Duration
+}
+
+// ConfigEpoch returns a number that moves whenever merchants' configuration
+// (keys, live gates, accounts) may have changed, and whether caches of that
+// configuration may be used at all: only while RunKeyWatcher runs, which
+// moves the number at each of its looks and whenever an instance announces
+// a change (ConfigChanged). A cache entry filled from a read that began in
+// an epoch is good only while the epoch has not moved.
+func (s *Service) ConfigEpoch() (uint64, bool) {
+	e := s.epoch.Load()
+	return e, s.keys.on()
+}
+
+// ConfigChanged is called after a change of a merchant's configuration that
+// caches keyed by ConfigEpoch may hold (a rail account added or deleted): it
+// moves the epoch here at once and, on Postgres, announces the change to
+// every instance's key watcher, at commit when ctx carries a transaction.
+func (s *Service) ConfigChanged(ctx context.Context) error {
+	s.epoch.Add(1)
+	return s.announceKeys(ctx)
 }
 
 // OnEventsWritten sets f to be called after every commit of this service
@@ -149,6 +173,13 @@ type CreateParams struct {
 	RedirectURL     string
 	ExpiresIn       int64      // seconds; 0 means default unless ExpiresAt is set
 	ExpiresAt       *time.Time // alternative to ExpiresIn
+	// AllowTip lets the payor add a tip on the checkout, up to
+	// TipCapPercent of the amount (0 means DefaultTipCapPercent).
+	AllowTip      bool
+	TipCapPercent int
+	// Fulfilled false (not nil) makes a paid invoice wait for
+	// [Service.Fulfil]: fulfilment pending.
+	Fulfilled *bool
 	// Prepare, when set, runs in the creating transaction before the invoice
 	// is written: the chains package assigns deposit addresses and amounts
 	// there and sets Instructions (it may also narrow PaymentMethods).
@@ -202,6 +233,21 @@ func (p CreateParams) build(now time.Time) (Invoice, error) {
 			v.add("redirect_url", "invalid_url", "must be an absolute http(s) URL of at most %d characters", maxURLLen)
 		}
 	}
+	tipCap := 0
+	switch {
+	case p.TipCapPercent != 0 && !p.AllowTip:
+		v.add("tip_cap_percent", "invalid_tip_cap", "give tip_cap_percent only with allow_tip: true")
+	case p.TipCapPercent < 0 || p.TipCapPercent > 100:
+		v.add("tip_cap_percent", "invalid_tip_cap", "must be between 1 and 100")
+	case p.AllowTip && p.TipCapPercent == 0:
+		tipCap = DefaultTipCapPercent
+	case p.AllowTip:
+		tipCap = p.TipCapPercent
+	}
+	fulfilment := FulfilmentNotRequired
+	if p.Fulfilled != nil && !*p.Fulfilled {
+		fulfilment = FulfilmentPending
+	}
 	if len(p.PaymentMethods) == 0 {
 		v.add("payment_methods", "invalid_payment_method", "at least one payment method is required")
 	}
@@ -231,6 +277,10 @@ func (p CreateParams) build(now time.Time) (Invoice, error) {
 		ExpiresAt:       expiresAt,
 		CreatedAt:       now,
 		UpdatedAt:       now,
+		AllowTip:        p.AllowTip,
+		TipCapPercent:   tipCap,
+		TipAmount:       NewUnits(0),
+		Fulfilment:      fulfilment,
 	}, nil
 }
 

@@ -533,7 +533,7 @@ func (s *Service) save(ctx context.Context, tx bun.IDB, inv *Invoice, changes []
 		return nil
 	}
 	if _, err := tx.NewUpdate().Model(inv).
-		Column("status", "exception", "amount_paid", "paid_at", "updated_at").WherePK().Exec(ctx); err != nil {
+		Column("status", "exception", "amount_paid", "paid_at", "updated_at", "failed_payments").WherePK().Exec(ctx); err != nil {
 		return err
 	}
 	return s.writeEvents(ctx, tx, inv, changes)

@@ -15,11 +15,13 @@ import (
 	"github.com/settlepay/settle/invoice/storetest"
 )
 
-// invoiceKeys is the public shape of an invoice (DESIGN.md, "Invoice").
+// invoiceKeys is the public shape of an invoice (DESIGN.md, "Invoice"),
+// with the point of sale's allow_tip, fulfilment, scanned_at,
+// session_status, tip_amount and tip_cap_percent.
 var invoiceKeys = []string{
-	"amount", "amount_due", "amount_paid", "checkout", "created_at", "currency", "description", "exception",
-	"expires_at", "id", "mark", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
-	"payment_session_headers", "payment_url", "redirect_url", "status", "terminal_id", "updated_at",
+	"allow_tip", "amount", "amount_due", "amount_paid", "checkout", "created_at", "currency", "description", "exception",
+	"expires_at", "fulfilment", "id", "mark", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
+	"payment_session_headers", "payment_url", "redirect_url", "scanned_at", "session_status", "status", "terminal_id", "tip_amount", "tip_cap_percent", "updated_at",
 }
 
 func keysOf(m map[string]any) []string {

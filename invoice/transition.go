@@ -84,6 +84,7 @@ func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) 
 	case InputPayment:
 		changes = append(changes, Change{Type: EventInvoicePaymentUpdated, Payment: in.Payment})
 		inv.AmountPaid = confirmedTotal(inv, payments)
+		inv.FailedPayments = countStatus(payments, PaymentReversed)
 		if inv.Exception != ExceptionMarked && inv.Status != StatusCancelled {
 			inv.Status = settledStatus(inv, payments, in.Now)
 		}
@@ -120,7 +121,7 @@ func Next(inv Invoice, payments []Payment, in Input) (Invoice, []Change, error) 
 // settledStatus is the status the payments call for.
 func settledStatus(inv Invoice, payments []Payment, now time.Time) Status {
 	switch {
-	case inv.AmountPaid.Cmp(inv.Amount) >= 0:
+	case inv.AmountPaid.Cmp(inv.Total()) >= 0:
 		return StatusPaid
 	case inv.Status == StatusExpired:
 		// Terminal: a pending payment does not reopen it; only money that
@@ -146,7 +147,7 @@ func settledStatus(inv Invoice, payments []Payment, now time.Time) Status {
 // stays processing), and is paid without the exception paid_late when they
 // confirm. The expirer uses it to skip such invoices without a write.
 func OnTime(inv Invoice, payments []Payment) bool {
-	return seenBefore(inv, payments, PaymentPending, PaymentConfirmed).Cmp(inv.Amount) >= 0
+	return seenBefore(inv, payments, PaymentPending, PaymentConfirmed).Cmp(inv.Total()) >= 0
 }
 
 // seenBefore sums, as confirmedTotal does, the payments of the given
@@ -191,7 +192,7 @@ func exception(prev, inv Invoice, payments []Payment, now time.Time) Exception {
 		// does not cover the amount: confirming late is not paying late.
 		late := prev.Status == StatusPaid && prev.Exception == ExceptionPaidLate ||
 			prev.Status != StatusPaid && !now.Before(inv.ExpiresAt) &&
-				seenBefore(inv, payments, PaymentConfirmed).Cmp(inv.Amount) < 0
+				seenBefore(inv, payments, PaymentConfirmed).Cmp(inv.Total()) < 0
 		if late {
 			return ExceptionPaidLate
 		}
@@ -223,6 +224,16 @@ func confirmedTotal(inv Invoice, payments []Payment) Units {
 	return sum.Rescale(scale, inv.Decimals)
 }
 
+func countStatus(payments []Payment, s PaymentStatus) int {
+	n := 0
+	for _, p := range payments {
+		if p.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
 func hasStatus(payments []Payment, s PaymentStatus) bool {
 	for _, p := range payments {
 		if p.Status == s {
@@ -233,12 +244,12 @@ func hasStatus(payments []Payment, s PaymentStatus) bool {
 }
 
 // asked is the most an instruction of inv asks the payor to send, in the
-// invoice's currency, and at least the amount: a rail's unique code (QRIS)
+// invoice's currency, and at least the amount and tip: a rail's unique code (QRIS)
 // is added to the amount, and paying exactly that is no over-payment.
 // Stablecoin instructions carry their code below the currency's smallest
 // unit, so they never raise it.
 func asked(inv Invoice) Units {
-	out := inv.Amount
+	out := inv.Total()
 	for _, in := range inv.Instructions {
 		if in.Asset != string(inv.Currency) {
 			continue

@@ -162,7 +162,9 @@ func codeFor(status int, details []*huma.ErrorDetail) string {
 // parameter with its place ("query.limit").
 func fieldOf(location string) string {
 	if rest, ok := strings.CutPrefix(location, "body."); ok {
-		return strings.SplitN(rest, ".", 2)[0]
+		field := strings.SplitN(rest, ".", 2)[0]
+		field, _, _ = strings.Cut(field, "[") // include[0] → include
+		return field
 	}
 	return location
 }
@@ -202,6 +204,11 @@ var fieldCodes = map[string]string{
 	"routing_number":  "invalid_routing_number",
 	"qris_payload":    "invalid_qris_payload",
 	"processor_id":    "invalid_processor_id",
+	"tip_cap_percent": "invalid_tip_cap",
+	"include":         "invalid_include",
+	"percent":         "invalid_tip",
+	"query.size":      "invalid_size",
+	"query.method":    "invalid_payment_method",
 }
 
 // fail maps a domain error to its problem. This table is the one place

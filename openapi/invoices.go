@@ -28,6 +28,10 @@ type CreateInvoiceBody struct {
 	RedirectURL     string            `json:"redirect_url,omitempty" format:"uri" maxLength:"2048" example:"https://shop.example/thanks" doc:"Where the hosted page sends the payor afterwards."`
 	ExpiresIn       int64             `json:"expires_in,omitempty" minimum:"60" maximum:"604800" example:"900" doc:"Seconds from now until the invoice stops taking new payors (default 900). Give this or expires_at."`
 	ExpiresAt       *time.Time        `json:"expires_at,omitempty" example:"2030-01-31T12:00:00Z" doc:"Alternative to expires_in: an RFC 3339 time 60 s to 7 days ahead."`
+	AllowTip        bool              `json:"allow_tip,omitempty" example:"true" doc:"Let the payor add a tip on the checkout before the instructions are shown (presets and a custom amount, never above tip_cap_percent); the tip is added to the amount due and stated as tip_amount."`
+	TipCapPercent   int               `json:"tip_cap_percent,omitempty" minimum:"1" maximum:"100" example:"20" doc:"With allow_tip: the most a tip may be, in percent of amount (default 20)."`
+	Fulfilled       *bool             `json:"fulfilled,omitempty" example:"false" doc:"false: once paid, the invoice's fulfilment is pending until POST /api/v1/invoices/{id}/fulfil (vending); the reconciliation report lists it to refund if never fulfilled. Default true (nothing to report)."`
+	Include         []string          `json:"include,omitempty" maxItems:"4" uniqueItems:"true" enum:"qr_png" example:"[\"qr_png\"]" doc:"Extras to embed in the response: qr_png, the payment_url as a base64 PNG."`
 }
 
 type createInvoiceInput struct {
@@ -48,6 +52,8 @@ type InvoiceStatus struct {
 	AmountPaid string            `json:"amount_paid" example:"0.00"`
 	AmountDue  string            `json:"amount_due" example:"25.00"`
 	UpdatedAt  time.Time         `json:"updated_at"`
+	// SessionStatus is there for terminals that poll: a scan shows.
+	SessionStatus invoice.SessionStatus `json:"session_status" enum:"created,scanned,confirming,succeeded,failed,expired,cancelled" doc:"The payment session's state (see the invoice's session_status)."`
 }
 
 // InvoiceIDParam is the {id} of an invoice path.
@@ -99,7 +105,7 @@ func (s *server) register(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice-status", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/status",
 		Summary: "Retrieve an invoice's status", Tags: []string{"Invoices"}, Errors: errsRead,
-		Description: "The fields a poller needs: status, exception, amounts paid and due.",
+		Description: "The fields a poller needs: status, exception, amounts paid and due, and session_status (a terminal sees the payor's scan).",
 		Metadata:    terminalScope,
 	}, s.getInvoiceStatus)
 	huma.Register(api, huma.Operation{
@@ -113,6 +119,7 @@ func (s *server) register(api huma.API) {
 		Description: "Cancels an open invoice with nothing paid or pending; anything else is refused with 409 invoice_not_cancellable. A payment that still arrives is recorded and flagged for refund.",
 		Metadata:    terminalScope,
 	}, s.cancelInvoice)
+	s.registerPOS(api)
 	s.registerCheckout(api)
 	s.registerSandbox(api)
 	s.registerEvents(api)
@@ -135,7 +142,11 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
+	out, err := s.createdInvoice(inv, in.Body.Include)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &invoiceOutput{Body: out}, nil
 }
 
 // createParams turns a new invoice's body into the parameters of
@@ -159,6 +170,7 @@ func (s *server) createParams(ctx context.Context, p invoice.Principal, b Create
 		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
 		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
 		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt,
+		AllowTip: b.AllowTip, TipCapPercent: b.TipCapPercent, Fulfilled: b.Fulfilled,
 		Prepare:         prepareAll(deposits, rails),
 		PrepareReadOnly: !depositsWrite && !railsWrite,
 	}, nil
@@ -197,7 +209,7 @@ func (s *server) getInvoiceStatus(ctx context.Context, in *InvoiceIDParam) (*str
 	return &struct{ Body InvoiceStatus }{InvoiceStatus{
 		ID: inv.ID, Object: "invoice_status", Status: inv.Status, Exception: inv.Exception,
 		AmountPaid: inv.AmountPaid.Format(inv.Decimals), AmountDue: inv.AmountDue().Format(inv.Decimals),
-		UpdatedAt: inv.UpdatedAt,
+		UpdatedAt: inv.UpdatedAt, SessionStatus: inv.SessionStatus(),
 	}}, nil
 }
 

@@ -157,7 +157,7 @@ func TestInvoiceStatus(t *testing.T) {
 		st := e.mustStatus(e.do("GET", "/api/v1/invoices/"+id+"/status", e.key, nil), http.StatusOK).JSON
 		want := map[string]any{
 			"id": id, "object": "invoice_status", "status": "open", "exception": "underpaid",
-			"amount_paid": "10.00", "amount_due": "15.00", "updated_at": inv["updated_at"],
+			"amount_paid": "10.00", "amount_due": "15.00", "updated_at": inv["updated_at"], "session_status": "created",
 		}
 		if len(st) != len(want) {
 			t.Errorf("status has fields %v, want exactly %v", keys(st), keys(want))

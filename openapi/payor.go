@@ -157,6 +157,9 @@ func (s *server) payorSession(ctx context.Context, in *SessionHeaders) (*struct{
 	if err != nil {
 		return nil, err
 	}
+	if err := s.payor.Scanned(ctx, &sess); err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	return &struct{ Body payor.SessionView }{s.payor.View(sess, s.invoices.Now())}, nil
 }
 
@@ -180,7 +183,7 @@ func (s *server) payorQR(ctx context.Context, in *qrInput) (*qrOutput, error) {
 	if in.Format == "" {
 		in.Format = "png"
 	}
-	b, ct, err := s.payor.QR(sess, in.Method, in.Format)
+	b, ct, err := s.payor.QR(ctx, sess, in.Method, in.Format)
 	if err != nil {
 		if errors.Is(err, payor.ErrNoQR) {
 			return nil, problem(http.StatusNotFound, "no_qr_code", "This method is a bank transfer: it has no payment URI to show as a QR code.")

@@ -161,7 +161,7 @@ func (s *server) registerRails(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "receive-push-to-card-notification", Method: http.MethodPost, Path: railsPrefix + "push_to_card/notifications",
 		Summary: "Receive a push-to-card notification", Tags: ntags, Errors: errsRail, Security: none, MaxBodyBytes: humaMaxBodyBytes,
-		Description: "The card processor's JSON notification that a push from the payor's card (Visa Direct, Mastercard Send) credited you: {id, type: push_to_card.credited, amount (minor units), currency, card_last4, network, reference, created}. Settle never pulls card funds." + signed,
+		Description: "The card processor's JSON notification that a push from the payor's card (Visa Direct, Mastercard Send) credited you: {id, type: push_to_card.credited, amount (minor units), currency, card_last4, network, reference, created}. Settle never pulls card funds. A push the card network returned after the credit comes as type push_to_card.returned with original_id (the credited push's id) and return_reason: its payment is reversed (status returned; invoice_payment.updated with the payment reversed, the payment_failed of other processors); an unknown original_id answers 404 credit_not_found." + signed,
 	}, s.receivePush)
 	huma.Register(api, huma.Operation{
 		OperationID: "receive-qris-notification", Method: http.MethodPost, Path: railsPrefix + "qris/notifications",
@@ -310,7 +310,25 @@ func (s *server) receivePush(ctx context.Context, in *signedInput) (*railResultO
 	if err != nil {
 		return nil, s.notificationFailed(ctx, err)
 	}
+	if n.Type == fiat.PushReturned {
+		return s.receiveReturn(ctx, a, n)
+	}
 	return s.receive(ctx, a, []fiat.Incoming{fiat.FromPush(n)})
+}
+
+// receiveReturn reverses the payment of a returned push.
+func (s *server) receiveReturn(ctx context.Context, a fiat.Account, n fiat.PushNotification) (*railResultOutput, error) {
+	c := fiat.FromPush(n)
+	o, err := s.rails.Return(ctx, a, n.OriginalID, c.Amount, c.Currency)
+	switch {
+	case errors.Is(err, fiat.ErrUnknownCredit):
+		return nil, problem(http.StatusNotFound, "credit_not_found", "No payment of push "+n.OriginalID+" was recorded on this account.")
+	case errors.Is(err, fiat.ErrReturnMismatch):
+		return nil, problem(http.StatusConflict, "return_mismatch", err.Error())
+	case err != nil:
+		return nil, s.fail(ctx, err)
+	}
+	return &railResultOutput{RailNotificationResult{Object: "rail_notification", Rail: a.Rail, Results: []fiat.Outcome{o}}}, nil
 }
 
 // receive records each credit and says what became of it.

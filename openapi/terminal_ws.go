@@ -43,10 +43,6 @@ const (
 	termSessionUpdated   = "session_updated"
 )
 
-// eventCheckoutScanned is written by the payor side when a customer scans
-// a session's code.
-const eventCheckoutScanned = "checkout.scanned"
-
 // terminalType names a settle event on the terminal's stream: status is
 // data.object.status (the invoice's, or the payment's for
 // invoice_payment.updated).
@@ -54,7 +50,7 @@ func terminalType(eventType, status string) string {
 	switch eventType {
 	case invoice.EventInvoiceCreated:
 		return termSessionCreated
-	case eventCheckoutScanned:
+	case payor.EventCheckoutScanned:
 		return termSessionScanned
 	case invoice.EventInvoiceUpdated:
 		switch invoice.Status(status) {
@@ -492,8 +488,8 @@ type CreateSessionCommand struct {
 	Methods     []string `json:"methods"`
 	Reference   string   `json:"reference"`
 	Description string   `json:"description"`
-	// AllowTip asks the payor page to offer a tip. It is taken and checked
-	// here; invoices do not carry it on this branch yet.
+	// AllowTip lets the payor add a tip on the checkout (the invoice's
+	// allow_tip, with the default cap).
 	AllowTip bool `json:"allow_tip"`
 }
 
@@ -506,7 +502,7 @@ func (c *terminalConn) createSession(ctx context.Context, cmd invoice.Command) e
 		return c.fail(cmd.Raw, &invoice.CommandError{Code: "invalid_payment_method", Message: "methods: at most 32"})
 	}
 	params, err := c.s.createParams(ctx, c.p, CreateInvoiceBody{Amount: in.Amount, Currency: in.Currency,
-		PaymentMethods: in.Methods, MerchantOrderID: in.Reference, Description: in.Description})
+		PaymentMethods: in.Methods, MerchantOrderID: in.Reference, Description: in.Description, AllowTip: in.AllowTip})
 	if err != nil {
 		return c.fail(cmd.Raw, err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/settlepay/settle/events"
-	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 )
 
@@ -35,6 +34,9 @@ func TestTerminalSale(t *testing.T) {
 			t.Fatalf("session answer %+v", session)
 		}
 		id := str(t, session.Invoice, "id")
+		if session.Invoice["allow_tip"] != true {
+			t.Errorf("create_session with allow_tip: invoice allow_tip %v", session.Invoice["allow_tip"])
+		}
 		if got := str(t, session.Invoice, "terminal_id"); got != tm.ID {
 			t.Errorf("invoice terminal_id %q, want %q", got, tm.ID)
 		}
@@ -66,6 +68,15 @@ func TestTerminalSale(t *testing.T) {
 			t.Fatalf("terminal has %d invoices, want 1: %s", n, list.Raw)
 		}
 
+		// The customer opens the checkout: session_scanned.
+		h := session.Invoice["payment_session_headers"].(map[string]any)
+		e.mustStatus(e.do("GET", "/api/v1/payor/session", "", nil,
+			"x-session-token", h["x-session-token"].(string), "x-signature", h["x-signature"].(string)), http.StatusOK)
+		scanned, before := waitType(t, conn, "session_scanned")
+		if scanned.InvoiceID != id || scanned.EventType != "checkout.scanned" || len(before) != 0 {
+			t.Fatalf("session_scanned %+v after %+v", scanned, before)
+		}
+
 		e.simulate(id, map[string]any{"amount": "12.50"})
 		paid, skipped := waitType(t, conn, "payment_confirmed")
 		if paid.InvoiceID != id || paid.EventType != "invoice.updated" || !strings.Contains(string(paid.Data), `"status":"paid"`) {
@@ -88,7 +99,7 @@ func TestTerminalSale(t *testing.T) {
 			}
 			got = append(got, m)
 		}
-		want := append(skipped, paid)
+		want := append(append([]termMessage{scanned}, skipped...), paid)
 		if len(got) != len(want) {
 			t.Fatalf("replay gave %d messages, want %d: %+v", len(got), len(want), got)
 		}
@@ -423,17 +434,14 @@ func TestTerminalSocketRules(t *testing.T) {
 			t.Errorf("third connection closed with %v %q", ce.Code, ce.Reason)
 		}
 
-		// A scan of the terminal's invoice (written as the payor side
-		// writes checkout.scanned) reaches it as session_scanned.
+		// A scan of the terminal's invoice by the payor reaches it as
+		// session_scanned.
 		send1(t, first, sign(t, tm.Secret, map[string]any{"type": "create_session", "amount": "2.00", "currency": "USD"}))
 		s, _ := waitType(t, first, "session")
 		id := str(t, s.Invoice, "id")
-		now := time.Now().UTC()
-		if err := invoice.InsertEvents(context.Background(), db.DB, invoice.Event{ID: invoice.NewID("evt_", now), MerchantID: e.merchant,
-			Mode: invoice.ModeTest, Type: "checkout.scanned", InvoiceID: id, CreatedAt: now, Data: `{"object":{"id":"` + id + `","status":"open"}}`}); err != nil {
-			t.Fatal(err)
-		}
-		e.svc.EventsWritten()
+		h := s.Invoice["payment_session_headers"].(map[string]any)
+		e.mustStatus(e.do("GET", "/api/v1/payor/session", "", nil,
+			"x-session-token", h["x-session-token"].(string), "x-signature", h["x-signature"].(string)), http.StatusOK)
 		if m, _ := waitType(t, first, "session_scanned"); m.InvoiceID != id || m.EventType != "checkout.scanned" {
 			t.Errorf("session_scanned %+v", m)
 		}

@@ -36,6 +36,11 @@ var (
 // shown payment instructions.
 const EventCheckoutOpened = "checkout.opened"
 
+// EventCheckoutScanned is written once per invoice, when its payor first
+// opens the checkout: the hosted page, the payor session or a QR code of
+// the session, whichever comes first (payment_session.scanned elsewhere).
+const EventCheckoutScanned = "checkout.scanned"
+
 // checkout is the payor's side of an invoice, as stored.
 type checkout struct {
 	bun.BaseModel `bun:"table:checkout_sessions"`
@@ -163,7 +168,9 @@ type SessionView struct {
 	Amount           string            `json:"amount" example:"25.00"`
 	Currency         invoice.Currency  `json:"currency" example:"USD"`
 	AmountPaid       string            `json:"amount_paid" example:"0.00"`
-	AmountDue        string            `json:"amount_due" example:"25.00"`
+	AmountDue        string            `json:"amount_due" example:"25.00" doc:"total − amount_paid."`
+	Total            string            `json:"total" example:"25.00" doc:"What the payor pays in all: amount and tip."`
+	Tip              TipView           `json:"tip" doc:"Whether and how the payor may add a tip (before choosing a method)."`
 	Status           invoice.Status    `json:"status" enum:"open,processing,paid,expired,cancelled,invalid"`
 	Exception        invoice.Exception `json:"exception" enum:"none,underpaid,overpaid,paid_late,marked"`
 	Description      string            `json:"description"`
@@ -184,9 +191,11 @@ func (s *Service) View(sess Session, now time.Time) SessionView {
 		Object: "checkout_session", Merchant: MerchantView{Name: sess.Merchant}, Mode: inv.Mode,
 		Amount: inv.Amount.Format(inv.Decimals), Currency: inv.Currency,
 		AmountPaid: inv.AmountPaid.Format(inv.Decimals), AmountDue: inv.AmountDue().Format(inv.Decimals),
+		Total:  inv.Total().Format(inv.Decimals),
 		Status: inv.Status, Exception: inv.Exception, Description: inv.Description,
 		ExpiresAt: inv.ExpiresAt, ExpiresInSeconds: max(0, int64(inv.ExpiresAt.Sub(now).Seconds())),
 		RedirectURL: inv.RedirectURL, Methods: []MethodView{}, Method: sess.checkout.Method, Payments: []PaymentView{},
+		Tip: tipView(inv, len(sess.Payments), now),
 	}
 	for _, in := range offered(inv) {
 		m, _ := s.cat.Method(in.Method)
@@ -244,7 +253,7 @@ func offered(inv invoice.Invoice) []invoice.Instruction {
 	}
 	return append(slices.Clip(inv.Instructions), invoice.Instruction{
 		Method: chains.Sandbox, Network: chains.Sandbox, Asset: string(inv.Currency),
-		Amount: inv.Amount.Format(inv.Decimals), AmountUnits: inv.Amount.String(),
+		Amount: inv.Total().Format(inv.Decimals), AmountUnits: inv.Total().String(),
 	})
 }
 
@@ -261,6 +270,7 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	inv := sess.Invoice
 	now := s.inv.Now()
 	var first bool
+	var cur invoice.Invoice // the invoice as this transaction sees it, when read again
 	err := s.inv.WithinTx(ctx, func(ctx context.Context, tx bun.IDB) error {
 		if !now.Before(inv.ExpiresAt) {
 			// Read and written at once, so that a first opening racing
@@ -286,10 +296,20 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 		if err != nil {
 			return err
 		}
+		if err := s.scan(ctx, tx, inv, now); err != nil {
+			return err
+		}
 		if first = opened.Equal(now); !first {
+			if inv.AllowTip {
+				// A tip set since the session was read changed the
+				// instructions: show the ones in force.
+				return tx.NewSelect().Model(&cur).Where("id = ?", inv.ID).Scan(ctx)
+			}
 			return nil
 		}
-		cur, err := invoice.CheckoutOpened(ctx, tx, inv.ID, now)
+		// Recording the opening takes the invoice's row: a tip set
+		// before it is read here, one set after it is refused.
+		cur, err = invoice.CheckoutOpened(ctx, tx, inv.ID, now)
 		if err != nil {
 			return err
 		}
@@ -305,12 +325,18 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 	if err != nil {
 		return InstructionsView{}, err
 	}
+	if cur.ID != "" {
+		inv = cur
+		if in, ok = instruction(inv, method); !ok {
+			return InstructionsView{}, ErrNoMethod
+		}
+	}
 	m, _ := s.cat.Method(method)
 	n, _ := s.cat.Network(in.Network)
 	jti := make([]byte, 16)
 	rand.Read(jti)
 	terms, err := s.terms.Sign(ctx, TermsClaims{
-		Merchant: sess.Merchant, Amount: inv.Amount.Format(inv.Decimals), Currency: string(inv.Currency),
+		Merchant: sess.Merchant, Amount: inv.Amount.Format(inv.Decimals), TipAmount: tipClaim(inv), Currency: string(inv.Currency),
 		Instructions: []invoice.Instruction{in}, ExpiresAt: inv.ExpiresAt, IssuedAt: now, JTI: hex.EncodeToString(jti),
 	})
 	if err != nil {
@@ -326,13 +352,16 @@ func (s *Service) Choose(ctx context.Context, sess Session, method string) (Inst
 
 // QR returns the QR code of method's payment URI as PNG or SVG; after
 // expires_at, only for a session shown instructions before (see Choose).
-func (s *Service) QR(sess Session, method, format string) ([]byte, string, error) {
+func (s *Service) QR(ctx context.Context, sess Session, method, format string) ([]byte, string, error) {
 	in, ok := instruction(sess.Invoice, method)
 	if !ok {
 		return nil, "", ErrNoMethod
 	}
 	if s.closed(sess) {
 		return nil, "", ErrExpired
+	}
+	if err := s.Scanned(ctx, &sess); err != nil {
+		return nil, "", err
 	}
 	if in.URI == "" {
 		return nil, "", ErrNoQR
@@ -357,6 +386,9 @@ func (s *Service) Check(ctx context.Context, token, sig string) (PageInfo, error
 	sess, err := s.Open(ctx, token, sig)
 	if err != nil {
 		return PageInfo{Locked: errors.Is(err, ErrLocked)}, err
+	}
+	if err := s.Scanned(ctx, &sess); err != nil {
+		return PageInfo{}, err
 	}
 	return PageInfo{Merchant: sess.Merchant, Mode: string(sess.Invoice.Mode)}, nil
 }

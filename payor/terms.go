@@ -34,8 +34,11 @@ const termsAlgorithm = jose.ES256
 // to send it and until when. They carry no invoice id or session token, so
 // that a payor can show them to anyone.
 type TermsClaims struct {
-	Merchant     string                `json:"merchant"`
-	Amount       string                `json:"amount"`
+	Merchant string `json:"merchant"`
+	Amount   string `json:"amount"`
+	// TipAmount is the tip the payor chose, on top of Amount (the
+	// instructions ask for both); absent when the invoice takes no tip.
+	TipAmount    string                `json:"tip_amount,omitempty"`
 	Currency     string                `json:"currency"`
 	Instructions []invoice.Instruction `json:"instructions"`
 	// ExpiresAt is the registered claim "exp" and IssuedAt "iat", both

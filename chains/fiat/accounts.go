@@ -206,7 +206,11 @@ func (r *Rails) CreateAccount(ctx context.Context, p AccountParams) (Account, er
 	if err != nil && isUniqueViolation(err) {
 		return Account{}, fmt.Errorf("%w: %s already has an active account in %s mode", ErrAccountExists, p.Rail, p.Mode)
 	}
-	return a, err
+	if err != nil {
+		return Account{}, err
+	}
+	// Invoices created from now on offer the rail (see absentRails).
+	return a, r.inv.ConfigChanged(ctx)
 }
 
 func isUniqueViolation(err error) bool {
@@ -254,8 +258,10 @@ func (r *Rails) DeleteAccount(ctx context.Context, merchantID string, mode invoi
 	}
 	now := r.inv.Now()
 	a.DeletedAt = &now
-	_, err = r.inv.IDB(ctx).NewUpdate().Model(&a).Column("deleted_at").WherePK().Exec(ctx)
-	return a, err
+	if _, err = r.inv.IDB(ctx).NewUpdate().Model(&a).Column("deleted_at").WherePK().Exec(ctx); err != nil {
+		return a, err
+	}
+	return a, r.inv.ConfigChanged(ctx)
 }
 
 // Signed authenticates a signed notification for rail: id names the

@@ -40,7 +40,7 @@ type Incoming struct {
 // Outcome is what became of one credit.
 type Outcome struct {
 	ID          string `json:"id" example:"AAAASESS-FP-ACCR001" doc:"The rail's id of the credit."`
-	Status      string `json:"status" enum:"matched,duplicate,unmatched" doc:"matched: recorded as a payment now; duplicate: this account's merchant already has this credit (as a payment, or kept unmatched); unmatched: no invoice expects it, kept for you (GET /api/v1/rail-unmatched)."`
+	Status      string `json:"status" enum:"matched,duplicate,unmatched,returned" doc:"matched: recorded as a payment now; duplicate: this account's merchant already has this credit (as a payment, or kept unmatched), or this return; unmatched: no invoice expects it, kept for you (GET /api/v1/rail-unmatched); returned: the rail returned a credit recorded before, its payment is now reversed."`
 	InvoiceID   string `json:"invoice_id,omitempty" example:"inv_06f0r5v3q8k2d1b4n7m9c0x2zs"`
 	PaymentID   string `json:"payment_id,omitempty" example:"pay_06f0r5v3q8k2d1b4n7m9c0x2zs"`
 	UnmatchedID string `json:"unmatched_id,omitempty" example:"rlu_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The unmatched credit it was kept as."`
@@ -134,6 +134,11 @@ func (r *Rails) apply(ctx context.Context, a Account, inv invoice.Invoice, c Inc
 	observed := c.ObservedAt
 	if observed.IsZero() {
 		observed = r.inv.Now()
+	}
+	if a.Rail == RailQRIS {
+		if inv, err = r.walletTip(ctx, inv, amount); err != nil {
+			return inv, invoice.Payment{}, err
+		}
 	}
 	return r.inv.Apply(ctx, invoice.Observation{
 		InvoiceID: inv.ID, Method: methodOf(a.Rail), Network: a.Rail, TxID: c.TxID, CreditID: credit,

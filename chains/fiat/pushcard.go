@@ -8,8 +8,15 @@ import (
 	"time"
 )
 
-// PushCredited is the only push-to-card event type that credits a merchant.
-const PushCredited = "push_to_card.credited"
+// Push-to-card event types: the only one that credits a merchant, and the
+// processor's report that a credited push was returned (the card network
+// rejected or reversed the original credit transaction after the
+// processor's credit, e.g. a declined OCT or a closed account): the
+// payment it recorded is reversed.
+const (
+	PushCredited = "push_to_card.credited"
+	PushReturned = "push_to_card.returned"
+)
 
 // ErrPushNotification is wrapped by the validation errors of
 // [ParsePushNotification].
@@ -35,6 +42,10 @@ type PushNotification struct {
 	Network   string `json:"network"`    // "visa" (Visa Direct) or "mastercard" (Mastercard Send)
 	Reference string `json:"reference"`  // what the payor entered: the invoice reference
 	Created   int64  `json:"created"`
+	// Returns only (type push_to_card.returned): the id of the credited
+	// push that was returned, and the network's reason.
+	OriginalID   string `json:"original_id,omitempty"`
+	ReturnReason string `json:"return_reason,omitempty"`
 }
 
 // CreatedAt is Created as a time.
@@ -47,7 +58,12 @@ func (n PushNotification) InvoiceReference() (string, bool) { return FindReferen
 // secret ([VerifySignature] on the [SignatureHeader] value) and decodes it.
 // Forged, altered or stale bodies are refused before any field is read; so
 // are bodies without id, a non-positive amount, an unknown currency code
-// shape or a type other than [PushCredited].
+// shape, a type other than [PushCredited] and [PushReturned], or a return
+// without original_id. A return is shaped like the credit it returns:
+//
+//	{"id":"ptcr_01J…","type":"push_to_card.returned","original_id":"ptc_01J…",
+//	 "return_reason":"card_closed","amount":2500,"currency":"USD",
+//	 "card_last4":"4242","network":"visa","created":1735693200}
 func ParsePushNotification(secret []byte, header string, body []byte, now time.Time) (PushNotification, error) {
 	if err := VerifySignature(secret, header, body, now); err != nil {
 		return PushNotification{}, err
@@ -60,8 +76,14 @@ func ParsePushNotification(secret []byte, header string, body []byte, now time.T
 	if strings.TrimSpace(n.ID) == "" {
 		errs = append(errs, fmt.Errorf("id is required"))
 	}
-	if n.Type != PushCredited {
-		errs = append(errs, fmt.Errorf("type must be %q, got %q", PushCredited, n.Type))
+	switch n.Type {
+	case PushCredited:
+	case PushReturned:
+		if strings.TrimSpace(n.OriginalID) == "" {
+			errs = append(errs, fmt.Errorf("original_id is required in a %s notification", PushReturned))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("type must be %q or %q, got %q", PushCredited, PushReturned, n.Type))
 	}
 	if n.Amount <= 0 {
 		errs = append(errs, fmt.Errorf("amount must be a positive integer of minor units"))

@@ -54,3 +54,23 @@ func TestParsePushNotification(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePushReturn: a processor's return of a credited push names the
+// original push; without original_id it is refused.
+func TestParsePushReturn(t *testing.T) {
+	t.Parallel()
+	secret := []byte("ptc-secret")
+	now := time.Unix(1735693300, 0)
+	body := []byte(`{"id":"ptcr_01JGX4","type":"push_to_card.returned","original_id":"ptc_01JGX3","return_reason":"card_closed","amount":2500,"currency":"USD","card_last4":"4242","network":"visa","created":1735693200}`)
+	n, err := ParsePushNotification(secret, Sign(secret, body, now), body, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Type != PushReturned || n.OriginalID != "ptc_01JGX3" || n.ReturnReason != "card_closed" || n.Amount != 2500 {
+		t.Errorf("return = %+v", n)
+	}
+	bad := []byte(`{"id":"ptcr_1","type":"push_to_card.returned","amount":2500,"currency":"USD"}`)
+	if _, err := ParsePushNotification(secret, Sign(secret, bad, now), bad, now); !errors.Is(err, ErrPushNotification) || !strings.Contains(err.Error(), "original_id") {
+		t.Errorf("return without original_id: %v", err)
+	}
+}

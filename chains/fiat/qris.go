@@ -68,6 +68,37 @@ func ValidateQRIS(s string) (Payload, error) {
 // fee IDs 55–57 removed so the payor cannot change the total, ID 62 sub-ID
 // 01 set (other sub-IDs kept), CRC recomputed.
 func Dynamic(static, amount, bill string) (string, error) {
+	return dynamic(static, amount, bill, false)
+}
+
+// DynamicWithTip is [Dynamic], except that the static payload's tip or
+// convenience indicator (ID 55: 01 the wallet prompts for a tip, 02 a
+// fixed fee in ID 56, 03 a percentage in ID 57) is kept: for an invoice
+// that allows a tip, the payor's wallet then offers it as the merchant's
+// own QR code does.
+func DynamicWithTip(static, amount, bill string) (string, error) {
+	return dynamic(static, amount, bill, true)
+}
+
+// WalletTip says how a payload's wallet adds a tip: "prompt" (ID 55 = 01),
+// "fixed" (02), "percent" (03), or "" for none.
+func WalletTip(payload string) string {
+	p, err := ParseEMVCo(payload)
+	if err != nil {
+		return ""
+	}
+	switch v, _ := p.Get(idTip); v {
+	case "01":
+		return "prompt"
+	case "02":
+		return "fixed"
+	case "03":
+		return "percent"
+	}
+	return ""
+}
+
+func dynamic(static, amount, bill string, keepTip bool) (string, error) {
 	p, err := ValidateQRIS(static)
 	if err != nil {
 		return "", err
@@ -86,8 +117,10 @@ func Dynamic(static, amount, bill string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: template 62: %w", ErrQRIS, err)
 	}
-	p = p.set(idInitiation, initiationDynamic).set(idAmount, amount).
-		set(idTip, "").set(idTipFixed, "").set(idTipPercent, "").set(idAdditional, sub)
+	p = p.set(idInitiation, initiationDynamic).set(idAmount, amount).set(idAdditional, sub)
+	if !keepTip {
+		p = p.set(idTip, "").set(idTipFixed, "").set(idTipPercent, "")
+	}
 	out, err := p.Encode()
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrQRIS, err)
@@ -128,6 +161,10 @@ func UniqueCode(amount int64, open []int64, max int64) (int64, error) {
 // total, with bill (the invoice reference) as bill number. max ≤ 0 means
 // [DefaultMaxUniqueCode].
 func NewQRISInstruction(static string, amount int64, bill string, open []int64, max int64) (QRISInstruction, error) {
+	return newQRISInstruction(static, amount, bill, open, max, false)
+}
+
+func newQRISInstruction(static string, amount int64, bill string, open []int64, max int64, keepTip bool) (QRISInstruction, error) {
 	if amount <= 0 {
 		return QRISInstruction{}, fmt.Errorf("%w: amount must be positive, got %d", ErrQRIS, amount)
 	}
@@ -142,7 +179,7 @@ func NewQRISInstruction(static string, amount int64, bill string, open []int64, 
 		return QRISInstruction{}, err
 	}
 	total := amount + code
-	payload, err := Dynamic(static, strconv.FormatInt(total, 10), bill)
+	payload, err := dynamic(static, strconv.FormatInt(total, 10), bill, keepTip)
 	if err != nil {
 		return QRISInstruction{}, err
 	}

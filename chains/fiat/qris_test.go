@@ -160,3 +160,56 @@ func qrisOf(t *testing.T, id, value string) string {
 	}
 	return s
 }
+
+// TestDynamicWithTip: for an invoice that allows a tip, the merchant's tip
+// indicator and its value stay in the dynamic payload (the wallet offers
+// the tip); the amount, bill number and CRC are set as usual.
+func TestDynamicWithTip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		id, indicator, valueID, value, want string
+	}{
+		{"55", "01", "", "", "prompt"},
+		{"55", "02", idTipFixed, "2000", "fixed"},
+		{"55", "03", idTipPercent, "10", "percent"},
+	} {
+		static := qrisOf(t, tc.id, tc.indicator)
+		if tc.valueID != "" {
+			p, _ := ParseEMVCo(static)
+			s, err := p.set(tc.valueID, tc.value).Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			static = s
+		}
+		out, err := DynamicWithTip(static, "25001", "B1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ParseEMVCo(out)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.want, err)
+		}
+		if v, _ := p.Get(idTip); v != tc.indicator {
+			t.Errorf("%s: ID 55 = %q", tc.want, v)
+		}
+		if tc.valueID != "" {
+			if v, _ := p.Get(tc.valueID); v != tc.value {
+				t.Errorf("%s: ID %s = %q", tc.want, tc.valueID, v)
+			}
+		}
+		if v, _ := p.Get(idAmount); v != "25001" {
+			t.Errorf("%s: amount %q", tc.want, v)
+		}
+		if got := WalletTip(out); got != tc.want {
+			t.Errorf("WalletTip = %q, want %q", got, tc.want)
+		}
+		stripped, _ := Dynamic(static, "25001", "B1")
+		if WalletTip(stripped) != "" {
+			t.Errorf("%s: Dynamic kept the tip indicator", tc.want)
+		}
+	}
+	if got := WalletTip(staticQRIS); got != "" {
+		t.Errorf("a payload without ID 55: WalletTip %q", got)
+	}
+}

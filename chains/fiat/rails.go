@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -29,12 +30,76 @@ type Rails struct {
 	// Hold is how long a QRIS total stays reserved for its invoice after
 	// the invoice expires, so that a late payment still finds it.
 	Hold time.Duration
+
+	absent absentRails
 }
 
 // NewRails returns the rails over inv's store.
 func NewRails(inv *invoice.Service) *Rails {
 	return &Rails{inv: inv, MaxUniqueCode: DefaultMaxUniqueCode, Hold: 7 * 24 * time.Hour}
 }
+
+// absentRails remembers, per merchant and mode, the rails found to have no
+// active account, so that creating an invoice for a merchant without rail
+// accounts (most of them) reads nothing: its insert is its one statement.
+// An entry holds only in the config epoch of the read that filled it
+// (invoice.Service.ConfigEpoch), which moves when an account is added or
+// deleted here or on another instance, and at each look of the key watcher
+// (every few seconds at most); without the key watcher nothing is kept.
+type absentRails struct {
+	mu sync.Mutex
+	m  map[string]absentEntry // by merchant id and mode
+}
+
+type absentEntry struct {
+	epoch uint64
+	rails []string
+}
+
+// all reports whether every one of rails is known to have no active
+// account of the merchant in mode.
+func (a *absentRails) all(merchantID string, mode invoice.Mode, rails []string, inv *invoice.Service) bool {
+	epoch, ok := inv.ConfigEpoch()
+	if !ok {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, found := a.m[merchantID+" "+string(mode)]
+	if !found || e.epoch != epoch {
+		return false
+	}
+	for _, r := range rails {
+		if !slices.Contains(e.rails, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// note records which of rails had no account in found, as read in epoch.
+func (a *absentRails) note(merchantID string, mode invoice.Mode, rails []string, found []Account, epoch uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := merchantID + " " + string(mode)
+	e := a.m[key]
+	if e.epoch != epoch {
+		e = absentEntry{epoch: epoch}
+	}
+	for _, r := range rails {
+		if !slices.ContainsFunc(found, func(acc Account) bool { return acc.Rail == r }) && !slices.Contains(e.rails, r) {
+			e.rails = append(e.rails, r)
+		}
+	}
+	if a.m == nil || len(a.m) >= maxAbsentEntries {
+		a.m = map[string]absentEntry{}
+	}
+	a.m[key] = e
+}
+
+// maxAbsentEntries bounds absentRails' memory (one entry per merchant and
+// mode that creates invoices); reaching it empties the map.
+const maxAbsentEntries = 100_000
 
 // ErrUniqueCodesExhausted is returned when every QRIS unique code for an
 // amount is held by another open invoice of the account.
@@ -71,15 +136,17 @@ func (r *Rails) Prepare(ctx context.Context, db bun.IDB, merchantID string, mode
 			rails = append(rails, rail)
 		}
 	}
-	if len(rails) == 0 {
+	if len(rails) == 0 || r.absent.all(merchantID, mode, rails, r.inv) {
 		return nil, false, nil
 	}
+	epoch, _ := r.inv.ConfigEpoch()
 	var list []Account
 	if err := db.NewSelect().Model(&list).
 		Where("merchant_id = ? AND mode = ? AND rail IN (?) AND deleted_at IS NULL", merchantID, mode, bun.In(rails)).
 		Scan(ctx); err != nil {
 		return nil, false, fmt.Errorf("rail accounts: %w", err)
 	}
+	r.absent.note(merchantID, mode, rails, list, epoch)
 	accounts := map[string]Account{} // by rail; at most one is active
 	for _, a := range list {
 		accounts[a.Rail] = a
@@ -133,7 +200,7 @@ func (r *Rails) instruction(ctx context.Context, tx bun.IDB, inv *invoice.Invoic
 	m, _ := chains.MethodByID(method)
 	in := invoice.Instruction{
 		Method: m.ID, Network: m.Network, Asset: m.Asset,
-		Amount: inv.Amount.Format(inv.Decimals), AmountUnits: inv.Amount.String(), Reference: ref,
+		Amount: inv.Total().Format(inv.Decimals), AmountUnits: inv.Total().String(), Reference: ref,
 	}
 	switch a.Rail {
 	case RailQRIS:
@@ -145,6 +212,7 @@ func (r *Rails) instruction(ctx context.Context, tx bun.IDB, inv *invoice.Invoic
 		in.Address, in.AccountName = a.AccountName, a.AccountName
 		in.Amount, in.AmountUnits, in.TotalAmount = total, total, total
 		in.QRISPayload, in.URI, in.UniqueCode = q.Payload, q.Payload, q.UniqueCode
+		in.WalletTip = WalletTip(q.Payload)
 	case RailPushToCard:
 		in.Address, in.AccountName = a.ProcessorID, a.AccountName
 	default:
@@ -211,10 +279,11 @@ type qrisCode struct {
 // On Postgres an advisory lock per account also serialises creators, so
 // they do not all race for the same first code.
 func (r *Rails) qrisCode(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, a Account, ref string) (QRISInstruction, error) {
-	if inv.Currency != "IDR" || !inv.Amount.Big().IsInt64() {
+	total := inv.Total()
+	if inv.Currency != "IDR" || !total.Big().IsInt64() {
 		return QRISInstruction{}, fmt.Errorf("qris: invoice %s is not a rupiah amount", inv.ID)
 	}
-	amount := inv.Amount.Big().Int64()
+	amount := total.Big().Int64()
 	max := r.MaxUniqueCode
 	if max <= 0 {
 		max = DefaultMaxUniqueCode
@@ -232,7 +301,7 @@ func (r *Rails) qrisCode(ctx context.Context, tx bun.IDB, inv *invoice.Invoice, 
 		return QRISInstruction{}, err
 	}
 	for {
-		q, err := NewQRISInstruction(a.QRISPayload, amount, ref, open, max)
+		q, err := newQRISInstruction(a.QRISPayload, amount, ref, open, max, inv.AllowTip)
 		if err != nil {
 			if len(open) >= int(max) {
 				return QRISInstruction{}, fmt.Errorf("%w: %d open QRIS invoices of Rp%d on account %s", ErrUniqueCodesExhausted, max, amount, a.ID)

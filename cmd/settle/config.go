@@ -35,6 +35,7 @@ type Config struct {
 	EVMPoll        time.Duration
 	EVMMaxWatched  int
 	UniqueHold     time.Duration
+	RefundAfter    time.Duration
 	PayorRate      int
 	PayorWSPerIP   int
 	PayorWSPerSess int
@@ -71,6 +72,7 @@ var settings = []setting{
 	{"evm-poll-interval", "SETTLE_EVM_POLL_INTERVAL", "2s", "how often EVM heads are polled (new heads over SETTLE_WS_* wake the watcher sooner)", func(c *Config) any { return &c.EVMPoll }},
 	{"evm-max-watched", "SETTLE_EVM_MAX_WATCHED", "500", "up to this many watched addresses, logs are filtered by recipient; above, every transfer of the token is read", func(c *Config) any { return &c.EVMMaxWatched }},
 	{"unique-amount-hold", "SETTLE_UNIQUE_AMOUNT_HOLD", "168h", "how long after expiry an invoice keeps its unique amount on a shared address (late payments still match)", func(c *Config) any { return &c.UniqueHold }},
+	{"fulfilment-refund-after", "SETTLE_FULFILMENT_REFUND_AFTER", "168h", "a paid invoice created with fulfilled: false and never fulfilled is listed to refund in the reconciliation report after this", func(c *Config) any { return &c.RefundAfter }},
 	{"chain-lease", "SETTLE_CHAIN_LEASE", "15s", "how long an instance's claim to watch a network lasts unrenewed: after a crash, another instance (or the restarted one) takes the network over within this", func(c *Config) any { return &c.ChainLease }},
 	{"solana-poll-interval", "SETTLE_SOLANA_POLL_INTERVAL", "5s", "how often followed Solana token accounts are polled for signatures (logsSubscribe over SETTLE_WS_* wakes the watcher sooner)", func(c *Config) any { return &c.SolanaPoll }},
 	{"payor-rate", "SETTLE_PAYOR_RATE", "20", "payor requests (checkout API, page, WebSocket) per second from one IP, with bursts of 4 times as many", func(c *Config) any { return &c.PayorRate }},
@@ -214,6 +216,7 @@ func (c *Config) validate() error {
 		"expire-interval": c.ExpireInterval, "shutdown-grace": c.ShutdownGrace, "webhook-timeout": c.Webhooks.Timeout,
 		"webhook-disable-after": c.Webhooks.DisableAfter, "ws-ping-interval": c.Hub.PingInterval, "ws-idle-timeout": c.Hub.IdleTimeout,
 		"evm-poll-interval": c.EVMPoll, "unique-amount-hold": c.UniqueHold, "chain-lease": c.ChainLease,
+		"fulfilment-refund-after": c.RefundAfter,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)

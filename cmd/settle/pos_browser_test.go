@@ -76,7 +76,7 @@ func TestCashierInBrowser(t *testing.T) {
 			}
 			screenshot(t, ctx, "pos-"+vp.name+"-qr.png")
 			status, inv := e2eDo(t, "GET", api+"/api/v1/invoices/"+id, key, "")
-			if status != 200 || inv["terminal_id"] != tm["id"] || inv["amount"] != vp.amount {
+			if status != 200 || inv["terminal_id"] != tm["id"] || inv["amount"] != vp.amount || inv["allow_tip"] != true {
 				t.Fatalf("invoice on screen: %d %v", status, inv)
 			}
 			if url := eval[string](t, ctx, `document.getElementById('sale-url').textContent`); url != inv["payment_url"] {

@@ -19,7 +19,7 @@ func TestREADMEEventTypes(t *testing.T) {
 	t.Parallel()
 	written := []string{
 		invoice.EventInvoiceCreated, invoice.EventInvoiceUpdated, invoice.EventInvoicePaymentUpdated,
-		payor.EventCheckoutOpened, payor.EventCheckoutLocked, events.TypeWebhookEndpointDisabled,
+		payor.EventCheckoutScanned, payor.EventCheckoutOpened, payor.EventCheckoutLocked, events.TypeWebhookEndpointDisabled,
 	}
 	all := &events.Endpoint{EnabledEvents: []string{"*"}}
 	for _, typ := range written {

@@ -118,6 +118,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	// rings keysRevoked: the hub closes the WebSockets opened with it.
 	keysRevoked := &events.Signal{}
 	svc.OnKeysRevoked(keysRevoked.Notify)
+	svc.SetFulfilmentRefundAfter(c.RefundAfter)
 	ledger := chains.NewLedger(svc, cat)
 	ledger.Hold = c.UniqueHold
 	for _, n := range o.reset {

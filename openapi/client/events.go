@@ -14,6 +14,7 @@ const (
 	EventInvoiceCreated          = "invoice.created"
 	EventInvoiceUpdated          = "invoice.updated"
 	EventInvoicePaymentUpdated   = "invoice_payment.updated"
+	EventCheckoutScanned         = "checkout.scanned"
 	EventCheckoutOpened          = "checkout.opened"
 	EventCheckoutLocked          = "checkout.locked"
 	EventWebhookEndpointDisabled = "webhook_endpoint.disabled"

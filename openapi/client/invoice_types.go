@@ -73,7 +73,36 @@ type Invoice struct {
 	PaymentInstructions   []Instruction     `json:"payment_instructions"`
 	Mark                  *Mark             `json:"mark,omitempty"` // set when resolved by hand
 	Checkout              Checkout          `json:"checkout"`
-	TerminalID            string            `json:"terminal_id"` // the point-of-sale terminal that created it, or ""
+	// Point of sale.
+	TipAmount     string        `json:"tip_amount"` // the payor's tip, on top of Amount; AmountDue includes it
+	AllowTip      bool          `json:"allow_tip"`
+	TipCapPercent int           `json:"tip_cap_percent"`
+	ScannedAt     *time.Time    `json:"scanned_at"`     // the payor's first open of the checkout (checkout.scanned)
+	SessionStatus SessionStatus `json:"session_status"` // derived from status, exception, scanned_at and payments
+	Fulfilment    Fulfilment    `json:"fulfilment"`
+	QRPNG         string        `json:"qr_png,omitempty"` // base64 PNG of PaymentURL, when created with Include: ["qr_png"]
+	TerminalID    string        `json:"terminal_id"`      // the point-of-sale terminal that created it, or ""
+}
+
+// SessionStatus is the payment session's state, derived from the invoice.
+type SessionStatus string
+
+// Session statuses.
+const (
+	SessionCreated    SessionStatus = "created"
+	SessionScanned    SessionStatus = "scanned"
+	SessionConfirming SessionStatus = "confirming"
+	SessionSucceeded  SessionStatus = "succeeded"
+	SessionFailed     SessionStatus = "failed"
+	SessionExpired    SessionStatus = "expired"
+	SessionCancelled  SessionStatus = "cancelled"
+)
+
+// Fulfilment says whether a paid invoice's goods were handed over (the
+// spec's FulfilmentObject): Status is not_required, pending or fulfilled.
+type Fulfilment struct {
+	Status      string     `json:"status"`
+	FulfilledAt *time.Time `json:"fulfilled_at"`
 }
 
 // Checkout is the payor's side of an invoice as the merchant sees it (the
@@ -116,7 +145,8 @@ type Instruction struct {
 	RoutingNumber string `json:"routing_number,omitempty"` // bank rails: ABA routing number
 	QRISPayload   string `json:"qris_payload,omitempty"`   // qris: the dynamic payload to show as a QR code
 	UniqueCode    int64  `json:"unique_code,omitempty"`    // qris: rupiah added so the payment names the invoice
-	TotalAmount   string `json:"total_amount,omitempty"`   // qris: what the payor pays (amount + unique code), whole rupiah
+	TotalAmount   string `json:"total_amount,omitempty"`
+	WalletTip     string `json:"wallet_tip,omitempty"` // qris: the wallet asks for a tip (prompt, fixed, percent)   // qris: what the payor pays (amount + unique code), whole rupiah
 }
 
 // SessionHeaders authorise a payor's checkout session (the spec's
@@ -140,6 +170,9 @@ type InvoiceStatus struct {
 	AmountPaid string    `json:"amount_paid"`
 	AmountDue  string    `json:"amount_due"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// SessionStatus is the payment session's state (created, scanned,
+	// confirming, succeeded, failed, expired, cancelled).
+	SessionStatus SessionStatus `json:"session_status"`
 }
 
 // InvoiceList is one page of invoices, newest first.
@@ -158,8 +191,12 @@ type CreateInvoiceParams struct {
 	Description     string            `json:"description,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	RedirectURL     string            `json:"redirect_url,omitempty"`
-	ExpiresIn       int64             `json:"expires_in,omitempty"` // seconds, 60–604800 (default 900)
-	ExpiresAt       *time.Time        `json:"expires_at,omitempty"` // instead of ExpiresIn
+	ExpiresIn       int64             `json:"expires_in,omitempty"`      // seconds, 60–604800 (default 900)
+	ExpiresAt       *time.Time        `json:"expires_at,omitempty"`      // instead of ExpiresIn
+	AllowTip        bool              `json:"allow_tip,omitempty"`       // the payor may add a tip on the checkout
+	TipCapPercent   int               `json:"tip_cap_percent,omitempty"` // with AllowTip; default 20
+	Fulfilled       *bool             `json:"fulfilled,omitempty"`       // false: fulfilment pending until FulfilInvoice
+	Include         []string          `json:"include,omitempty"`         // "qr_png": embed the payment_url's QR code
 }
 
 // ListInvoicesParams filters and pages list-invoices; zero fields are left

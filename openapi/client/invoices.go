@@ -83,6 +83,34 @@ func (c *Client) UpdateCheckout(ctx context.Context, id string, p UpdateCheckout
 	return ptr(&out, err)
 }
 
+// InvoiceQR returns an invoice's QR code for a terminal screen or a
+// receipt, as "png" (of size pixels, 64–1024; 0 for 320) or "svg", and its
+// content type: the payment_url, or with method that method's own payment
+// URI. Fetching it is not a scan.
+func (c *Client) InvoiceQR(ctx context.Context, id, format string, size int, method string) ([]byte, string, error) {
+	q := url.Values{}
+	set(q, "format", format)
+	if size != 0 {
+		q.Set("size", strconv.Itoa(size))
+	}
+	set(q, "method", method)
+	r := &call{op: opInvoiceQR, id: id, query: q, accept: "image/png, image/svg+xml, application/problem+json"}
+	var out []byte
+	meta, err := c.do(ctx, r, &out)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, meta.header.Get("Content-Type"), nil
+}
+
+// FulfilInvoice reports the goods of a paid invoice created with
+// Fulfilled: false handed over; calling again changes nothing.
+func (c *Client) FulfilInvoice(ctx context.Context, id string, opts ...RequestOption) (*Invoice, error) {
+	var out Invoice
+	_, err := c.do(ctx, &call{op: opFulfilInvoice, id: id}, &out, opts...)
+	return ptr(&out, err)
+}
+
 // SimulatePayment applies a sandbox (or any test method's) payment to a
 // test invoice through the same path the chain watchers use. Test keys
 // only.

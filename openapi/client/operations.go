@@ -40,6 +40,9 @@ var (
 	opSimulatePayment  = &operation{ID: "simulate-payment", Method: "POST", Path: "/api/v1/test/invoices/{id}/simulate-payment", Keyed: true}
 	opMarkInvoice      = &operation{ID: "mark-invoice", Method: "POST", Path: "/api/v1/invoices/{id}/mark", Keyed: true}
 	opUpdateCheckout   = &operation{ID: "update-invoice-checkout", Method: "POST", Path: "/api/v1/invoices/{id}/checkout", Keyed: true}
+	opInvoiceQR        = &operation{ID: "get-invoice-qr", Method: "GET", Path: "/api/v1/invoices/{id}/qr"}
+	opFulfilInvoice    = &operation{ID: "fulfil-invoice", Method: "POST", Path: "/api/v1/invoices/{id}/fulfil", Keyed: true}
+	opPayorTip         = &operation{ID: "set-payor-tip", Method: "POST", Path: "/api/v1/payor/session/tip", Payor: true}
 
 	opListPayments        = &operation{ID: "list-payments", Method: "GET", Path: "/api/v1/payments"}
 	opListInvoicePayments = &operation{ID: "list-invoice-payments", Method: "GET", Path: "/api/v1/invoices/{id}/payments"}
@@ -91,14 +94,14 @@ var (
 // processors and QRIS forwarders call those, not a merchant's backend.
 var operations = []*operation{
 	opCreateInvoice, opListInvoices, opGetInvoice, opGetInvoiceStatus, opCancelInvoice, opSimulatePayment, opMarkInvoice,
-	opUpdateCheckout,
+	opUpdateCheckout, opInvoiceQR, opFulfilInvoice,
 	opListPayments, opListInvoicePayments, opReport,
 	opListEvents, opGetEvent, opWSToken,
 	opCreateEndpoint, opListEndpoints, opGetEndpoint, opUpdateEndpoint, opDeleteEndpoint, opRotateSecret,
 	opListDeliveries, opReplayEndpoint, opRetryDelivery,
 	opCreateAccount, opListAccounts, opGetAccount, opDeleteAccount, opListUnmatched, opListNetworks,
 	opCreateRailAccount, opListRailAccounts, opGetRailAccount, opDeleteRailAccount, opListUnmatchedRail, opRequestForPayment,
-	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay, opPayorSimulate,
+	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay, opPayorSimulate, opPayorTip,
 	opCreateTerminal, opListTerminals, opGetTerminal, opDeleteTerminal, opListTerminalInvoices, opListInvoiceEvents,
 }
 

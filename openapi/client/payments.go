@@ -117,6 +117,7 @@ type ReportPayment struct {
 	Exception         string    `json:"exception"`
 	Currency          string    `json:"currency"`
 	InvoiceAmount     string    `json:"invoice_amount"`
+	InvoiceTipAmount  string    `json:"invoice_tip_amount"`
 	InvoiceAmountPaid string    `json:"invoice_amount_paid"`
 }
 
@@ -138,9 +139,11 @@ type ReportInvoice struct {
 	MerchantOrderID string    `json:"merchant_order_id"`
 	Status          string    `json:"status"`
 	Exception       string    `json:"exception"`
+	Fulfilment      string    `json:"fulfilment"` // pending with a "to refund" reason: paid, never fulfilled
 	Reason          string    `json:"reason"`
 	Currency        string    `json:"currency"`
 	Amount          string    `json:"amount"`
+	TipAmount       string    `json:"tip_amount"`
 	AmountPaid      string    `json:"amount_paid"`
 	AmountDue       string    `json:"amount_due"`
 	CreatedAt       time.Time `json:"created_at"`

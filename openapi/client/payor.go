@@ -33,6 +33,7 @@ type PayorSession struct {
 	Currency         string         `json:"currency"`
 	AmountPaid       string         `json:"amount_paid"`
 	AmountDue        string         `json:"amount_due"`
+	Total            string         `json:"total"` // amount and tip
 	Status           Status         `json:"status"`
 	Exception        Exception      `json:"exception"`
 	Description      string         `json:"description"`
@@ -43,6 +44,33 @@ type PayorSession struct {
 	Method           string         `json:"method"` // chosen; empty before
 	Payments         []PayorPayment `json:"payments"`
 	DevnetPay        bool           `json:"devnet_pay"`
+	Tip              PayorTip       `json:"tip"`
+}
+
+// PayorTip says whether and how the payor may add a tip (the spec's
+// TipView).
+type PayorTip struct {
+	Allowed    bool   `json:"allowed"`
+	Open       bool   `json:"open"` // may still be set or changed
+	CapPercent int    `json:"cap_percent"`
+	CapAmount  string `json:"cap_amount"`
+	Amount     string `json:"amount"`
+	Presets    []int  `json:"presets"`
+}
+
+// PayorTipParams is a tip: an amount, or a percent of the amount (the
+// spec's PayorTipBody).
+type PayorTipParams struct {
+	Amount  string `json:"amount,omitempty"`
+	Percent *int   `json:"percent,omitempty"`
+}
+
+// SetTip sets the tip (on an invoice created with AllowTip) before a
+// method is chosen, and returns the session with its new amount due.
+func (p *PayorClient) SetTip(ctx context.Context, tip PayorTipParams) (*PayorSession, error) {
+	var out PayorSession
+	_, err := p.c.do(ctx, p.call(opPayorTip, nil, tip), &out)
+	return ptr(&out, err)
 }
 
 // PayorMerchant is the merchant as a payor sees it (the spec's

@@ -209,7 +209,8 @@ var schemaTypes = map[string]any{
 	"RailAccountList": client.RailAccountList{}, "DeletedRailAccount": client.DeletedRailAccount{},
 	"UnmatchedCreditObject": client.UnmatchedRailCredit{}, "UnmatchedRailCreditList": client.UnmatchedRailCreditList{},
 	"PayorSimulatedPayment": client.PayorSimulatedPayment{},
-	"TerminalObject":        client.Terminal{}, "NewTerminal": client.NewTerminal{}, "TerminalList": client.TerminalList{},
+	"FulfilmentObject":      client.Fulfilment{}, "TipView": client.PayorTip{}, "PayorTipBody": client.PayorTipParams{},
+	"TerminalObject": client.Terminal{}, "NewTerminal": client.NewTerminal{}, "TerminalList": client.TerminalList{},
 	"CreateTerminalBody": client.CreateTerminalParams{},
 }
 

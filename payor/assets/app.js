@@ -35,6 +35,8 @@
     again: false,
     finished: false, // a fatal error: nothing more to fetch
     simulating: false, // a simulated payment is being recorded
+    tipDone: false, // the payor answered the tip step (a tip or none)
+    tipping: false, // a tip is being sent
   };
 
   // httpOrigin returns s when it is exactly an http(s) origin, else ''.
@@ -163,7 +165,7 @@
   function show(ids) {
     const some = state.session && state.session.payments && state.session.payments.length > 0;
     ids = ids.filter((id) => id !== 'progress-box' || some);
-    for (const id of ['underpaid', 'pick', 'instructions', 'simulate', 'progress-box', 'processing', 'paid', 'expired', 'cancelled', 'failure', 'return-box']) {
+    for (const id of ['tip', 'underpaid', 'pick', 'instructions', 'simulate', 'progress-box', 'processing', 'paid', 'expired', 'cancelled', 'failure', 'return-box']) {
       const el = $(id);
       if (el) el.hidden = !ids.includes(id); // #simulate is on test invoices only
     }
@@ -176,8 +178,12 @@
     $('merchant').textContent = s.merchant && s.merchant.name ? s.merchant.name : $('merchant').textContent;
     $('description').textContent = s.description || '';
     $('description').hidden = !s.description;
-    $('amount').textContent = money(s.amount, s.currency);
-    $('amount').dataset.amount = s.amount;
+    const total = s.total || s.amount;
+    $('amount').textContent = money(total, s.currency);
+    $('amount').dataset.amount = total;
+    const tipped = s.tip && s.tip.allowed && units(s.tip.amount) && units(s.tip.amount).units > 0n;
+    $('tip-line').textContent = tipped ? `${money(s.amount, s.currency)} + tip ${money(s.tip.amount, s.currency)}` : '';
+    $('tip-line').hidden = !tipped;
     $('amount').dataset.currency = s.currency;
     const st = statusOf(s);
     const finished = st === 'paid' || st === 'expired' || st === 'cancelled';
@@ -223,6 +229,13 @@
     const underpaid = s.exception === 'underpaid';
     setStatus(underpaid ? 'underpaid' : 'open');
     $('amount-due').textContent = money(s.amount_due, s.currency);
+    // The tip comes first: choosing a method shows instructions for the
+    // total, after which the tip no longer changes.
+    if (s.tip && s.tip.allowed && s.tip.open && !state.tipDone && !state.method && !s.method) {
+      renderTip(s);
+      show(['tip']);
+      return;
+    }
     renderMethods(s);
     const ids = underpaid ? ['underpaid', 'pick', 'progress-box'] : ['pick', 'progress-box'];
     // A checkout with one method opens with it chosen.
@@ -236,6 +249,74 @@
     show(ids);
     $('pay-amount-label').textContent = underpaid ? 'Invoice total in this asset' : 'Send exactly';
     $('underpaid-qr').hidden = !underpaid;
+  }
+
+  // renderTip fills the tip step: a button per preset percent (with its
+  // amount, rounded down as the server does), the cap of a custom tip.
+  function renderTip(s) {
+    const box = $('tip-presets');
+    const base = units(s.amount);
+    const key = s.tip.presets.join(',') + '|' + s.amount;
+    $('tip-cap').textContent = money(s.tip.cap_amount, s.currency);
+    if (box.dataset.key === key || !base) return;
+    box.dataset.key = key;
+    box.replaceChildren(...s.tip.presets.map((p) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'method tip-preset';
+      b.dataset.percent = String(p);
+      b.dataset.testid = 'tip-' + p;
+      const pct = document.createElement('span');
+      pct.className = 'method-name';
+      pct.textContent = p + '%';
+      const amt = document.createElement('span');
+      amt.className = 'method-net';
+      amt.textContent = money(decimal(base.units * BigInt(p) / 100n, base.decimals), s.currency);
+      b.append(pct, amt);
+      b.addEventListener('click', () => sendTip({ percent: p }));
+      return b;
+    }));
+  }
+
+  // tipProblem says what is wrong with a custom tip before it is sent (the
+  // server checks it again): not an amount of the currency, or above the cap.
+  function tipProblem(v) {
+    const s = state.session;
+    const tip = units(v);
+    const cap = units(s.tip.cap_amount);
+    const digits = (String(s.amount).split('.')[1] || '').length;
+    if (!tip || !cap || tip.decimals > digits) return `Enter an amount such as ${money(s.tip.cap_amount, s.currency)}.`;
+    const scale = (u) => u.units * 10n ** BigInt(digits - u.decimals);
+    if (scale(tip) > scale(cap)) return `The tip can be at most ${money(s.tip.cap_amount, s.currency)}.`;
+    return '';
+  }
+
+  // sendTip sets the tip (or none) and goes on to the methods; a refusal
+  // (above the cap, not an amount) stays on the tip step with its reason.
+  async function sendTip(body) {
+    if (state.tipping) return;
+    state.tipping = true;
+    for (const b of document.querySelectorAll('#tip button')) b.disabled = true;
+    $('tip-error').hidden = true;
+    try {
+      state.session = await (await api('session/tip', body)).json();
+      state.tipDone = true;
+      await render();
+      const t = state.session.tip;
+      announce(t && units(t.amount) && units(t.amount).units > 0n ? `Tip of ${money(t.amount, state.session.currency)} added.` : 'No tip.');
+    } catch (e) {
+      if (e instanceof APIError && (e.status === 422 || e.code === 'tip_closed')) {
+        $('tip-error').textContent = e.code === 'tip_above_cap'
+          ? `The tip can be at most ${money(state.session.tip.cap_amount, state.session.currency)}.` : e.message;
+        $('tip-error').hidden = false;
+        if (e.code === 'tip_closed') { state.tipDone = true; refresh(); }
+      } else {
+        handleError(e);
+      }
+    } finally {
+      state.tipping = false;
+      for (const b of document.querySelectorAll('#tip button')) b.disabled = false;
+    }
   }
 
   function renderMethods(s) {
@@ -369,7 +450,7 @@
   function showAmount(ins) {
     const el = $('pay-amount');
     const s = state.session;
-    const base = s ? String(s.amount) : '';
+    const base = s ? String(s.total || s.amount) : '';
     const amount = String(ins.amount);
     const tail = base && amount.startsWith(base) ? amount.slice(base.length) : '';
     const crypto = !!ins.uri && !ins.account_number && !ins.qris_payload;
@@ -732,6 +813,18 @@
     $('devnet-pay').addEventListener('click', devnetPay);
     for (const b of [$('simulate-full'), $('simulate-part')]) if (b) b.addEventListener('click', () => simulate(b));
     $('return').addEventListener('click', leave);
+    $('tip-none').addEventListener('click', () => sendTip({ amount: '0' }));
+    $('tip-custom').addEventListener('click', () => {
+      const v = $('tip-amount').value.trim().replace(',', '.') || '0';
+      const why = tipProblem(v);
+      if (why) {
+        $('tip-error').textContent = why;
+        $('tip-error').hidden = false;
+        return;
+      }
+      sendTip({ amount: v });
+    });
+    $('tip-amount').addEventListener('keydown', (ev) => { if (ev.key === 'Enter') $('tip-custom').click(); });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible' && !state.finished) refresh();
     });

@@ -3,22 +3,24 @@
 -- create` with the database's own ceiling for the same work on the same
 -- machine (run.sh, comparison A).
 --
--- Provenance: mirrors the API after commit ea381ab (rail accounts in one
--- query, the one-statement create). Captured by serving a fresh migrated
--- database with `ALTER DATABASE … SET log_statement = 'all'` and sending the
--- request `settle bench create` sends (no Idempotency-Key,
+-- Provenance: mirrors the API after the commit that remembers a merchant's
+-- missing rail accounts (chains/fiat absentRails). Captured by serving a
+-- fresh migrated database with `ALTER DATABASE … SET log_statement = 'all'`
+-- and sending the request `settle bench create` sends (no Idempotency-Key,
 -- {"amount":"25.00","currency":"USD","merchant_order_id":"bench-N"}, a test
--- key), then reading the server log. Per create, once the API key is cached,
--- two statements, each its own implicit transaction:
+-- key), then reading the server log. Per create, once the API key is cached
+-- and the merchant's lack of rail accounts is known (both after the first
+-- request, while the key watcher runs), one statement, its own implicit
+-- transaction:
 --
---   SELECT … FROM rail_accounts … rail IN ('fednow', 'rtp', 'ach',
---   'push_to_card') …   (the USD rails offered by default; empty for a
---   merchant without rail accounts, and those methods are dropped)
 --   WITH "invoice" AS (INSERT INTO "invoices" (…26 columns…) VALUES (…)
 --   RETURNING …) INSERT INTO "events" (…8 columns…) VALUES (…)
 --
--- The event sequencer's transaction that follows (advisory lock, numbering
--- UPDATE, webhook fan-out, pg_notify) runs in the background in batches and
+-- (A merchant with rail accounts on the invoice's rails also has them read,
+-- and a reference written, in a transaction with the insert.)
+--
+-- The event sequencer's transaction that follows (numbering, webhook
+-- fan-out, pg_notify) runs in the background in batches and
 -- is not mirrored here: it is part of settle's cost, not of the request's.
 --
 -- Each statement is sent as text in pgbench's default simple-query mode, as
@@ -41,7 +43,6 @@
 \set tok1 random(0, 1152921504606846975)
 \set tok2 random(0, 1152921504606846975)
 \set order random(1, 1000000000)
-SELECT "account"."id", "account"."merchant_id", "account"."mode", "account"."rail", "account"."bank_name", "account"."account_name", "account"."account_number", "account"."routing_number", "account"."qris_payload", "account"."processor_id", "account"."callback_secret", "account"."secret_hash", "account"."created_at", "account"."deleted_at" FROM "rail_accounts" AS "account" WHERE (merchant_id = :merchant AND mode = 'test' AND rail IN ('fednow', 'rtp', 'ach', 'push_to_card') AND deleted_at IS NULL);
 WITH "invoice" AS (INSERT INTO "invoices" ("id", "merchant_id", "mode", "status", "exception", "currency", "decimals", "amount", "amount_paid", "payment_methods", "merchant_order_id", "description", "metadata", "redirect_url", "session_token", "instructions", "expires_at", "created_at", "updated_at", "paid_at", "mark_note", "marked_by", "marked_at", "checkout_opened_at", "checkout_locked_at", "checkout_lock") VALUES ('inv_' || lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint), 12, '0') || lpad(to_hex(:inv), 14, '0'), :merchant, 'test', 'open', 'none', 'USD', 2, '2500', '0', '["sandbox"]', 'bench-' || :order, '', '{}', '', lpad(to_hex(:tok1), 16, '0') || lpad(to_hex(:tok2), 16, '0'), 'null', now() + interval '900 seconds', now(), now(), DEFAULT, '', '', DEFAULT, DEFAULT, DEFAULT, '') RETURNING "paid_at", "marked_at", "checkout_opened_at", "checkout_locked_at") INSERT INTO "events" ("id", "sequence", "merchant_id", "mode", "type", "invoice_id", "created_at", "data") VALUES ('evt_' || lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint), 12, '0') || lpad(to_hex(:evt), 14, '0'), DEFAULT, :merchant, 'test', 'invoice.created', 'inv_' || lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint), 12, '0') || lpad(to_hex(:inv), 14, '0'), now(),
     '{"object":{"id":"' || 'inv_' || lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint), 12, '0') || lpad(to_hex(:inv), 14, '0') || '","object":"invoice","mode":"test","status":"open","exception":"none","amount":"25.00","currency":"USD",'
     || '"amount_paid":"0.00","amount_due":"25.00","payment_methods":["sandbox"],"merchant_order_id":"bench-' || :order
