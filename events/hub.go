@@ -442,7 +442,10 @@ func (h *Hub) stop() {
 // encoded once for every subscriber.
 type Message struct {
 	Sequence int64
-	Data     []byte // {"type":"event","event":{…}}
+	// InvoiceID is the invoice the event is about ("" for none), for
+	// connections that follow some invoices only (a terminal's).
+	InvoiceID string
+	Data      []byte // {"type":"event","event":{…}}
 	// Frame is Data as one whole WebSocket text frame from a server
 	// (RFC 6455 §5.2: final, unmasked, no extension), Data being its tail:
 	// every connection is sent these same bytes.
@@ -463,7 +466,7 @@ func NewMessage(e invoice.Event) (Message, error) {
 	}
 	frame := appendFrameHeader(make([]byte, 0, 10+len(b)), len(b))
 	frame = append(frame, b...)
-	return Message{Sequence: e.Sequence, Data: frame[len(frame)-len(b):], Frame: frame}, nil
+	return Message{Sequence: e.Sequence, InvoiceID: e.InvoiceID, Data: frame[len(frame)-len(b):], Frame: frame}, nil
 }
 
 // appendFrameHeader appends the header of a final, unmasked text frame of

@@ -40,9 +40,25 @@ type wsToken struct {
 }
 
 // principal is what a connection opened with the token acts for: the
-// token only reads.
-func (t wsToken) principal() invoice.Principal {
-	return invoice.Principal{MerchantID: t.MerchantID, Mode: t.Mode, Scope: invoice.ScopeRead, KeyPrefix: t.KeyPrefix}
+// token only reads, or, minted by a key of a bound scope (a terminal's),
+// acts for that key's object only.
+func (t wsToken) principal(ctx context.Context, db bun.IDB) (invoice.Principal, error) {
+	p := invoice.Principal{MerchantID: t.MerchantID, Mode: t.Mode, Scope: invoice.ScopeRead, KeyPrefix: t.KeyPrefix}
+	var key struct {
+		Scope   invoice.Scope `bun:"scope"`
+		BoundTo string        `bun:"bound_to"`
+	}
+	err := db.NewSelect().TableExpr("api_keys").Column("scope", "bound_to").Where("prefix = ?", t.KeyPrefix).Scan(ctx, &key)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return invoice.Principal{}, ErrInvalidWSToken
+	case err != nil:
+		return invoice.Principal{}, err
+	}
+	if key.Scope.Bound() {
+		p.Scope, p.BoundTo = key.Scope, key.BoundTo
+	}
+	return p, nil
 }
 
 // wsTokenUsable is the condition of a token that may be used at now: known,
@@ -95,7 +111,10 @@ func LookupWSToken(ctx context.Context, db bun.IDB, token string, now time.Time)
 	if errors.Is(err, sql.ErrNoRows) {
 		return invoice.Principal{}, ErrInvalidWSToken
 	}
-	return row.principal(), err
+	if err != nil {
+		return invoice.Principal{}, err
+	}
+	return row.principal(ctx, db)
 }
 
 // ConsumeWSToken uses up a valid ws_token and returns what it acts for, or
@@ -115,7 +134,7 @@ func ConsumeWSToken(ctx context.Context, db bun.IDB, token string, now time.Time
 	if len(rows) != 1 {
 		return invoice.Principal{}, ErrInvalidWSToken
 	}
-	return rows[0].principal(), nil
+	return rows[0].principal(ctx, db)
 }
 
 func validWSToken(token string) bool {

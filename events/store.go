@@ -18,6 +18,7 @@ type ListParams struct {
 	After      int64  // sequence of the last event seen; 0 for the start
 	Type       string // optional
 	InvoiceID  string // optional
+	TerminalID string // optional: only events of the invoices this terminal created
 	Limit      int
 }
 
@@ -34,6 +35,9 @@ func List(ctx context.Context, db bun.IDB, p ListParams) ([]invoice.Event, bool,
 	}
 	if p.InvoiceID != "" {
 		q = q.Where("invoice_id = ?", p.InvoiceID)
+	}
+	if p.TerminalID != "" {
+		q = q.Where("invoice_id IN (SELECT id FROM invoices WHERE terminal_id = ?)", p.TerminalID)
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, false, fmt.Errorf("list events: %w", err)

@@ -44,6 +44,8 @@ type Invoice struct {
 	// code) the invoice was created for, if any.
 	LocationID  string `bun:"location_id,nullzero"`
 	QRSessionID string `bun:"qr_session_id,nullzero"`
+	// TerminalID is the point-of-sale terminal that created it, if any.
+	TerminalID string `bun:"terminal_id,nullzero"`
 }
 
 // Total is what the payor owes in all: the amount and the tip.
@@ -179,6 +181,7 @@ type InvoiceObject struct {
 	QRPNG                 string            `json:"qr_png,omitempty" doc:"Only in the response of create-invoice with include: [\"qr_png\"]: a PNG of payment_url (320 px), base64-encoded, for a terminal screen or a receipt."`
 	LocationID            string            `json:"location_id,omitempty" example:"loc_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The location whose QR code was scanned, if the invoice was created for a QR session."`
 	QRSessionID           string            `json:"qr_session_id,omitempty" example:"qrs_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The QR session (one scan of a static code) the invoice was created for."`
+	TerminalID            string            `json:"terminal_id" example:"trm_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"The point-of-sale terminal that created the invoice; empty when none did."`
 }
 
 // MarkObject tells who resolved an invoice by hand, when and why.
@@ -218,7 +221,7 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 		Checkout:  inv.checkoutObject(),
 		TipAmount: inv.TipAmount.Format(inv.Decimals), AllowTip: inv.AllowTip, TipCapPercent: inv.TipCapPercent,
 		ScannedAt: inv.ScannedAt, SessionStatus: inv.SessionStatus(), Fulfilment: inv.fulfilmentObject(),
-		LocationID: inv.LocationID, QRSessionID: inv.QRSessionID,
+		LocationID: inv.LocationID, QRSessionID: inv.QRSessionID, TerminalID: inv.TerminalID,
 	}
 }
 

@@ -194,6 +194,9 @@ type CreateParams struct {
 	// statement that writes the invoice and its event, without a
 	// transaction of its own.
 	PrepareReadOnly bool
+	// TerminalID is the terminal creating it (a key of scope terminal), or
+	// "", and LocationID that terminal's location, if it has one.
+	TerminalID, LocationID string
 }
 
 // build validates p and returns the invoice it describes.
@@ -276,6 +279,8 @@ func (p CreateParams) build(now time.Time) (Invoice, error) {
 		Metadata:        p.Metadata,
 		RedirectURL:     p.RedirectURL,
 		SessionToken:    randomToken(20),
+		TerminalID:      p.TerminalID,
+		LocationID:      p.LocationID,
 		ExpiresAt:       expiresAt,
 		CreatedAt:       now,
 		UpdatedAt:       now,

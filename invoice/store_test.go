@@ -21,7 +21,7 @@ import (
 var invoiceKeys = []string{
 	"allow_tip", "amount", "amount_due", "amount_paid", "checkout", "created_at", "currency", "description", "exception",
 	"expires_at", "fulfilment", "id", "mark", "merchant_order_id", "metadata", "mode", "object", "paid_at", "payment_instructions", "payment_methods",
-	"payment_session_headers", "payment_url", "redirect_url", "scanned_at", "session_status", "status", "tip_amount", "tip_cap_percent", "updated_at",
+	"payment_session_headers", "payment_url", "redirect_url", "scanned_at", "session_status", "status", "terminal_id", "tip_amount", "tip_cap_percent", "updated_at",
 }
 
 func keysOf(m map[string]any) []string {

@@ -19,6 +19,7 @@ import (
 	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/openapi/pos"
 	"github.com/settlepay/settle/payor"
 )
 
@@ -125,6 +126,7 @@ func New(d Deps) http.Handler {
 	s.registerPayor(api, mux)
 	s.registerWS(api, mux)
 	s.registerOps(mux)
+	pos.New().Register(mux)
 	mux.HandleFunc("GET /{$}", serveHome)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// This pattern catches every method, so the mux never answers 405

@@ -94,20 +94,20 @@ func (s *server) register(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-invoice", Method: http.MethodPost, Path: "/api/v1/invoices",
 		Summary: "Create an invoice", Tags: []string{"Invoices"}, DefaultStatus: http.StatusCreated,
-		Description: "Creates an invoice in the key's mode and returns it with its hosted payment_url and the payment_session_headers for an embedded checkout.",
+		Description: "Creates an invoice in the key's mode and returns it with its hosted payment_url and the payment_session_headers for an embedded checkout. A terminal's key (scope terminal) may call it: the invoice then carries that terminal_id, which nothing else sets.",
 		Errors:      errsWrite, MaxBodyBytes: humaMaxBodyBytes,
-		Metadata: map[string]any{scopesKey: []invoice.Scope{invoice.ScopeOrder}},
+		Metadata: boundScopes,
 	}, s.createInvoice)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice", Method: http.MethodGet, Path: "/api/v1/invoices/{id}",
 		Summary: "Retrieve an invoice", Tags: []string{"Invoices"}, Errors: errsRead,
-		Metadata: map[string]any{scopesKey: []invoice.Scope{invoice.ScopeOrder}},
+		Metadata: boundScopes,
 	}, s.getInvoice)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice-status", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/status",
 		Summary: "Retrieve an invoice's status", Tags: []string{"Invoices"}, Errors: errsRead,
 		Description: "The fields a poller needs: status, exception, amounts paid and due, and session_status (a terminal sees the payor's scan).",
-		Metadata:    map[string]any{scopesKey: []invoice.Scope{invoice.ScopeOrder}},
+		Metadata:    boundScopes,
 	}, s.getInvoiceStatus)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-invoices", Method: http.MethodGet, Path: "/api/v1/invoices",
@@ -118,6 +118,7 @@ func (s *server) register(api huma.API) {
 		OperationID: "cancel-invoice", Method: http.MethodPost, Path: "/api/v1/invoices/{id}/cancel",
 		Summary: "Cancel an invoice", Tags: []string{"Invoices"}, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
 		Description: "Cancels an open invoice with nothing paid or pending; anything else is refused with 409 invoice_not_cancellable. A payment that still arrives is recorded and flagged for refund.",
+		Metadata:    terminalScope,
 	}, s.cancelInvoice)
 	s.registerPOS(api)
 	s.registerCheckout(api)
@@ -128,6 +129,7 @@ func (s *server) register(api huma.API) {
 	s.registerNetworks(api)
 	s.registerRails(api)
 	s.registerQRCodes(api)
+	s.registerTerminals(api)
 }
 
 func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*invoiceOutput, error) {
@@ -140,7 +142,20 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		}
 		b.QRSessionID = p.BoundTo
 	}
-	inv, err := s.newInvoice(ctx, p.MerchantID, p.Mode, b)
+	params, err := s.createParams(ctx, p, b)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	if p.Scope == invoice.ScopeTerminal {
+		// A terminal's key creates its terminal's invoices, and no other,
+		// at its location.
+		t, err := s.invoices.Terminal(ctx, p.MerchantID, p.Mode, p.BoundTo)
+		if err != nil {
+			return nil, s.fail(ctx, err)
+		}
+		params.TerminalID, params.LocationID = t.ID, t.LocationID
+	}
+	inv, err := s.invoices.Create(ctx, params)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -149,6 +164,33 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		return nil, s.fail(ctx, err)
 	}
 	return &invoiceOutput{Body: out}, nil
+}
+
+// createParams turns a new invoice's body into the parameters of
+// invoice.Create, with the chains' and rails' creation hooks.
+func (s *server) createParams(ctx context.Context, p invoice.Principal, b CreateInvoiceBody) (invoice.CreateParams, error) {
+	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
+	if err != nil {
+		return invoice.CreateParams{}, err
+	}
+	requested := len(b.PaymentMethods) > 0
+	deposits, depositsWrite, err := s.ledger.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
+	if err != nil {
+		return invoice.CreateParams{}, err
+	}
+	rails, railsWrite, err := s.rails.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
+	if err != nil {
+		return invoice.CreateParams{}, err
+	}
+	return invoice.CreateParams{
+		MerchantID: p.MerchantID, Mode: p.Mode,
+		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
+		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
+		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt, QRSessionID: b.QRSessionID,
+		AllowTip: b.AllowTip, TipCapPercent: b.TipCapPercent, Fulfilled: b.Fulfilled,
+		Prepare:         prepareAll(deposits, rails),
+		PrepareReadOnly: !depositsWrite && !railsWrite,
+	}, nil
 }
 
 // createQRInvoice creates the invoice of a dynamic scan that names its
@@ -165,29 +207,11 @@ func (s *server) createQRInvoice(ctx context.Context, sess invoice.QRSession, am
 // newInvoice creates an invoice of b for the merchant in mode, with its
 // methods' deposits and rail instructions.
 func (s *server) newInvoice(ctx context.Context, merchantID string, mode invoice.Mode, b CreateInvoiceBody) (invoice.Invoice, error) {
-	p := invoice.Principal{MerchantID: merchantID, Mode: mode}
-	methods, err := s.ledger.Catalogue().Choose(p.Mode, invoice.Currency(b.Currency), b.PaymentMethods)
+	params, err := s.createParams(ctx, invoice.Principal{MerchantID: merchantID, Mode: mode}, b)
 	if err != nil {
 		return invoice.Invoice{}, err
 	}
-	requested := len(b.PaymentMethods) > 0
-	deposits, depositsWrite, err := s.ledger.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
-	if err != nil {
-		return invoice.Invoice{}, err
-	}
-	rails, railsWrite, err := s.rails.Prepare(ctx, s.invoices.IDB(ctx), p.MerchantID, p.Mode, methods, requested)
-	if err != nil {
-		return invoice.Invoice{}, err
-	}
-	return s.invoices.Create(ctx, invoice.CreateParams{
-		MerchantID: p.MerchantID, Mode: p.Mode,
-		Amount: b.Amount, Currency: b.Currency, PaymentMethods: methods,
-		MerchantOrderID: b.MerchantOrderID, Description: b.Description, Metadata: b.Metadata,
-		RedirectURL: b.RedirectURL, ExpiresIn: b.ExpiresIn, ExpiresAt: b.ExpiresAt, QRSessionID: b.QRSessionID,
-		AllowTip: b.AllowTip, TipCapPercent: b.TipCapPercent, Fulfilled: b.Fulfilled,
-		Prepare:         prepareAll(deposits, rails),
-		PrepareReadOnly: !depositsWrite && !railsWrite,
-	})
+	return s.invoices.Create(ctx, params)
 }
 
 // prepareAll runs the non-nil creation hooks in order (the chains' deposits,
@@ -207,19 +231,8 @@ func prepareAll(hooks ...func(context.Context, bun.IDB, *invoice.Invoice) error)
 	}
 }
 
-// getBound is Get for the principal: an order key sees only the invoice
-// of its own QR session.
-func (s *server) getBound(ctx context.Context, id string) (invoice.Invoice, error) {
-	p := principal(ctx)
-	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, id)
-	if err == nil && p.Scope == invoice.ScopeOrder && inv.QRSessionID != p.BoundTo {
-		return invoice.Invoice{}, invoice.ErrNotFound
-	}
-	return inv, err
-}
-
 func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOutput, error) {
-	inv, err := s.getBound(ctx, in.ID)
+	inv, err := s.ownInvoice(ctx, principal(ctx), in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -227,7 +240,7 @@ func (s *server) getInvoice(ctx context.Context, in *InvoiceIDParam) (*invoiceOu
 }
 
 func (s *server) getInvoiceStatus(ctx context.Context, in *InvoiceIDParam) (*struct{ Body InvoiceStatus }, error) {
-	inv, err := s.getBound(ctx, in.ID)
+	inv, err := s.ownInvoice(ctx, principal(ctx), in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
@@ -263,9 +276,32 @@ func (s *server) listInvoices(ctx context.Context, in *listInvoicesInput) (*list
 
 func (s *server) cancelInvoice(ctx context.Context, in *cancelInput) (*invoiceOutput, error) {
 	p := principal(ctx)
+	if _, err := s.ownInvoice(ctx, p, in.ID); err != nil {
+		return nil, s.fail(ctx, err)
+	}
 	inv, err := s.invoices.Cancel(ctx, p.MerchantID, p.Mode, in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
 	return &invoiceOutput{Body: inv.Object(s.invoices.Checkout())}, nil
 }
+
+// ownInvoice returns the invoice id of p's merchant and mode; for a
+// terminal's key, only one its terminal created, and for an order key only
+// its QR session's (invoice.ErrNotFound for any other).
+func (s *server) ownInvoice(ctx context.Context, p invoice.Principal, id string) (invoice.Invoice, error) {
+	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, id)
+	if err == nil && (p.Scope == invoice.ScopeTerminal && inv.TerminalID != p.BoundTo ||
+		p.Scope == invoice.ScopeOrder && inv.QRSessionID != p.BoundTo) {
+		return invoice.Invoice{}, invoice.ErrNotFound
+	}
+	return inv, err
+}
+
+// terminalScope is the metadata of operations a terminal's key may call;
+// boundScopes of those a QR session's order key may call too (creating its
+// one invoice and reading it).
+var (
+	terminalScope = map[string]any{scopesKey: []invoice.Scope{invoice.ScopeTerminal}}
+	boundScopes   = map[string]any{scopesKey: []invoice.Scope{invoice.ScopeTerminal, invoice.ScopeOrder}}
+)

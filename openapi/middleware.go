@@ -161,11 +161,17 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		// A browser cannot send headers with a WebSocket: GET /api/v1/ws may
 		// come with ?ws_token= instead, which the WebSocket handler looks up
 		// and uses up itself (ws.go), so that a refused upgrade keeps it.
-		if r.Method == http.MethodGet && r.URL.Path == wsPath && r.Header.Get("Authorization") == "" && r.URL.Query().Has("ws_token") {
+		terminalWS := r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, terminalWSPrefix)
+		if r.Method == http.MethodGet && (r.URL.Path == wsPath || terminalWS) && r.Header.Get("Authorization") == "" &&
+			r.Header.Get("Api-Key") == "" && r.URL.Query().Has("ws_token") {
 			next.ServeHTTP(w, r)
 			return
 		}
 		secret := bearerSecret(r)
+		if secret == "" && terminalWS {
+			// A terminal's socket also takes its key in an api-key header.
+			secret = strings.TrimSpace(r.Header.Get("Api-Key"))
+		}
 		if secret == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="settle"`)
 			writeProblem(w, r, problem(http.StatusUnauthorized, "unauthenticated", "Send an API key as Authorization: Bearer sk_…"))

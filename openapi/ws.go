@@ -61,9 +61,11 @@ func (s *server) registerWS(api huma.API, mux *http.ServeMux) {
 		OperationID: "create-ws-token", Method: http.MethodPost, Path: wsTokensPath,
 		Summary: "Create a WebSocket token", Tags: []string{"Events"}, DefaultStatus: http.StatusCreated,
 		Description: wsDescription, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
+		Metadata: terminalScope,
 	}, s.createWSToken)
 	api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[events.EventMessage](), true, "WebSocketEventMessage")
 	mux.HandleFunc("GET "+wsPath, s.serveWS)
+	mux.HandleFunc("GET "+terminalWSPrefix+"{terminal_id}", s.serveTerminalWS)
 }
 
 func (s *server) createWSToken(ctx context.Context, _ *createWSTokenInput) (*struct{ Body WSToken }, error) {
@@ -117,6 +119,10 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 		if rt, ok := ctx.Value(keyRoute).(*route); ok {
 			rt.merchantID = p.MerchantID
+		}
+		if p.Scope.Bound() { // minted by a terminal's key: its own socket only
+			writeProblem(w, r, boundScopeRefused(p.Scope))
+			return
 		}
 	}
 	var after int64

@@ -83,6 +83,7 @@ type Invoice struct {
 	QRPNG         string        `json:"qr_png,omitempty"`        // base64 PNG of PaymentURL, when created with Include: ["qr_png"]
 	LocationID    string        `json:"location_id,omitempty"`   // point of sale: the scanned code's location
 	QRSessionID   string        `json:"qr_session_id,omitempty"` // point of sale: the scan it was created for
+	TerminalID    string        `json:"terminal_id"`             // the point-of-sale terminal that created it, or ""
 }
 
 // SessionStatus is the payment session's state, derived from the invoice.

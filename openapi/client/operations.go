@@ -91,6 +91,13 @@ var (
 	opPayorQR        = &operation{ID: "get-payor-qr", Method: "GET", Path: "/api/v1/payor/session/qr", Payor: true}
 	opPayorDevnetPay = &operation{ID: "pay-from-devnet", Method: "POST", Path: "/api/v1/payor/session/devnet-pay", Payor: true}
 	opPayorSimulate  = &operation{ID: "simulate-payor-payment", Method: "POST", Path: "/api/v1/payor/session/simulate-payment", Payor: true}
+
+	opCreateTerminal       = &operation{ID: "create-terminal", Method: "POST", Path: "/api/v1/terminals", Keyed: true}
+	opListTerminals        = &operation{ID: "list-terminals", Method: "GET", Path: "/api/v1/terminals"}
+	opGetTerminal          = &operation{ID: "get-terminal", Method: "GET", Path: "/api/v1/terminals/{id}"}
+	opDeleteTerminal       = &operation{ID: "delete-terminal", Method: "DELETE", Path: "/api/v1/terminals/{id}"}
+	opListTerminalInvoices = &operation{ID: "list-terminal-invoices", Method: "GET", Path: "/api/v1/terminals/{id}/invoices"}
+	opListInvoiceEvents    = &operation{ID: "list-invoice-events", Method: "GET", Path: "/api/v1/invoices/{id}/events"}
 )
 
 // operations lists every operation above, for the spec test. The rails'
@@ -108,6 +115,7 @@ var operations = []*operation{
 	opCreateLocation, opListLocations, opGetLocation, opDeactivateLocation,
 	opCreateQRCode, opListQRCodes, opGetQRCode, opDeactivateQRCode, opQRCodeImage, opGetQRSession,
 	opPayorSession, opPayorMethod, opPayorQR, opPayorDevnetPay, opPayorSimulate, opPayorTip,
+	opCreateTerminal, opListTerminals, opGetTerminal, opDeleteTerminal, opListTerminalInvoices, opListInvoiceEvents,
 }
 
 // wsPath is the merchant WebSocket. The spec cannot list an upgrade as an

@@ -213,6 +213,8 @@ var schemaTypes = map[string]any{
 	"CreateLocationBody": client.CreateLocationParams{}, "LocationObject": client.Location{}, "LocationList": client.LocationList{},
 	"CreateQRCodeBody": client.CreateQRCodeParams{}, "QRCodeObject": client.QRCode{}, "QRCodeList": client.QRCodeList{},
 	"QRSessionObject": client.QRSession{},
+	"TerminalObject":  client.Terminal{}, "NewTerminal": client.NewTerminal{}, "TerminalList": client.TerminalList{},
+	"CreateTerminalBody": client.CreateTerminalParams{},
 }
 
 // unmodelled are schemas the client reads without a type of its own.
