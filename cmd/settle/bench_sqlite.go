@@ -103,7 +103,7 @@ type benchSQLiteResult struct {
 // The statements, as bun writes them for invoice.Service.Create on SQLite,
 // with the values as parameters.
 const (
-	benchInsertInvoice = `INSERT INTO "invoices" ("id", "merchant_id", "mode", "status", "exception", "currency", "decimals", "amount", "amount_paid", "payment_methods", "merchant_order_id", "description", "metadata", "redirect_url", "session_token", "instructions", "expires_at", "created_at", "updated_at", "paid_at", "mark_note", "marked_by", "marked_at", "checkout_opened_at", "checkout_locked_at", "checkout_lock", "scanned_at", "failed_payments", "allow_tip", "tip_cap_percent", "tip_amount", "fulfilment", "fulfilled_at") VALUES (?, ?, 'test', 'open', 'none', 'USD', 2, '2500', '0', '["sandbox"]', ?, '', '{}', '', ?, 'null', ?, ?, ?, NULL, '', '', NULL, NULL, NULL, '', NULL, 0, FALSE, 0, '0', 'not_required', NULL)`
+	benchInsertInvoice = `INSERT INTO "invoices" ("id", "merchant_id", "mode", "status", "exception", "currency", "decimals", "amount", "amount_paid", "payment_methods", "merchant_order_id", "description", "metadata", "redirect_url", "session_token", "instructions", "expires_at", "created_at", "updated_at", "paid_at", "mark_note", "marked_by", "marked_at", "checkout_opened_at", "checkout_locked_at", "checkout_lock", "scanned_at", "failed_payments", "allow_tip", "tip_cap_percent", "tip_amount", "fulfilment", "fulfilled_at", "location_id", "qr_session_id", "terminal_id") VALUES (?, ?, 'test', 'open', 'none', 'USD', 2, '2500', '0', '["sandbox"]', ?, '', '{}', '', ?, 'null', ?, ?, ?, NULL, '', '', NULL, NULL, NULL, '', NULL, 0, FALSE, 0, '0', 'not_required', NULL, NULL, NULL, NULL)`
 	benchInsertEvent   = `INSERT INTO "events" ("id", "sequence", "merchant_id", "mode", "type", "invoice_id", "created_at", "data") VALUES (?, NULL, ?, 'test', 'invoice.created', ?, ?, ?)`
 	// benchSQLiteTime is how bun's SQLite dialect writes a time.Time.
 	benchSQLiteTime = "2006-01-02 15:04:05.999999-07:00"
@@ -162,7 +162,7 @@ func benchSQLiteCreate(ctx context.Context, db *sql.DB, merchant string, n int64
 		`","updated_at":"` + rfc(now) + `","paid_at":null,"payment_url":"http://127.0.0.1:18400/pay/` + token + `?sig=` + sig +
 		`","payment_session_headers":{"x-session-token":"` + token + `","x-signature":"` + sig +
 		`"},"payment_instructions":[],"mark":null,"checkout":{"opened_at":null,"locked":false,"lock_scope":"none","locked_at":null},` +
-		`"scanned_at":null,"session_status":"created","fulfilment":{"status":"not_required","fulfilled_at":null}}}`
+		`"scanned_at":null,"session_status":"created","fulfilment":{"status":"not_required","fulfilled_at":null},"terminal_id":""}}`
 
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
