@@ -26,8 +26,10 @@ type QRStartConfig struct {
 	// 1 s and 2 s): a payor is waiting in front of the machine, so a
 	// request is made at most len(Retries)+1 times, within seconds.
 	Retries []time.Duration
-	// PollInterval is how often due requests and passed order timeouts
-	// are looked for without a wake-up (default 250 ms).
+	// PollInterval bounds how long Run waits without a wake-up before it
+	// looks again (default 5 s): it waits until the next request falls due
+	// or the next order times out, and a scan in this process wakes it, so
+	// the bound only matters for work another instance left behind.
 	PollInterval time.Duration
 	// AllowPrivateAddresses lets receivers be on loopback and private
 	// addresses (SETTLE_WEBHOOK_ALLOW_PRIVATE), as for webhook endpoints.
@@ -44,7 +46,7 @@ func (c *QRStartConfig) defaults() {
 		c.Retries = []time.Duration{time.Second, 2 * time.Second}
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = 250 * time.Millisecond
+		c.PollInterval = 5 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -89,7 +91,7 @@ func (q *QRStarts) Wake() {
 
 // Run sends due requests and times out sessions until ctx ends.
 func (q *QRStarts) Run(ctx context.Context) {
-	t := time.NewTicker(q.cfg.PollInterval)
+	t := time.NewTimer(q.cfg.PollInterval)
 	defer t.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -104,6 +106,17 @@ func (q *QRStarts) Run(ctx context.Context) {
 		for _, job := range jobs {
 			wg.Go(func() { q.send(ctx, job) })
 		}
+		// Idle, this costs one read per PollInterval: wait for the next
+		// due moment, a wake-up, or the bound.
+		wait := q.cfg.PollInterval
+		if len(jobs) == 32 {
+			wait = 0 // more may be due
+		} else if due, err := q.svc.NextQRDue(ctx); err != nil && ctx.Err() == nil {
+			q.log.Warn("qr sessions: next due", "err", err)
+		} else if !due.IsZero() {
+			wait = min(wait, max(due.Sub(q.svc.Now()), time.Millisecond))
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -150,6 +163,7 @@ func (q *QRStarts) send(ctx context.Context, job invoice.QRJob) {
 	if err := q.svc.RecordQRAttempt(context.WithoutCancel(ctx), job, res); err != nil {
 		q.log.Warn("qr sessions: record attempt", "qr_session_id", job.SessionID, "err", err)
 	}
+	q.Wake() // a retry may now be due sooner than Run's wait
 }
 
 // SignQRRequest returns the headers of a QR session request (name, value

@@ -460,6 +460,30 @@ func (s *Service) claimQRSession(ctx context.Context, tx bun.IDB, inv *Invoice, 
 	return s.setQRStatus(ctx, tx, &sess, QRInvoiced, "")
 }
 
+// NextQRDue returns when the next start request falls due or the next
+// waiting session's order times out, whichever is first; the zero time
+// when neither is pending. A leased request counts from its lease's end.
+func (s *Service) NextQRDue(ctx context.Context) (time.Time, error) {
+	var next struct {
+		Request *time.Time `bun:"request"`
+		Session *time.Time `bun:"session"`
+	}
+	err := s.idb(ctx).NewSelect().
+		ColumnExpr("(SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > next_attempt_at THEN locked_until ELSE next_attempt_at END) FROM qr_session_requests WHERE next_attempt_at IS NOT NULL) AS request").
+		ColumnExpr("(SELECT MIN(order_expires_at) FROM qr_sessions WHERE status = ?) AS session", QRWaiting).
+		Scan(ctx, &next)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next qr due: %w", err)
+	}
+	var due time.Time
+	for _, t := range []*time.Time{next.Request, next.Session} {
+		if t != nil && (due.IsZero() || t.Before(due)) {
+			due = *t
+		}
+	}
+	return due, nil
+}
+
 // --- start requests (sent by the events package) ---
 
 // QRJob is a claimed request with what sending it needs.

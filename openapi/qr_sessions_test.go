@@ -241,3 +241,34 @@ func TestQRStartTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestQRStartWaitsForDue runs the sender with no polling to speak of (an
+// hour): a scan wakes it, each retry is made when it falls due, and the
+// order timeout is kept at its time, so an idle sender asks the store
+// nothing between due moments.
+func TestQRStartWaitsForDue(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		e := setupQR(t, db, events.QRStartConfig{AllowPrivateAddresses: true, PollInterval: time.Hour,
+			Retries: []time.Duration{300 * time.Millisecond, 300 * time.Millisecond}}, true)
+		rc := newStartReceiver(t, func(n int, _ startReceipt) (int, string) {
+			if n < 3 {
+				return http.StatusServiceUnavailable, "busy"
+			}
+			return http.StatusOK, ""
+		})
+		code := e.newCode(rc.URL, map[string]any{"order_timeout_seconds": 5})
+		rc.setSecret(str(t, code, "qr_start_webhook_secret"))
+		start := time.Now()
+		e.mustStatus(e.scan(str(t, code, "url"), ""), http.StatusCreated)
+		waitFor(t, "three start requests", func() bool { return len(rc.receipts()) == 3 })
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("three attempts took %v with retries of 300 ms", d)
+		}
+		sessionID := rc.receipts()[0].body["session_id"].(string)
+		waitFor(t, "the timed_out request", func() bool { return len(rc.ofSession(sessionID, "timed_out")) == 1 })
+		if d := time.Since(start); d < 5*time.Second || d > 9*time.Second {
+			t.Errorf("timed out after %v, want the order timeout of 5 s", d)
+		}
+	})
+}
