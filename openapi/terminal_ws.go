@@ -491,6 +491,9 @@ type CreateSessionCommand struct {
 	// AllowTip lets the payor add a tip on the checkout (the invoice's
 	// allow_tip, with the default cap).
 	AllowTip bool `json:"allow_tip"`
+	// ExpiresIn is how long the customer has to pay, in seconds (the
+	// invoice's expires_in, 60–604800; 0 means the default, 900).
+	ExpiresIn int64 `json:"expires_in"`
 }
 
 func (c *terminalConn) createSession(ctx context.Context, cmd invoice.Command) error {
@@ -502,7 +505,8 @@ func (c *terminalConn) createSession(ctx context.Context, cmd invoice.Command) e
 		return c.fail(cmd.Raw, &invoice.CommandError{Code: "invalid_payment_method", Message: "methods: at most 32"})
 	}
 	params, err := c.s.createParams(ctx, c.p, CreateInvoiceBody{Amount: in.Amount, Currency: in.Currency,
-		PaymentMethods: in.Methods, MerchantOrderID: in.Reference, Description: in.Description, AllowTip: in.AllowTip})
+		PaymentMethods: in.Methods, MerchantOrderID: in.Reference, Description: in.Description, AllowTip: in.AllowTip,
+		ExpiresIn: in.ExpiresIn})
 	if err != nil {
 		return c.fail(cmd.Raw, err)
 	}

@@ -126,7 +126,13 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // await polls a JavaScript expression until it is true.
 func await(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	awaitWithin(t, ctx, 30*time.Second, what, expr)
+}
+
+// awaitWithin is await with a timeout of its own.
+func awaitWithin(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))); err != nil {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
 		t.Fatalf("%s (%s): %v\npage text:\n%s", what, expr, err, page)
 	}

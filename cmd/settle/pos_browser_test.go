@@ -39,7 +39,7 @@ func TestCashierInBrowser(t *testing.T) {
 		{"1024", 1024, 768, false, "18.40"},
 	} {
 		t.Run(vp.name, func(t *testing.T) {
-			ctx := tab(t, alloc, 120*time.Second)
+			ctx := tab(t, alloc, 240*time.Second)
 			opts := []chromedp.EmulateViewportOption{}
 			if vp.mobile {
 				opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2))
@@ -118,6 +118,28 @@ func TestCashierInBrowser(t *testing.T) {
 			if _, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+second, key, ""); got["status"] != "cancelled" {
 				t.Errorf("second sale %v", got["status"])
 			}
+			if vp.name != "1024" {
+				return
+			}
+			// A sale nobody pays within its minute turns the screen red.
+			await(t, ctx, "entry after the cancel", state("entry")+` && document.activeElement.id === 'amount'`)
+			eval[string](t, ctx, `document.getElementById('expires').value = '60', ''`)
+			if err := chromedp.Do(ctx, chromedp.KeyEvent("2\r")); err != nil {
+				t.Fatal(err)
+			}
+			await(t, ctx, "third sale", state("sale")+` && document.getElementById('sale').dataset.invoice !== '`+second+`'`)
+			third := eval[string](t, ctx, `document.getElementById('sale').dataset.invoice`)
+			if _, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+third, key, ""); got["expires_at"] == nil {
+				t.Fatalf("third sale %v", got)
+			}
+			awaitWithin(t, ctx, 100*time.Second, "expired screen", state("expired")+" && "+isVisible("#expired")+` && document.activeElement.id === 'next-expired'`)
+			if bg := eval[string](t, ctx, `getComputedStyle(document.getElementById('expired')).backgroundColor`); bg == "rgba(0, 0, 0, 0)" {
+				t.Error("the expired screen has no colour")
+			}
+			if _, got := e2eDo(t, "GET", api+"/api/v1/invoices/"+third, key, ""); got["status"] != "expired" {
+				t.Errorf("third sale %v, want expired", got["status"])
+			}
+			screenshot(t, ctx, "pos-"+vp.name+"-expired.png")
 		})
 	}
 }

@@ -230,7 +230,7 @@
     $('charge').disabled = true;
     const ok = await send({
       type: 'create_session', command_id: pending, amount, currency,
-      reference: pending, allow_tip: $('tip').checked,
+      reference: pending, allow_tip: $('tip').checked, expires_in: Number($('expires').value),
     });
     if (!ok) { $('charge').disabled = false; pending = null; }
   }
