@@ -14,9 +14,10 @@ import (
 // 1024 px (a tablet at the counter): the cashier types an amount, turns
 // the tip on and charges; the page shows the QR code of the payment page;
 // the customer pays from the devnet wallet (a real ERC-20 transfer); the
-// screen turns to paid and lists the sale among today's. A second sale is
-// cancelled with Esc. No console error, CSP violation or exception may
-// occur (see tab).
+// screen turns to paid, with a tone, and lists the sale among today's. A
+// second sale is cancelled with Esc; at 1024 px a third, of one minute,
+// expires and the screen turns red. No console error, CSP violation or
+// exception may occur (see tab).
 func TestCashierInBrowser(t *testing.T) {
 	t.Parallel()
 	alloc := browser(t)
@@ -62,6 +63,11 @@ func TestCashierInBrowser(t *testing.T) {
 			}
 			await(t, ctx, "terminal name", `document.getElementById('terminal-name').textContent === 'Counter 1'`)
 
+			// Count the tones the page starts (its beep), in the page's
+			// own audio context.
+			eval[string](t, ctx, `window.tones = 0; (orig => { AudioContext.prototype.createOscillator = function () {
+				const o = orig.call(this); const start = o.start.bind(o); o.start = (...a) => { window.tones++; return start(...a); }; return o;
+			}; })(AudioContext.prototype.createOscillator), ''`)
 			// Amount, Tab to the currency, Tab to the tip, Space, Tab, Enter.
 			if err := chromedp.Do(ctx, chromedp.KeyEvent(vp.amount+"\t\t \t\r")); err != nil {
 				t.Fatal(err)
@@ -92,6 +98,9 @@ func TestCashierInBrowser(t *testing.T) {
 				t.Fatalf("devnet pay: %d %v", status, res)
 			}
 			await(t, ctx, "paid screen", state("paid")+" && "+isVisible("#paid")+` && document.activeElement.id === 'next-paid'`)
+			if n := eval[float64](t, ctx, `window.tones`); n == 0 {
+				t.Error("no sound on payment")
+			}
 			if got := eval[string](t, ctx, `document.getElementById('paid-amount').textContent`); got != vp.amount+" USD" {
 				t.Errorf("paid amount %q", got)
 			}
