@@ -22,6 +22,7 @@ type Report struct {
 	Mode      Mode            `json:"mode" enum:"test,live"`
 	From      time.Time       `json:"from"`
 	To        time.Time       `json:"to"`
+	RangeNote string          `json:"range_note,omitempty" doc:"Set when the range was not given: what was assumed (today, UTC)."`
 	Payments  []ReportPayment `json:"payments" nullable:"false"`
 	Totals    []ReportTotal   `json:"totals" nullable:"false"`
 	Attention []ReportInvoice `json:"attention" nullable:"false" doc:"Invoices underpaid, overpaid, paid late or paid after cancellation, and paid invoices never fulfilled within the refund delay (to refund), among those created or paid in the range."`
@@ -83,6 +84,25 @@ type ReportInvoice struct {
 
 // attentionExceptions are the exceptions a finance team must look at.
 var attentionExceptions = []Exception{ExceptionUnderpaid, ExceptionOverpaid, ExceptionPaidLate}
+
+// ParseReportTime reads a report bound as `settle reconcile` and the
+// reconciliation endpoint take it: an RFC 3339 time, or a date (2026-12-01)
+// meaning midnight UTC at its start.
+func ParseReportTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), true
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// TodayUTC is the report range of the UTC day of now, [midnight, midnight).
+func TodayUTC(now time.Time) (from, to time.Time) {
+	from = now.UTC().Truncate(24 * time.Hour)
+	return from, from.Add(24 * time.Hour)
+}
 
 // Reconcile builds the report of merchantID's mode over [from, to).
 func (s *Service) Reconcile(ctx context.Context, merchantID string, mode Mode, from, to time.Time) (Report, error) {

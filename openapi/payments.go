@@ -53,8 +53,8 @@ type markInput struct {
 }
 
 type reportInput struct {
-	From   time.Time `query:"from" required:"true" example:"2026-11-01T00:00:00Z" doc:"Start of the range (RFC 3339), inclusive."`
-	To     time.Time `query:"to" required:"true" example:"2026-12-01T00:00:00Z" doc:"End of the range (RFC 3339), exclusive; at most 366 days after from."`
+	From   string `query:"from" maxLength:"40" example:"2026-11-01" doc:"Start of the range, inclusive: an RFC 3339 time, or a date (midnight UTC). With to; neither means today (UTC)."`
+	To     string `query:"to" maxLength:"40" example:"2026-12-01" doc:"End of the range, exclusive: an RFC 3339 time, or a date (midnight UTC, so to=2026-12-01 ends with November 30); at most 366 days after from."`
 	Format string    `query:"format" enum:"json,csv" default:"json"`
 }
 
@@ -163,15 +163,16 @@ func (s *server) markInvoice(ctx context.Context, in *markInput) (*invoiceOutput
 const maxReportRange = 366 * 24 * time.Hour
 
 func (s *server) reconciliationReport(ctx context.Context, in *reportInput) (*reportOutput, error) {
-	if !in.To.After(in.From) || in.To.Sub(in.From) > maxReportRange {
-		return nil, problem(http.StatusUnprocessableEntity, "invalid_range", "to must be after from, by at most 366 days",
-			&huma.ErrorDetail{Location: "query.to", Message: "must be after from, by at most 366 days", Value: in.To})
+	from, to, note, err := reportRange(in.From, in.To, s.invoices.Now())
+	if err != nil {
+		return nil, err
 	}
 	p := principal(ctx)
-	r, err := s.invoices.Reconcile(ctx, p.MerchantID, p.Mode, in.From, in.To)
+	r, err := s.invoices.Reconcile(ctx, p.MerchantID, p.Mode, from, to)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	r.RangeNote = note
 	var buf bytes.Buffer
 	if in.Format == "csv" {
 		if err := r.WriteCSV(&buf); err != nil {
@@ -184,4 +185,30 @@ func (s *server) reconciliationReport(ctx context.Context, in *reportInput) (*re
 		return nil, s.fail(ctx, err)
 	}
 	return &reportOutput{ContentType: "application/json", Body: buf.Bytes()}, nil
+}
+
+// reportRange reads the report's from and to (see reportInput): both, or
+// neither for today (UTC), which note then says.
+func reportRange(fromParam, toParam string, now time.Time) (from, to time.Time, note string, err error) {
+	bad := func(loc, msg, value string) error {
+		return problem(http.StatusUnprocessableEntity, "invalid_range", msg, &huma.ErrorDetail{Location: loc, Message: msg, Value: value})
+	}
+	switch {
+	case fromParam == "" && toParam == "":
+		from, to = invoice.TodayUTC(now)
+		return from, to, "from and to were not given: today (UTC)", nil
+	case fromParam == "" || toParam == "":
+		return from, to, "", bad("query.from", "give both from and to, or neither for today (UTC)", fromParam+toParam)
+	}
+	var ok bool
+	if from, ok = invoice.ParseReportTime(fromParam); !ok {
+		return from, to, "", bad("query.from", "an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", fromParam)
+	}
+	if to, ok = invoice.ParseReportTime(toParam); !ok {
+		return from, to, "", bad("query.to", "an RFC 3339 time (2026-12-01T00:00:00Z) or a date (2026-12-01)", toParam)
+	}
+	if !to.After(from) || to.Sub(from) > maxReportRange {
+		return from, to, "", bad("query.to", "must be after from, by at most 366 days", toParam)
+	}
+	return from, to, "", nil
 }

@@ -241,5 +241,21 @@ func TestReconciliationReport(t *testing.T) {
 		e.wantProblem(e.do("GET", "/api/v1/reports/reconciliation?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", e.key, nil), http.StatusUnprocessableEntity, "invalid_range")
 		e.wantProblem(e.do("GET", "/api/v1/reports/reconciliation?to=2026-01-01T00:00:00Z", e.key, nil), http.StatusUnprocessableEntity, "invalid_range")
 		e.wantProblem(e.do("GET", "/api/v1/reports/reconciliation"+q+"&format=xls", e.key, nil), http.StatusUnprocessableEntity, "invalid_format")
+		e.wantProblem(e.do("GET", "/api/v1/reports/reconciliation?from=2026-01-01&to=yesterday", e.key, nil), http.StatusUnprocessableEntity, "invalid_range")
+		e.wantProblem(e.do("GET", "/api/v1/reports/reconciliation?from=01/01/2026&to=2026-02-01", e.key, nil), http.StatusUnprocessableEntity, "invalid_range")
+
+		// Dates as settle reconcile takes them (midnight UTC, to
+		// exclusive), and no range at all for today (UTC), which the
+		// report says.
+		days := e.mustStatus(e.do("GET", "/api/v1/reports/reconciliation?from=2001-01-01&to=2001-02-01", e.key, nil), http.StatusOK).JSON
+		if days["from"] != "2001-01-01T00:00:00Z" || days["to"] != "2001-02-01T00:00:00Z" || days["range_note"] != nil {
+			t.Errorf("dates: from %v, to %v, note %v", days["from"], days["to"], days["range_note"])
+		}
+		today := e.mustStatus(e.do("GET", "/api/v1/reports/reconciliation", e.key, nil), http.StatusOK).JSON
+		midnight := e.clock.Now().UTC().Truncate(24 * time.Hour)
+		if today["from"] != midnight.Format(time.RFC3339) || today["to"] != midnight.Add(24*time.Hour).Format(time.RFC3339) ||
+			!strings.Contains(fmt.Sprint(today["range_note"]), "today (UTC)") {
+			t.Errorf("no range: from %v, to %v, note %v", today["from"], today["to"], today["range_note"])
+		}
 	})
 }

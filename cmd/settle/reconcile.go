@@ -232,10 +232,7 @@ func parseTime(flag, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("reconcile: --%s is required", flag)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
+	if t, ok := invoice.ParseReportTime(s); ok {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("reconcile: --%s %q: want an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01)", flag, s)
