@@ -55,7 +55,7 @@ type markInput struct {
 type reportInput struct {
 	From   string `query:"from" maxLength:"40" example:"2026-11-01" doc:"Start of the range, inclusive: an RFC 3339 time, or a date (midnight UTC). With to; neither means today (UTC)."`
 	To     string `query:"to" maxLength:"40" example:"2026-12-01" doc:"End of the range, exclusive: an RFC 3339 time, or a date (midnight UTC, so to=2026-12-01 ends with November 30); at most 366 days after from."`
-	Format string    `query:"format" enum:"json,csv" default:"json"`
+	Format string `query:"format" enum:"json,csv" default:"json"`
 }
 
 type reportOutput struct {
