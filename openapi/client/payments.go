@@ -91,6 +91,7 @@ type Report struct {
 	Mode      Mode            `json:"mode"`
 	From      time.Time       `json:"from"`
 	To        time.Time       `json:"to"`
+	RangeNote string          `json:"range_note,omitempty"` // what was assumed when no range was given
 	Payments  []ReportPayment `json:"payments"`
 	Totals    []ReportTotal   `json:"totals"`
 	Attention []ReportInvoice `json:"attention"` // invoices that need a person
@@ -149,7 +150,8 @@ type ReportInvoice struct {
 	CreatedAt       time.Time `json:"created_at"`
 }
 
-// ReconciliationReport returns the report of [from, to) (at most 366 days).
+// ReconciliationReport returns the report of [from, to) (at most 366
+// days); zero from and to mean today (UTC), which RangeNote then says.
 func (c *Client) ReconciliationReport(ctx context.Context, from, to time.Time) (*Report, error) {
 	var out Report
 	_, err := c.do(ctx, reportCall(from, to, "json"), &out)
