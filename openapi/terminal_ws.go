@@ -115,32 +115,18 @@ func terminalKey(r *http.Request) string {
 }
 
 // serveTerminalWS is GET /api/v1/ws/terminal/{terminal_id}, checked as
-// serveWS checks the merchant's socket: everything that can be refused
-// with a problem is refused before the upgrade, the credential is checked
-// again once the subscription is registered.
+// serveTerminalWS serves a terminal's socket: everything that can be
+// refused with a problem is refused before the upgrade, and the credential
+// is checked again once the subscription is registered.
 func (s *server) serveTerminalWS(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if s.hub == nil {
 		writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "The terminal WebSocket is not enabled on this server."))
 		return
 	}
-	p := principal(ctx)
-	token := ""
-	if p.MerchantID == "" {
-		token = r.URL.Query().Get("ws_token")
-		var err error
-		p, err = events.LookupWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
-		switch {
-		case errors.Is(err, events.ErrInvalidWSToken):
-			writeProblem(w, r, invalidWSToken())
-			return
-		case err != nil:
-			s.unavailable(w, r, "terminal websocket", err)
-			return
-		}
-		if rt, ok := ctx.Value(keyRoute).(*route); ok {
-			rt.merchantID = p.MerchantID
-		}
+	p, token, ok := s.wsPrincipal(w, r, "terminal websocket")
+	if !ok {
+		return
 	}
 	if p.Scope != invoice.ScopeTerminal {
 		writeProblem(w, r, problem(http.StatusForbidden, "insufficient_scope", "The terminal WebSocket takes the terminal's own key (scope terminal) or a ws_token minted by it."))
@@ -168,36 +154,12 @@ func (s *server) serveTerminalWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
-		w.Header().Set("Upgrade", "websocket")
-		writeProblem(w, r, problem(http.StatusUpgradeRequired, "upgrade_required", "This is a WebSocket endpoint: connect with a WebSocket client."))
-		return
-	}
-	sub, refused := s.hub.Subscribe(ctx, events.Subscriber{MerchantID: p.MerchantID, Mode: p.Mode, KeyPrefix: p.KeyPrefix, IP: clientIP(r)})
-	if refused != nil && !errors.Is(refused, events.ErrTooManyForIP) && !errors.Is(refused, events.ErrTooManyForMerchant) {
-		s.unavailable(w, r, "terminal websocket", refused)
+	sub, refused, ok := s.subscribe(w, r, p, token, terminalKey(r), "terminal websocket")
+	if !ok {
 		return
 	}
 	if sub != nil {
 		defer sub.Close()
-	}
-	if refused == nil {
-		if token != "" {
-			_, err = events.ConsumeWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
-		} else {
-			_, err = s.invoices.Authenticate(ctx, terminalKey(r))
-		}
-		switch {
-		case errors.Is(err, events.ErrInvalidWSToken):
-			writeProblem(w, r, invalidWSToken())
-			return
-		case errors.Is(err, invoice.ErrUnauthenticated):
-			writeProblem(w, r, invalidAPIKey(w))
-			return
-		case err != nil:
-			s.unavailable(w, r, "terminal websocket", err)
-			return
-		}
 	}
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})

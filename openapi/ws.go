@@ -99,31 +99,13 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problem(http.StatusServiceUnavailable, "unavailable", "The merchant WebSocket is not enabled on this server."))
 		return
 	}
-	p := principal(ctx)
-	if p.Scope.Bound() {
-		writeProblem(w, r, boundScopeRefused(p.Scope))
+	p, token, ok := s.wsPrincipal(w, r, "websocket")
+	if !ok {
 		return
 	}
-	token := ""
-	if p.MerchantID == "" {
-		token = r.URL.Query().Get("ws_token")
-		var err error
-		p, err = events.LookupWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
-		switch {
-		case errors.Is(err, events.ErrInvalidWSToken):
-			writeProblem(w, r, invalidWSToken())
-			return
-		case err != nil:
-			s.unavailable(w, r, "websocket", err)
-			return
-		}
-		if rt, ok := ctx.Value(keyRoute).(*route); ok {
-			rt.merchantID = p.MerchantID
-		}
-		if p.Scope.Bound() { // minted by a terminal's key: its own socket only
-			writeProblem(w, r, boundScopeRefused(p.Scope))
-			return
-		}
+	if p.Scope.Bound() { // a terminal's key, or a ws_token it minted: its own socket only
+		writeProblem(w, r, boundScopeRefused(p.Scope))
+		return
 	}
 	var after int64
 	replay := r.URL.Query().Has("after")
@@ -147,14 +129,8 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
-		w.Header().Set("Upgrade", "websocket")
-		writeProblem(w, r, problem(http.StatusUpgradeRequired, "upgrade_required", "This is a WebSocket endpoint: connect with a WebSocket client."))
-		return
-	}
-	sub, refused := s.hub.Subscribe(ctx, events.Subscriber{MerchantID: p.MerchantID, Mode: p.Mode, KeyPrefix: p.KeyPrefix, IP: clientIP(r)})
-	if refused != nil && !errors.Is(refused, events.ErrTooManyForIP) && !errors.Is(refused, events.ErrTooManyForMerchant) {
-		s.unavailable(w, r, "websocket", refused)
+	sub, refused, ok := s.subscribe(w, r, p, token, bearerSecret(r), "websocket")
+	if !ok {
 		return
 	}
 	defer func() {
@@ -162,27 +138,6 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 			sub.Close()
 		}
 	}()
-	if refused == nil {
-		var err error
-		if token != "" {
-			_, err = events.ConsumeWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
-		} else {
-			// From the key cache when it is on: the cache is emptied
-			// before the hub is told of a revocation.
-			_, err = s.invoices.Authenticate(ctx, bearerSecret(r))
-		}
-		switch {
-		case errors.Is(err, events.ErrInvalidWSToken):
-			writeProblem(w, r, invalidWSToken()) // used by another connection, or its key revoked
-			return
-		case errors.Is(err, invoice.ErrUnauthenticated):
-			writeProblem(w, r, invalidAPIKey(w))
-			return
-		case err != nil:
-			s.unavailable(w, r, "websocket", err)
-			return
-		}
-	}
 
 	// The server's read and write timeouts were set on the connection for
 	// ordinary requests; a hijacked WebSocket keeps them unless cleared.
@@ -493,4 +448,77 @@ func headerHasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
+}
+
+// subscribe checks that r asks for a WebSocket and subscribes p to the
+// hub, counted against the connection limits. A subscription refused by a
+// limit comes back as refused (the socket is then accepted only to be
+// closed with the reason); any other failure is answered here, ok false.
+// Once subscribed, the credential the connection came with, its ws_token
+// or its key, is checked again (using the token up), so that a revocation
+// between the first check and the subscription is not missed: the key
+// cache is emptied before the hub is told of a revocation. The caller
+// closes a non-nil sub.
+func (s *server) subscribe(w http.ResponseWriter, r *http.Request, p invoice.Principal, token, key, what string) (sub *events.Subscription, refused error, ok bool) {
+	ctx := r.Context()
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		writeProblem(w, r, problem(http.StatusUpgradeRequired, "upgrade_required", "This is a WebSocket endpoint: connect with a WebSocket client."))
+		return nil, nil, false
+	}
+	sub, refused = s.hub.Subscribe(ctx, events.Subscriber{MerchantID: p.MerchantID, Mode: p.Mode, KeyPrefix: p.KeyPrefix, IP: clientIP(r)})
+	if refused != nil && !errors.Is(refused, events.ErrTooManyForIP) && !errors.Is(refused, events.ErrTooManyForMerchant) {
+		s.unavailable(w, r, what, refused)
+		return nil, nil, false
+	}
+	if refused != nil {
+		return sub, refused, true
+	}
+	var err error
+	if token != "" {
+		_, err = events.ConsumeWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
+	} else {
+		_, err = s.invoices.Authenticate(ctx, key)
+	}
+	if err == nil {
+		return sub, nil, true
+	}
+	if sub != nil {
+		sub.Close()
+	}
+	switch {
+	case errors.Is(err, events.ErrInvalidWSToken):
+		writeProblem(w, r, invalidWSToken()) // used by another connection, or its key revoked
+	case errors.Is(err, invoice.ErrUnauthenticated):
+		writeProblem(w, r, invalidAPIKey(w))
+	default:
+		s.unavailable(w, r, what, err)
+	}
+	return nil, nil, false
+}
+
+// wsPrincipal is who a WebSocket request acts for: the key's principal
+// (authenticate checked it), or, for a browser's request with no key, its
+// ws_token's (looked up, not used up: token is returned for subscribe to
+// use once the subscription is registered). A bad token is answered here,
+// ok false.
+func (s *server) wsPrincipal(w http.ResponseWriter, r *http.Request, what string) (p invoice.Principal, token string, ok bool) {
+	ctx := r.Context()
+	if p = principal(ctx); p.MerchantID != "" {
+		return p, "", true
+	}
+	token = r.URL.Query().Get("ws_token")
+	p, err := events.LookupWSToken(ctx, s.invoices.DB(), token, s.invoices.Now())
+	switch {
+	case errors.Is(err, events.ErrInvalidWSToken):
+		writeProblem(w, r, invalidWSToken())
+		return p, "", false
+	case err != nil:
+		s.unavailable(w, r, what, err)
+		return p, "", false
+	}
+	if rt, ok := ctx.Value(keyRoute).(*route); ok {
+		rt.merchantID = p.MerchantID
+	}
+	return p, token, true
 }
