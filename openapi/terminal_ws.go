@@ -141,18 +141,9 @@ func (s *server) serveTerminalWS(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, "terminal websocket", err)
 		return
 	}
-	var after int64
-	replay := r.URL.Query().Has("after")
-	if replay {
-		if after, err = s.terminalCursor(ctx, p, t.ID, r.URL.Query().Get("after")); err != nil {
-			var pr *Problem
-			if errors.As(err, &pr) {
-				writeProblem(w, r, pr)
-			} else {
-				s.unavailable(w, r, "terminal websocket", err)
-			}
-			return
-		}
+	after, replay, ok := s.resumeFrom(w, r, "terminal websocket", func(id string) (int64, error) { return s.terminalCursor(ctx, p, t.ID, id) })
+	if !ok {
+		return
 	}
 	sub, refused, ok := s.subscribe(w, r, p, token, terminalKey(r), "terminal websocket")
 	if !ok {
@@ -184,12 +175,6 @@ func (s *server) serveTerminalWS(w http.ResponseWriter, r *http.Request) {
 // terminalCursor resolves an `after` event id to its sequence: it must
 // name an event of one of the terminal's invoices.
 func (s *server) terminalCursor(ctx context.Context, p invoice.Principal, terminalID, id string) (int64, error) {
-	if len(id) > 64 {
-		id = id[:64]
-	}
-	if id == "" {
-		return 0, badCursor(id)
-	}
 	e, err := events.Get(ctx, s.invoices.DB(), p.MerchantID, p.Mode, id)
 	switch {
 	case errors.Is(err, invoice.ErrNotFound):

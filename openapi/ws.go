@@ -107,27 +107,9 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, boundScopeRefused(p.Scope))
 		return
 	}
-	var after int64
-	replay := r.URL.Query().Has("after")
-	if replay {
-		id := r.URL.Query().Get("after")
-		if len(id) > 64 {
-			id = id[:64]
-		}
-		if id == "" { // asked to resume, but from nothing
-			writeProblem(w, r, badCursor(id))
-			return
-		}
-		var err error
-		if after, err = s.cursor(ctx, p, id); err != nil {
-			var pr *Problem
-			if errors.As(err, &pr) {
-				writeProblem(w, r, pr)
-			} else {
-				s.unavailable(w, r, "websocket", err)
-			}
-			return
-		}
+	after, replay, ok := s.resumeFrom(w, r, "websocket", func(id string) (int64, error) { return s.cursor(ctx, p, id) })
+	if !ok {
+		return
 	}
 	sub, refused, ok := s.subscribe(w, r, p, token, bearerSecret(r), "websocket")
 	if !ok {
@@ -521,4 +503,33 @@ func (s *server) wsPrincipal(w http.ResponseWriter, r *http.Request, what string
 		rt.merchantID = p.MerchantID
 	}
 	return p, token, true
+}
+
+// resumeFrom reads a WebSocket request's ?after=<event id>: whether to
+// replay, and the sequence to replay after, which cursor finds (an event
+// of the merchant's, or of a terminal's invoices). A bad cursor is
+// answered here, ok false.
+func (s *server) resumeFrom(w http.ResponseWriter, r *http.Request, what string, cursor func(id string) (int64, error)) (after int64, replay, ok bool) {
+	if !r.URL.Query().Has("after") {
+		return 0, false, true
+	}
+	id := r.URL.Query().Get("after")
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	if id == "" { // asked to resume, but from nothing
+		writeProblem(w, r, badCursor(id))
+		return 0, false, false
+	}
+	after, err := cursor(id)
+	if err != nil {
+		var pr *Problem
+		if errors.As(err, &pr) {
+			writeProblem(w, r, pr)
+		} else {
+			s.unavailable(w, r, what, err)
+		}
+		return 0, false, false
+	}
+	return after, true, true
 }
