@@ -2,105 +2,20 @@ package openapi_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice/storetest"
+	"github.com/settlepay/settle/payor/browsertest"
 )
 
-// qrBrowser starts headless Chromium (as cmd/settle's browser tests do):
-// skipped without Chromium unless SETTLE_REQUIRE_BROWSER is set.
-func qrBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("SETTLE_CHROMIUM")
-	if path == "" {
-		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				path = p
-				break
-			}
-		}
-	}
-	if path == "" {
-		if os.Getenv("SETTLE_REQUIRE_BROWSER") != "" {
-			t.Fatal("no Chromium found (install Debian's chromium, or set SETTLE_CHROMIUM)")
-		}
-		t.Skip("no Chromium found; install Debian's chromium to run the browser tests")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-background-networking", true),
-	)
-	ctx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// qrTab opens a tab that fails the test on script errors, CSP violations
-// and failed requests, except log entries that contain one of ignore.
-func qrTab(t *testing.T, alloc context.Context, ignore ...string) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancelTimeout)
-	var mu sync.Mutex
-	var problems []string
-	chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
-		case *cdplog.EventEntryAdded:
-			if e := ev.Entry; e.Level == cdplog.EntryLevelError && !strings.HasSuffix(e.URL, "/favicon.ico") &&
-				!slices.ContainsFunc(ignore, func(s string) bool { return strings.Contains(e.Text, s) }) {
-				problems = append(problems, fmt.Sprintf("%s: %s %s", e.Source, e.Text, e.URL))
-			}
-		}
-	})
-	enable := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
-		return err
-	})
-	if err := chromedp.Do(ctx, enable); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, p := range problems {
-			t.Errorf("browser: %s", p)
-		}
-	})
-	return ctx
-}
-
-// qrAwait polls a JavaScript expression until it is true.
-func qrAwait(t *testing.T, ctx context.Context, what, expr string) {
-	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
-		t.Fatalf("%s (%s): %v\npage text:\n%s", what, expr, err, page)
-	}
-}
-
-// qrAwaitAcross is qrAwait across a navigation, which ends a Poll: it
+// qrAwaitAcross is browsertest.Await across a navigation, which ends a Poll: it
 // evaluates expr again and again, taking an error as false.
 func qrAwaitAcross(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
@@ -113,15 +28,6 @@ func qrAwaitAcross(t *testing.T, ctx context.Context, what, expr string) {
 			t.Fatalf("%s (%s): timed out\npage text:\n%s", what, expr, page)
 		}
 	}
-}
-
-func qrEval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("%s: %v", expr, err)
-	}
-	return v
 }
 
 // TestQRScanInBrowser scans static codes in headless Chromium, each with a
@@ -137,7 +43,7 @@ func qrEval[T any](t *testing.T, ctx context.Context, expr string) T {
 //     receiver gets a signed canceled request.
 func TestQRScanInBrowser(t *testing.T) {
 	t.Parallel()
-	alloc := qrBrowser(t)
+	alloc := browsertest.Browser(t)
 	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
 		e := setupQR(t, db, events.QRStartConfig{AllowPrivateAddresses: true}, true)
 		// createOrder is what the machine does once it accepted a start:
@@ -163,13 +69,13 @@ func TestQRScanInBrowser(t *testing.T) {
 			})
 			code := e.newCode(rc.URL, nil)
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
-			ctx := qrTab(t, alloc)
+			ctx := browsertest.Tab(t, alloc, 60*time.Second)
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
 			qrAwaitAcross(t, ctx, "checkout page", `location.pathname.startsWith('/pay/') && !!document.getElementById('amount') && document.getElementById('amount').textContent.includes('2.50')`)
 			inv := <-created
-			if loc := qrEval[string](t, ctx, `location.href`); loc != inv["payment_url"] {
+			if loc := browsertest.Eval[string](t, ctx, `location.href`); loc != inv["payment_url"] {
 				t.Errorf("page at %s, want the invoice's payment_url %v", loc, inv["payment_url"])
 			}
 			reqs := rc.receipts()
@@ -187,11 +93,11 @@ func TestQRScanInBrowser(t *testing.T) {
 			})
 			code := e.newCode(rc.URL, nil)
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
-			ctx := qrTab(t, alloc)
+			ctx := browsertest.Tab(t, alloc, 60*time.Second)
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
-			qrAwait(t, ctx, "down text", `document.querySelector('[data-testid=down-text]').textContent === 'Machine is down!' && !document.getElementById('qr-failure').hidden`)
+			browsertest.Await(t, ctx, 20*time.Second, "down text", `document.querySelector('[data-testid=down-text]').textContent === 'Machine is down!' && !document.getElementById('qr-failure').hidden`)
 			if reqs := rc.receipts(); len(reqs) != 1 || reqs[0].verifyErr != nil {
 				t.Errorf("a 412 is not retried: %d requests", len(reqs))
 			}
@@ -213,7 +119,7 @@ func TestQRScanInBrowser(t *testing.T) {
 			})
 			code := e.newCode(rc.URL, nil)
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
-			ctx := qrTab(t, alloc)
+			ctx := browsertest.Tab(t, alloc, 60*time.Second)
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
@@ -240,27 +146,27 @@ func TestQRScanInBrowser(t *testing.T) {
 			rc := newStartReceiver(t, nil)
 			code := e.newCode(rc.URL, map[string]any{"order_timeout_seconds": 30})
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
-			ctx := qrTab(t, alloc)
+			ctx := browsertest.Tab(t, alloc, 60*time.Second)
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the start request", func() bool { return len(rc.receipts()) == 1 })
 			e.clock.Advance(31 * time.Second)
-			qrAwait(t, ctx, "timed out text", `document.getElementById('qr-failure-title').textContent === 'This order timed out' && !document.getElementById('qr-failure').hidden`)
+			browsertest.Await(t, ctx, 20*time.Second, "timed out text", `document.getElementById('qr-failure-title').textContent === 'This order timed out' && !document.getElementById('qr-failure').hidden`)
 			sessionID := rc.receipts()[0].body["session_id"].(string)
 			waitFor(t, "the timed_out request", func() bool { return len(rc.ofSession(sessionID, "timed_out")) == 1 })
 		})
 
 		t.Run("bad dynamic data", func(t *testing.T) {
 			code := e.newCode("http://127.0.0.1:9/start", nil)
-			ctx := qrTab(t, alloc, "the server responded with a status of 400")
+			ctx := browsertest.Tab(t, alloc, 60*time.Second, "the server responded with a status of 400")
 			for _, dyn := range []string{`{"table":`, dynamicOfSize(4801)} {
 				// The refusal is a 400 page, which Chromium logs as a
 				// failed load: that entry is expected.
 				if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url")+"?dynamic="+url.QueryEscape(dyn))); err != nil {
 					t.Fatal(err)
 				}
-				text := qrEval[string](t, ctx, `document.querySelector('h1').textContent + ' / ' + document.querySelector('main p').textContent`)
+				text := browsertest.Eval[string](t, ctx, `document.querySelector('h1').textContent + ' / ' + document.querySelector('main p').textContent`)
 				if !strings.Contains(text, "order data is not valid") || !strings.Contains(text, "Ask the staff") {
 					t.Errorf("page reads %q", text)
 				}
@@ -270,7 +176,7 @@ func TestQRScanInBrowser(t *testing.T) {
 		t.Run("pay at table", func(t *testing.T) {
 			rc := newStartReceiver(t, nil)
 			code := e.newCode(rc.URL, map[string]any{"allow_dynamic_invoice": true})
-			ctx := qrTab(t, alloc)
+			ctx := browsertest.Tab(t, alloc, 60*time.Second)
 			dyn := url.QueryEscape(`{"amount":"18.40","currency":"USD","table":"7","waiter":"Ann"}`)
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url")+"?dynamic="+dyn)); err != nil {
 				t.Fatal(err)
@@ -285,12 +191,12 @@ func TestQRScanInBrowser(t *testing.T) {
 			rc := newStartReceiver(t, nil)
 			code := e.newCode(rc.URL, nil)
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
-			ctx := qrTab(t, alloc)
+			ctx := browsertest.Tab(t, alloc, 60*time.Second)
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the start request", func() bool { return len(rc.receipts()) == 1 })
-			qrAwait(t, ctx, "waiting", `document.getElementById('qr').dataset.status === 'waiting'`)
+			browsertest.Await(t, ctx, 20*time.Second, "waiting", `document.getElementById('qr').dataset.status === 'waiting'`)
 			if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 				t.Fatal(err)
 			}

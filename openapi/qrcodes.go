@@ -46,6 +46,7 @@ type ObjectIDParam struct {
 	ID string `path:"id" maxLength:"64" example:"qrc_06f0r5v3q8k2d1b4n7m9c0x2zs"`
 }
 
+// listPageInput is the query of a plain list: a cursor and a page size.
 type listPageInput struct {
 	After string `query:"after" maxLength:"64" doc:"Cursor: the last id of the previous page."`
 	Limit int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size."`

@@ -39,11 +39,6 @@ type deleteTerminalInput struct {
 	TerminalIDParam
 }
 
-type listTerminalsInput struct {
-	After string `query:"after" maxLength:"64" doc:"Cursor: the last id of the previous page."`
-	Limit int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size."`
-}
-
 // TerminalList is one page of terminals, newest first.
 type TerminalList struct {
 	Object  string                   `json:"object" enum:"list"`
@@ -110,7 +105,7 @@ func (s *server) createTerminal(ctx context.Context, in *createTerminalInput) (*
 	return &struct{ Body NewTerminal }{NewTerminal{TerminalObject: t.Object(), APIKey: key, CommandSecret: t.CommandSecret}}, nil
 }
 
-func (s *server) listTerminals(ctx context.Context, in *listTerminalsInput) (*struct{ Body TerminalList }, error) {
+func (s *server) listTerminals(ctx context.Context, in *listPageInput) (*struct{ Body TerminalList }, error) {
 	p := principal(ctx)
 	list, more, err := s.invoices.ListTerminals(ctx, p.MerchantID, p.Mode, in.After, in.Limit)
 	if err != nil {

@@ -7,94 +7,24 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
+	"github.com/settlepay/settle/payor/browsertest"
 )
 
-// browser starts headless Chromium for the test and returns a context for a
-// fresh tab maker. Without Chromium the test is skipped, unless
-// SETTLE_REQUIRE_BROWSER is set (CI sets it and installs Chromium).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("SETTLE_CHROMIUM")
-	if path == "" {
-		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				path = p
-				break
-			}
-		}
-	}
-	if path == "" {
-		if os.Getenv("SETTLE_REQUIRE_BROWSER") != "" {
-			t.Fatal("no Chromium found (install Debian's chromium, or set SETTLE_CHROMIUM)")
-		}
-		t.Skip("no Chromium found; install Debian's chromium to run the browser tests")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-background-networking", true),
-	)
-	ctx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	return ctx
-}
+// browser starts headless Chromium for the test (browsertest.Browser).
+func browser(t *testing.T) context.Context { return browsertest.Browser(t) }
 
 // tab opens a new tab that fails the test on console errors (a CSP
 // violation, a script error) and on uncaught exceptions.
 func tab(t *testing.T, alloc context.Context, timeout time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	t.Cleanup(cancelTimeout)
-	var mu sync.Mutex
-	var problems []string
-	chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			if d.Exception != nil {
-				problems = append(problems, "exception: "+d.Text+" "+d.Exception.Description)
-			} else {
-				problems = append(problems, "exception: "+d.Text)
-			}
-		case *cdplog.EventEntryAdded:
-			// CSP violations, failed requests and console.error calls.
-			if e := ev.Entry; e.Level == cdplog.EntryLevelError && !strings.HasSuffix(e.URL, "/favicon.ico") {
-				problems = append(problems, fmt.Sprintf("%s: %s %s", e.Source, e.Text, e.URL))
-			}
-		}
-	})
-	enable := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
-		return err
-	})
-	if err := chromedp.Do(ctx, enable); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, p := range problems {
-			t.Errorf("browser: %s", p)
-		}
-	})
-	return ctx
+	return browsertest.Tab(t, alloc, timeout)
 }
 
 // artifacts is where the browser tests leave their screenshots:
@@ -126,16 +56,13 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // await polls a JavaScript expression until it is true.
 func await(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	awaitWithin(t, ctx, 30*time.Second, what, expr)
+	browsertest.Await(t, ctx, 30*time.Second, what, expr)
 }
 
 // awaitWithin is await with a timeout of its own.
 func awaitWithin(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))); err != nil {
-		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
-		t.Fatalf("%s (%s): %v\npage text:\n%s", what, expr, err, page)
-	}
+	browsertest.Await(t, ctx, timeout, what, expr)
 }
 
 // checkoutFrame is a browser context inside the checkout iframe that the
@@ -163,11 +90,7 @@ func checkoutFrame(t *testing.T, ctx context.Context, api string) context.Contex
 
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("%s: %v", expr, err)
-	}
-	return v
+	return browsertest.Eval[T](t, ctx, expr)
 }
 
 const visible = `(s) => { const e = document.querySelector(s); return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0; }`
