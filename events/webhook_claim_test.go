@@ -132,20 +132,34 @@ func TestWebhookHangingEndpointBacklog(t *testing.T) {
 		e.emit(old, invoice.EventInvoiceUpdated) // the hanging endpoint's older backlog
 		eventually(t, 10*time.Second, "the older backlog queued", func() bool { return len(e.deliveries(slow.ID)) == old })
 		var healthy []events.Endpoint
+		var receivers []*receiver
 		for range 9 {
 			rc := newReceiver(t, nil)
 			ep := e.endpoint(rc.URL)
 			rc.setSecret(ep.Secret)
 			healthy = append(healthy, ep)
+			receivers = append(receivers, rc)
 		}
 		cfg := e.fastConfig()
 		cfg.Workers, cfg.PerEndpoint, cfg.Timeout = 6, 2, time.Minute
 		e.start(db, cfg)
 		e.emit(n, invoice.EventInvoiceCreated)
-		for _, ep := range healthy {
-			for _, d := range e.recorded(ep.ID, n) {
-				if d.Status != events.DeliverySucceeded {
-					t.Fatalf("healthy delivery %+v: want succeeded while the other endpoint hangs", d)
+		for i, ep := range healthy {
+			ds := e.recorded(ep.ID, n)
+			if len(ds) != n {
+				t.Fatalf("healthy endpoint: %d deliveries, want %d", len(ds), n)
+			}
+			for _, d := range ds {
+				if d.Status != events.DeliverySucceeded || d.Attempts != 1 {
+					t.Fatalf("healthy delivery %+v: want succeeded at its one attempt while the other endpoint hangs", d)
+				}
+			}
+			if got := e.attemptCount(ep.ID); got != n {
+				t.Fatalf("healthy endpoint: %d attempts recorded for %d deliveries; want one each", got, n)
+			}
+			for id, c := range receivers[i].counts() {
+				if c != 1 {
+					t.Fatalf("webhook %s sent %d times; want once", id, c)
 				}
 			}
 		}

@@ -125,26 +125,41 @@ func (e *whEnv) deliveries(endpointID string) []events.Delivery {
 	return ds
 }
 
+// attemptCount is how many attempts to the endpoint are recorded.
+func (e *whEnv) attemptCount(endpointID string) int {
+	e.t.Helper()
+	n, err := e.db.NewSelect().Model((*events.Attempt)(nil)).Where("endpoint_id = ?", endpointID).Count(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return int(n)
+}
+
 // recorded waits until at least n attempts to the endpoint are recorded
 // and none is in flight, and returns its deliveries. A receiver has a
 // request before the engine records its outcome (and, under load, well
 // before): a test that then reads deliveries or attempts, or moves the
 // clock, waits for this, never for its receiver.
+//
+// The attempts are counted before the deliveries are read: an attempt row
+// and its delivery's outcome are written together, so every counted
+// attempt shows in the deliveries read after it. (Read the other way
+// round, a delivery still waiting for its claim could be read as pending,
+// then claimed, sent and counted before the count.)
 func (e *whEnv) recorded(endpointID string, n int) []events.Delivery {
 	e.t.Helper()
 	var ds []events.Delivery
 	eventually(e.t, 10*time.Second, fmt.Sprintf("%d attempts to %s recorded, none in flight", n, endpointID), func() bool {
+		if e.attemptCount(endpointID) < n {
+			return false
+		}
 		ds = e.deliveries(endpointID)
 		for _, d := range ds {
 			if d.LockedUntil != nil {
 				return false
 			}
 		}
-		attempts, err := e.db.NewSelect().Model((*events.Attempt)(nil)).Where("endpoint_id = ?", endpointID).Count(context.Background())
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		return attempts >= int64(n)
+		return true
 	})
 	return ds
 }
