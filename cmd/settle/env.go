@@ -16,6 +16,7 @@ import (
 var otherVariables = []string{
 	"SETTLE_TEST_POSTGRES_URL", // storage tests also run on this Postgres
 	"SETTLE_REQUIRE_BROWSER",   // browser tests fail without a browser
+	"SETTLE_REQUIRE_SYSTEMD",   // the systemd unit test fails without systemd-analyze
 	"SETTLE_CHROMIUM",          // the browser tests' browser
 	"SETTLE_TEST_ARTIFACTS",    // where browser tests leave screenshots
 	"SETTLE_TEST_AS_BINARY",    // the money simulation runs settle as a binary
