@@ -47,6 +47,7 @@ type benchWSConfig struct {
 	JSON         bool
 	Processes    string // "auto", "one" or "two"
 	CPUProfile   string // where to write the server process's CPU profile of the writing phase
+	Server       string // "settle", or "raw": the kernel's floor (see rawWSServer)
 
 	clientsOnly string // internal: the child's server URL
 }
@@ -55,6 +56,7 @@ type benchWSConfig struct {
 // from an event's created_at (stamped when the invoice is created) to the
 // moment a client read it.
 type benchWSResult struct {
+	Server          string       `json:"server"` // settle, or raw (the reference)
 	Database        string       `json:"database"`
 	CPUs            int          `json:"cpus"`
 	Connections     int          `json:"connections"`       // asked for
@@ -116,6 +118,7 @@ func (m *Main) benchWS(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.Drain, "drain", 30*time.Second, "how long to wait for the last events after writing stops")
 	fs.BoolVar(&c.JSON, "json", false, "print the result as one JSON object")
 	fs.StringVar(&c.Processes, "processes", "auto", "one: clients in this process; two: clients in a child process (each side then needs one descriptor per connection, not two); auto: two only when the open-files limit is too low for one")
+	fs.StringVar(&c.Server, "server", "settle", "settle: settle's hub, fed by invoices created through its service; raw: the reference, the same events framed as settle frames them and written to each socket with one non-blocking write, with nothing in between (what the kernel alone costs)")
 	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a CPU profile of this process (the server, and the clients with --processes one) while events are written, to this file")
 	fs.StringVar(&c.clientsOnly, "clients-only", "", "internal: run only the clients against this ws:// URL, as the child process of a bench")
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +144,8 @@ func (m *Main) benchWS(ctx context.Context, args []string) error {
 		return fmt.Errorf("bench ws: --client-coalesce %s: want 0 to 1s", c.Coalesce)
 	case c.Processes != "auto" && c.Processes != "one" && c.Processes != "two":
 		return fmt.Errorf("bench ws: --processes %q: want auto, one or two", c.Processes)
+	case c.Server != "settle" && c.Server != "raw":
+		return fmt.Errorf("bench ws: --server %q: want settle or raw", c.Server)
 	}
 	res, err := runBenchWS(ctx, c, m.Stderr)
 	if err != nil {
@@ -343,7 +348,7 @@ func (ch *childClients) records(events int) ([]*benchRecord, error) {
 
 func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchWSResult, error) {
 	started := time.Now()
-	res := &benchWSResult{Connections: c.Connections, CPUs: runtime.NumCPU(), Processes: 1}
+	res := &benchWSResult{Server: c.Server, Connections: c.Connections, CPUs: runtime.NumCPU(), Processes: 1}
 	// One process needs two descriptors per connection (server and client
 	// side); with the clients in a child, each side needs one.
 	res.OpenFilesLimit = raiseOpenFiles(uint64(2*c.Connections + 256))
@@ -374,27 +379,43 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 	if err != nil {
 		return nil, err
 	}
-	written, sequenced := &events.Signal{}, &events.Signal{}
-	svc.OnEventsWritten(written.Notify)
-	sequencer := events.NewSequencer(db, log, written, sequenced)
-	hub := events.NewHub(db, log, events.HubConfig{MaxPerIP: -1, MaxPerMerchant: -1}, sequenced)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	res.ListenerAddr = ln.Addr().String()
-	srv := &http.Server{Handler: openapi.New(openapi.Deps{Invoices: svc, Hub: hub, Log: log}), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	work, stop := context.WithCancel(ctx)
 	var bg sync.WaitGroup
-	bg.Go(func() { srv.Serve(ln) })
-	bg.Go(func() { sequencer.Run(work) })
-	bg.Go(func() { hub.Run(work) })
 	defer func() {
 		stop()
-		srv.Close()
 		bg.Wait()
 	}()
+	var hub *events.Hub
+	var raw *rawWSServer
+	var made *rawWSEvents
+	if c.Server == "raw" {
+		template, err := rawWSTemplate(ctx, svc, merchant.ID)
+		if err != nil {
+			return nil, err
+		}
+		if raw, err = startRawWSServer(); err != nil {
+			return nil, err
+		}
+		defer raw.close()
+		made = &rawWSEvents{template: template}
+		res.ListenerAddr = raw.ln.Addr().String()
+	} else {
+		written, sequenced := &events.Signal{}, &events.Signal{}
+		svc.OnEventsWritten(written.Notify)
+		sequencer := events.NewSequencer(db, log, written, sequenced)
+		hub = events.NewHub(db, log, events.HubConfig{MaxPerIP: -1, MaxPerMerchant: -1}, sequenced)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		res.ListenerAddr = ln.Addr().String()
+		srv := &http.Server{Handler: openapi.New(openapi.Deps{Invoices: svc, Hub: hub, Log: log}), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		bg.Go(func() { srv.Serve(ln) })
+		bg.Go(func() { sequencer.Run(work) })
+		bg.Go(func() { hub.Run(work) })
+		defer srv.Close()
+	}
 
 	heap0, _ := heapInUse()
 	rss0, stack0 := vmRSSKiB(), stackInUse()
@@ -422,7 +443,11 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 		res.ServerHeapKiBPerConn = round((heap-heap0)*1024/float64(c.Connections), 2)
 		res.ServerStackKiBPerConn = round(float64(stackInUse()-stack0)/1024/float64(c.Connections), 2)
 	}
-	res.HubConnections = hub.Connections()
+	if raw != nil {
+		res.HubConnections = int(raw.count.Load())
+	} else {
+		res.HubConnections = hub.Connections()
+	}
 
 	// Write: invoices at the rate, from a few workers so one slow commit
 	// does not hold back the schedule.
@@ -451,7 +476,15 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 	tick := time.NewTicker(time.Duration(float64(time.Second) / c.Rate))
 	w0 := time.Now()
 	for n := 0; time.Since(w0) < c.Duration && work.Err() == nil; n++ {
-		jobs <- n
+		if raw != nil {
+			frame, err := made.next()
+			if err != nil {
+				return nil, err
+			}
+			raw.publish(frame)
+		} else {
+			jobs <- n
+		}
 		<-tick.C
 	}
 	tick.Stop()
@@ -459,11 +492,16 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 	writers.Wait()
 	writeSeconds := time.Since(w0).Seconds()
 
-	// The events in the store are the truth: every connection must have
-	// read each of them once, in order.
-	stored, err := benchWSEvents(ctx, db, merchant.ID)
-	if err != nil {
-		return nil, err
+	// The events in the store (for the reference, the events it made) are
+	// the truth: every connection must have read each of them once, in
+	// order.
+	stored := made.all()
+	if raw == nil {
+		if stored, err = benchWSEvents(ctx, db, merchant.ID); err != nil {
+			return nil, err
+		}
+	} else if n := raw.blocked.Load() + raw.failed.Load(); n > 0 {
+		res.FirstError = fmt.Sprintf("reference: %d writes not taken whole by the kernel", n)
 	}
 	recs, err := side.records(len(stored))
 	if err != nil {
@@ -529,6 +567,9 @@ func runBenchWS(ctx context.Context, c benchWSConfig, stderr io.Writer) (*benchW
 			spreads = append(spreads, lastAt[seq]-f)
 		}
 		res.First, res.Spread = summarise(firsts), summarise(spreads)
+	}
+	if res.FirstError != "" && firstErr == "" {
+		firstErr = res.FirstError
 	}
 	if s, ok := writeErr.Load().(string); ok && firstErr == "" {
 		firstErr = s
@@ -611,6 +652,7 @@ func benchWSEvents(ctx context.Context, db *bun.DB, merchantID string) ([]invoic
 func (r *benchWSResult) writeText(w io.Writer) error {
 	us := func(v int64) string { return (time.Duration(v) * time.Microsecond).String() }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "server\t%s\n", r.Server)
 	fmt.Fprintf(tw, "database\t%s\n", r.Database)
 	fmt.Fprintf(tw, "cpus\t%d\n", r.CPUs)
 	fmt.Fprintf(tw, "connections held\t%d of %d\t(opened in %.3fs; server counted %d)\n", r.Held, r.Connections, r.ConnectSeconds, r.HubConnections)

@@ -11,15 +11,23 @@ import (
 
 // TestBenchWS runs `settle bench ws` small, on each dialect, and checks
 // that every connection got every event exactly once.
+//
+// With --server raw (the reference: no settle between the events and the
+// sockets) the same holds on SQLite.
 func TestBenchWS(t *testing.T) {
 	t.Parallel()
-	for _, dialect := range storetest.Dialects(t) {
-		t.Run(dialect, func(t *testing.T) {
+	runs := []string{"raw"}
+	runs = append(runs, storetest.Dialects(t)...)
+	for _, run := range runs {
+		t.Run(run, func(t *testing.T) {
 			t.Parallel()
 			args := []string{"bench", "ws", "--json", "--connections", "50", "--rate", "40", "--duration", "500ms",
 				"--processes", "one", "--drain", "5s"}
-			if dialect == "postgres" {
-				args = append(args, "--database-url", storetest.Open(t, dialect).URL)
+			switch run {
+			case "postgres":
+				args = append(args, "--database-url", storetest.Open(t, run).URL)
+			case "raw":
+				args = append(args, "--server", "raw")
 			}
 			var stdout, stderr bytes.Buffer
 			m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
@@ -30,6 +38,9 @@ func TestBenchWS(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("bench ws: %v (%+v)", err, res)
+			}
+			if want := map[bool]string{true: "raw", false: "settle"}[run == "raw"]; res.Server != want {
+				t.Errorf("server %q, want %q", res.Server, want)
 			}
 			if res.Held != 50 || res.HubConnections != 50 {
 				t.Errorf("held %d, server counted %d, want 50", res.Held, res.HubConnections)
@@ -55,7 +66,7 @@ func TestBenchWS(t *testing.T) {
 func TestBenchWSRefusesBadFlags(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
-		{"--connections", "0"}, {"--rate", "0"}, {"--duration", "-1s"}, {"--processes", "three"}, {"extra"},
+		{"--connections", "0"}, {"--rate", "0"}, {"--duration", "-1s"}, {"--processes", "three"}, {"--server", "nginx"}, {"extra"},
 	} {
 		var stdout, stderr bytes.Buffer
 		m := &Main{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}

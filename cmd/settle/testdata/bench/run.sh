@@ -33,9 +33,13 @@
 #      the ledger against 1,000 and 100,000 open invoices, and a million with
 #      BENCH_LARGE=1), SQLite and Postgres. The goal is a flat rate across sizes.
 #   F. Merchant WebSockets (`settle bench ws --connections 10000 --rate 5
-#      --duration 10s`, SQLite), PAIRS runs: p99 from an event's commit to its
-#      receipt on every connection, against the 100 ms goal, nothing missing,
-#      and the server's memory per connection.
+#      --duration 10s`, SQLite), PAIRS pairs: p99 from an event's commit to
+#      its receipt on every connection, against the 100 ms goal, nothing
+#      missing, and the server's memory per connection; each run paired
+#      with `--server raw`, the reference: the same events framed as settle
+#      frames them and written to each socket with one non-blocking write,
+#      with nothing in between (no database, sequencer or hub), to the same
+#      clients: the floor the kernel sets on this machine.
 #   G. Idle footprint: cmd/settle/testdata/footprint/run.sh (release and
 #      default builds, two EVM networks watched, idle 30 s, SQLite and the
 #      Postgres at PGHOST_URL; see its header), against the 40 MiB goal.
@@ -453,28 +457,34 @@ if [ -z "$only" ] || [ "$only" = E ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = F ]; then
-	# F. Merchant WebSockets on SQLite.
+	# F. Merchant WebSockets on SQLite, each run paired with the raw reference.
 	echo
-	echo "== F. Merchant WebSockets: settle bench ws --connections 10000 --rate 5 --duration 10s, $pairs runs"
-	printf '   %-5s %-8s %6s %9s %8s %9s %9s %9s %14s %16s\n' run load1 held messages missing p50 p99 max "server CPU/event" "server KiB/conn"
+	echo "== F. Merchant WebSockets: settle bench ws --connections 10000 --rate 5 --duration 10s, $pairs pairs with --server raw"
+	printf '   %-5s %-7s %-8s %6s %9s %8s %9s %9s %9s %14s %16s\n' pair server load1 held messages missing p50 p99 max "server CPU/event" "server KiB/conn"
 	: >"$work/F.runs"
 	for i in $(seq "$pairs"); do
-		l=$(load1)
-		f="$work/ws$i.json"
-		"$work/settle" bench ws --connections 10000 --rate 5 --duration 10s --json >"$f" 2>"$work/ws$i.err" ||
-			{ cat "$f" "$work/ws$i.err" >&2; exit 1; }
-		jsub() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p" "$f"; }
-		p50=$(jsub latency_us p50) p99=$(jsub latency_us p99) mx=$(jsub latency_us max)
-		printf '   %-5d %-8s %6s %9s %8s %6.1f ms %6.1f ms %6.1f ms %11s ms %16s\n' "$i" "$l" "$(jfield "$f" held)" \
-			"$(jfield "$f" received_messages)" "$(( $(jfield "$f" missing) + $(jfield "$f" duplicates) ))" \
-			"$(awk -v v="$p50" 'BEGIN { print v / 1000 }')" "$(awk -v v="$p99" 'BEGIN { print v / 1000 }')" \
-			"$(awk -v v="$mx" 'BEGIN { print v / 1000 }')" "$(jfield "$f" server_cpu_ms_per_event)" \
-			"$(jfield "$f" server_kib_per_connection)"
-		echo "$p99 $(jfield "$f" missing) $(jfield "$f" duplicates)" >>"$work/F.runs"
+		for server in settle raw; do
+			l=$(load1)
+			f="$work/ws-$server$i.json"
+			"$work/settle" bench ws --server "$server" --connections 10000 --rate 5 --duration 10s --json >"$f" 2>"$work/ws-$server$i.err" ||
+				{ cat "$f" "$work/ws-$server$i.err" >&2; exit 1; }
+			jsub() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p" "$f"; }
+			p50=$(jsub latency_us p50) p99=$(jsub latency_us p99) mx=$(jsub latency_us max)
+			printf '   %-5d %-7s %-8s %6s %9s %8s %6.1f ms %6.1f ms %6.1f ms %11s ms %16s\n' "$i" "$server" "$l" "$(jfield "$f" held)" \
+				"$(jfield "$f" received_messages)" "$(( $(jfield "$f" missing) + $(jfield "$f" duplicates) ))" \
+				"$(awk -v v="$p50" 'BEGIN { print v / 1000 }')" "$(awk -v v="$p99" 'BEGIN { print v / 1000 }')" \
+				"$(awk -v v="$mx" 'BEGIN { print v / 1000 }')" "$(jfield "$f" server_cpu_ms_per_event)" \
+				"$(jfield "$f" server_kib_per_connection)"
+			echo "$server $p99 $(jfield "$f" missing) $(jfield "$f" duplicates) $(jfield "$f" server_cpu_ms_per_event)" >>"$work/F.runs"
+		done
 	done
-	read -r pmin pmed pmax < <(awk '{ print $1 / 1000 }' "$work/F.runs" | stats)
-	bad=$(awk '{ s += $2 + $3 } END { print s + 0 }' "$work/F.runs")
-	awk -v m="$pmed" -v lo="$pmin" -v hi="$pmax" -v bad="$bad" 'BEGIN { printf "   p99 median %.1f ms (runs %.1f–%.1f ms), missing or duplicated %d; goal: p99 under 100 ms, nothing missing: %s\n", m, lo, hi, bad, (m < 100 && bad == 0 ? "met" : "NOT met") }'
+	read -r pmin pmed pmax < <(awk '$1 == "settle" { print $2 / 1000 }' "$work/F.runs" | stats)
+	read -r rmin rmed rmax < <(awk '$1 == "raw" { print $2 / 1000 }' "$work/F.runs" | stats)
+	read -r _ cmed _ < <(awk '$1 == "settle" { print $5 }' "$work/F.runs" | stats)
+	read -r _ rcmed _ < <(awk '$1 == "raw" { print $5 }' "$work/F.runs" | stats)
+	bad=$(awk '{ s += $3 + $4 } END { print s + 0 }' "$work/F.runs")
+	awk -v m="$pmed" -v lo="$pmin" -v hi="$pmax" -v bad="$bad" 'BEGIN { printf "   settle p99 median %.1f ms (runs %.1f–%.1f ms), missing or duplicated %d; goal: p99 under 100 ms, nothing missing: %s\n", m, lo, hi, bad, (m < 100 && bad == 0 ? "met" : "NOT met") }'
+	awk -v m="$rmed" -v lo="$rmin" -v hi="$rmax" -v s="$pmed" -v c="$cmed" -v rc="$rcmed" 'BEGIN { printf "   reference p99 median %.1f ms (runs %.1f–%.1f ms): settle at %.2f× the floor; CPU per event %s ms against %s ms\n", m, lo, hi, s / m, c, rc }'
 fi
 
 if [ -z "$only" ] || [ "$only" = G ]; then
