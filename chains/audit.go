@@ -158,6 +158,9 @@ type Discrepancy struct {
 	Recorded  string          `json:"recorded_units,omitempty"`
 	Chain     string          `json:"chain_units,omitempty"`
 	Detail    string          `json:"detail"`
+	// Transfer is, for not_recorded, the transfer as the chain holds it,
+	// for `settle rescan` to record (nil where the audit cannot build it).
+	Transfer *Transfer `json:"-"`
 }
 
 // AuditTotal sums one token over the audited range: every transfer the

@@ -201,9 +201,12 @@ func Audit(ctx context.Context, c AuditClient, store chains.AuditRecords, cfg Au
 		if counted || reported[k] {
 			continue
 		}
+		to := common.BytesToAddress(lg.Topics[2].Bytes()).Hex()
 		d := chains.Discrepancy{Kind: chains.NotRecorded, Network: net, TxID: k.tx, Index: k.index, Block: int64(lg.BlockNumber),
-			Asset: m.Asset, Decimals: m.Decimals, Chain: amount.String(),
-			Detail: "transfer to " + common.BytesToAddress(lg.Topics[2].Bytes()).Hex() + " is not recorded"}
+			Asset: m.Asset, Decimals: m.Decimals, Chain: amount.String(), Detail: "transfer to " + to + " is not recorded",
+			Transfer: &chains.Transfer{Network: net, Token: lg.Address.Hex(), TxID: k.tx, Index: k.index,
+				Block: int64(lg.BlockNumber), BlockHash: lg.BlockHash.Hex(),
+				From: common.BytesToAddress(lg.Topics[1].Bytes()).Hex(), To: to, Amount: amount}}
 		if rs := recorded[k]; len(rs) > 0 {
 			d.PaymentID, d.InvoiceID = rs[0].id, rs[0].invoiceID
 			d.Detail += fmt.Sprintf(" (recorded as reversed in block %d)", rs[0].block)

@@ -81,6 +81,8 @@ usage:
   settle reconcile --network N --from T --to T  audit recorded payments against the chain
   settle reconcile --network devnet [--data-dir D]
                                                 the same on a running devnet, found by its data directory
+  settle rescan --network N (--from-block B | --from T) [--to-block B | --to T]
+                                                record transfers the store missed in an EVM network's confirmed blocks
   settle bench create --url URL --key KEY [--concurrency N] [--duration D]
 
 Run "settle COMMAND -h" for a command's flags. Every command warns of a
@@ -117,6 +119,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.bench(ctx, args[1:])
 	case "reconcile":
 		return m.reconcile(ctx, args[1:])
+	case "rescan":
+		return m.rescan(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -41,7 +42,7 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("reconcile takes no arguments, got %q", rest)
 	}
-	n, err := reconcileNetwork(*network)
+	n, err := reconcileNetwork("reconcile", *network)
 	if err != nil {
 		return err
 	}
@@ -54,42 +55,16 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 	if c.EVMMaxRange <= 0 {
 		return errors.New("reconcile: --evm-max-range must be positive")
 	}
-	endpoints, err := m.networkEndpoints(c.ConfigFile)
+	tg, err := m.chainTarget("reconcile", fs, &c, n, *dataDir, *fromFlag == "")
 	if err != nil {
 		return err
 	}
-	e, ok := endpoints[n.ID]
-	// The devnet is found by its data directory: its devnet.json names its
-	// database and RPC, which a setting given explicitly overrides.
-	var devnetStart time.Time
-	if n.ID == "devnet" && (!ok || !flagSet(fs, "database-url") || *fromFlag == "") {
-		st, err := readDevnetState(*dataDir)
-		if err != nil && (!ok || !flagSet(fs, "database-url")) {
-			return fmt.Errorf("reconcile: no devnet found in %s (start `settle devnet --data-dir %s`, or give --database-url and SETTLE_RPC_DEVNET): %w",
-				*dataDir, *dataDir, err)
-		}
-		if !ok && st.RPCURL != "" {
-			e, ok = chains.Endpoint{HTTP: st.RPCURL, WS: st.WSURL, Confirmations: 1}, true
-		}
-		if !flagSet(fs, "database-url") && st.DatabaseURL != "" {
-			c.DatabaseURL = st.DatabaseURL
-		}
-		devnetStart = st.StartedAt
-	}
-	if !ok {
-		return fmt.Errorf("reconcile: no RPC configured for %s: set SETTLE_RPC_%s or give it in the config file (--config)",
-			n.ID, strings.ToUpper(n.ID))
-	}
+	n, e, cat := tg.network, tg.endpoint, tg.cat
 	if n.ID == "devnet" {
-		if from, to, err = reconcileRange(*fromFlag, *toFlag, devnetStart, true); err != nil {
+		if from, to, err = reconcileRange(*fromFlag, *toFlag, tg.devnetStart, true); err != nil {
 			return err
 		}
 	}
-	cat, err := chains.NewCatalogue(map[string]chains.Endpoint{n.ID: e})
-	if err != nil {
-		return err
-	}
-	n, _ = cat.Network(n.ID)
 
 	db, err := openReadOnly(ctx, c.DatabaseURL)
 	if err != nil {
@@ -123,6 +98,54 @@ func (m *Main) reconcile(ctx context.Context, args []string) error {
 		return fmt.Errorf("reconcile %s: %w: %d %s", n.ID, errFailed, k, plural(k, "discrepancy", "discrepancies"))
 	}
 	return nil
+}
+
+// chainTarget is what `settle reconcile` and `settle rescan` read: a
+// network, its RPC endpoint and catalogue, and (in c) the database.
+type chainTarget struct {
+	network     chains.Network
+	endpoint    chains.Endpoint
+	cat         *chains.Catalogue
+	devnetStart time.Time // on the devnet, when it started
+}
+
+// chainTarget finds network n's RPC (SETTLE_RPC_*, the config file, or on
+// the devnet its data directory's devnet.json, which also gives the
+// database unless --database-url is set and, when needStart, the devnet's
+// start).
+func (m *Main) chainTarget(cmd string, fs *flag.FlagSet, c *Config, n chains.Network, dataDir string, needStart bool) (chainTarget, error) {
+	endpoints, err := m.networkEndpoints(c.ConfigFile)
+	if err != nil {
+		return chainTarget{}, err
+	}
+	tg := chainTarget{network: n}
+	e, ok := endpoints[n.ID]
+	// The devnet is found by its data directory: its devnet.json names its
+	// database and RPC, which a setting given explicitly overrides.
+	if n.ID == "devnet" && (!ok || !flagSet(fs, "database-url") || needStart) {
+		st, err := readDevnetState(dataDir)
+		if err != nil && (!ok || !flagSet(fs, "database-url")) {
+			return tg, fmt.Errorf("%s: no devnet found in %s (start `settle devnet --data-dir %s`, or give --database-url and SETTLE_RPC_DEVNET): %w",
+				cmd, dataDir, dataDir, err)
+		}
+		if !ok && st.RPCURL != "" {
+			e, ok = chains.Endpoint{HTTP: st.RPCURL, WS: st.WSURL, Confirmations: 1}, true
+		}
+		if !flagSet(fs, "database-url") && st.DatabaseURL != "" {
+			c.DatabaseURL = st.DatabaseURL
+		}
+		tg.devnetStart = st.StartedAt
+	}
+	if !ok {
+		return tg, fmt.Errorf("%s: no RPC configured for %s: set SETTLE_RPC_%s or give it in the config file (--config)",
+			cmd, n.ID, strings.ToUpper(n.ID))
+	}
+	if tg.cat, err = chains.NewCatalogue(map[string]chains.Endpoint{n.ID: e}); err != nil {
+		return tg, err
+	}
+	tg.network, _ = tg.cat.Network(n.ID)
+	tg.endpoint = e
+	return tg, nil
 }
 
 // reconcileEVM audits an EVM network over the blocks whose timestamps fall
@@ -183,9 +206,9 @@ func reconcileSolana(ctx context.Context, n chains.Network, e chains.Endpoint, l
 
 // reconcileNetwork returns the network to audit: a known EVM or Solana
 // network.
-func reconcileNetwork(id string) (chains.Network, error) {
+func reconcileNetwork(cmd, id string) (chains.Network, error) {
 	if id == "" {
-		return chains.Network{}, errors.New("reconcile: --network is required")
+		return chains.Network{}, fmt.Errorf("%s: --network is required", cmd)
 	}
 	supported := func(n chains.Network) bool { return n.Kind == chains.KindEVM || n.Kind == chains.KindSolana }
 	n, ok := chains.NetworkByID(id)
@@ -196,10 +219,10 @@ func reconcileNetwork(id string) (chains.Network, error) {
 				ids = append(ids, n.ID)
 			}
 		}
-		return n, fmt.Errorf("reconcile: unknown network %q (EVM and Solana networks: %s)", id, strings.Join(ids, ", "))
+		return n, fmt.Errorf("%s: unknown network %q (EVM and Solana networks: %s)", cmd, id, strings.Join(ids, ", "))
 	}
 	if !supported(n) {
-		return n, fmt.Errorf("reconcile supports EVM and Solana networks; %s is a %s network", id, n.Kind)
+		return n, fmt.Errorf("%s supports EVM and Solana networks; %s is a %s network", cmd, id, n.Kind)
 	}
 	return n, nil
 }
@@ -300,7 +323,23 @@ func printAudit(w io.Writer, rep chains.AuditReport, kind chains.Kind, from, to 
 			amount(t.RecordedUnits, t.Decimals), t.Recorded)
 	}
 	if k := len(rep.Discrepancies); k > 0 {
-		_, err := fmt.Fprintf(w, "%d %s\n", k, plural(k, "discrepancy", "discrepancies"))
+		if _, err := fmt.Fprintf(w, "%d %s\n", k, plural(k, "discrepancy", "discrepancies")); err != nil {
+			return err
+		}
+	}
+	// Missed transfers are for `settle rescan` to record.
+	first, last, missed := int64(0), int64(0), 0
+	for _, d := range rep.Discrepancies {
+		if d.Kind == chains.NotRecorded && d.Transfer != nil {
+			if missed == 0 || d.Block < first {
+				first = d.Block
+			}
+			last, missed = max(last, d.Block), missed+1
+		}
+	}
+	if missed > 0 && kind == chains.KindEVM {
+		_, err := fmt.Fprintf(w, "%d not recorded: `settle rescan --network %s --from-block %d --to-block %d` records %s through the ledger\n",
+			missed, rep.Network, first, last, plural(missed, "it", "them"))
 		return err
 	}
 	return nil
