@@ -18,6 +18,7 @@ type NetworkStatus struct {
 	LastError  string    `json:"last_error,omitempty"`
 	LastErrAt  time.Time `json:"last_error_at,omitzero"`
 	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	LastOKAt   time.Time `json:"last_ok_at,omitzero" doc:"When the watcher last brought the network up to date."`
 	Refused    string    `json:"refused,omitempty" doc:"Why the network is not offered (its RPC is another chain)."`
 	Confirmed  string    `json:"confirmed_at" doc:"depth or finalized"`
 	Subscribed bool      `json:"subscribed" doc:"New heads arrive over a WebSocket subscription (else polling)."`

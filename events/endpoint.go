@@ -16,13 +16,14 @@ const (
 	TypeCheckoutScanned         = "checkout.scanned"
 	TypeCheckoutLocked          = "checkout.locked"
 	TypeWebhookEndpointDisabled = "webhook_endpoint.disabled"
+	TypeSystemAlert             = "system.alert" // written by package alerts
 )
 
 // Types lists every event type a filter may name.
 var Types = []string{
 	invoice.EventInvoiceCreated, invoice.EventInvoiceUpdated, invoice.EventInvoicePaymentUpdated,
 	TypeCheckoutScanned, TypeCheckoutOpened, TypeCheckoutLocked, TypeWebhookEndpointDisabled,
-	invoice.EventQRSessionCreated, invoice.EventQRSessionUpdated,
+	invoice.EventQRSessionCreated, invoice.EventQRSessionUpdated, TypeSystemAlert,
 }
 
 // Endpoint is a merchant's webhook endpoint in one mode.

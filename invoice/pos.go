@@ -323,3 +323,15 @@ func (s *Service) TipFromWallet(ctx context.Context, id string, tip Units, i int
 	})
 	return out, err
 }
+
+// ToRefund returns the paid invoices, of every merchant, whose goods were
+// never handed over within the refund time (see
+// [Service.SetFulfilmentRefundAfter]): the reconciliation report's "to
+// refund" ones, oldest paid first.
+func (s *Service) ToRefund(ctx context.Context) ([]Invoice, error) {
+	var out []Invoice
+	err := s.idb(ctx).NewSelect().Model(&out).
+		Where("status = ? AND fulfilment = ? AND paid_at <= ?", StatusPaid, FulfilmentPending, s.Now().Add(-s.fulfilmentRefundAfter())).
+		OrderExpr("paid_at, id").Scan(ctx)
+	return out, err
+}

@@ -13,7 +13,7 @@ import (
 
 type listEventsInput struct {
 	After     string `query:"after" maxLength:"64" example:"evt_06f0r5v3q8k2d1b4n7m9c0x2zs" doc:"Cursor: the id of the last event you have; the list starts after it. Omit to start at the oldest event."`
-	Type      string `query:"type" enum:"invoice.created,invoice.updated,invoice_payment.updated,checkout.scanned,checkout.opened,checkout.locked,webhook_endpoint.disabled,qr_session.created,qr_session.updated" doc:"Only events of this type."`
+	Type      string `query:"type" enum:"invoice.created,invoice.updated,invoice_payment.updated,checkout.scanned,checkout.opened,checkout.locked,webhook_endpoint.disabled,qr_session.created,qr_session.updated,system.alert" doc:"Only events of this type."`
 	InvoiceID string `query:"invoice_id" maxLength:"64" doc:"Only events of this invoice."`
 	Limit     int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size."`
 }

@@ -13,7 +13,7 @@ import (
 type CreateWebhookEndpointBody struct {
 	URL           string   `json:"url" maxLength:"2048" example:"https://shop.example/webhooks/settle" doc:"Where events are POSTed. A host that resolves to public addresses only, in both modes (not loopback, private, link-local or reserved; checked again at every delivery), unless the operator allows private addresses. Live mode: https; test mode also takes http."`
 	Description   string   `json:"description,omitempty" maxLength:"1000" example:"Order fulfilment"`
-	EnabledEvents []string `json:"enabled_events,omitempty" maxItems:"32" example:"[\"invoice.updated\"]" doc:"Event types to send: invoice.created, invoice.updated, invoice_payment.updated, checkout.scanned, checkout.opened, checkout.locked, webhook_endpoint.disabled, qr_session.created, qr_session.updated; or [\"*\"] for all (the default)."`
+	EnabledEvents []string `json:"enabled_events,omitempty" maxItems:"32" example:"[\"invoice.updated\"]" doc:"Event types to send: invoice.created, invoice.updated, invoice_payment.updated, checkout.scanned, checkout.opened, checkout.locked, webhook_endpoint.disabled, qr_session.created, qr_session.updated, system.alert; or [\"*\"] for all (the default)."`
 	Enabled       *bool    `json:"enabled,omitempty" example:"true" doc:"Default true."`
 }
 

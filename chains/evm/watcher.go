@@ -311,7 +311,9 @@ func (w *Watcher) tick(ctx context.Context, c *ethclient.Client) error {
 	}
 	headN := head.Number.Int64()
 	if w.fresh && head.Hash().Hex() == w.headHash {
-		return nil // nothing moved since the last tick
+		// Nothing moved since the last tick: still up to date.
+		w.cfg.Monitor.Update(net, func(st *chains.NetworkStatus) { st.LastOKAt = time.Now().UTC() })
+		return nil
 	}
 	if !w.fresh {
 		if w.cps, err = w.ledger.Checkpoints(ctx, net); err != nil {
@@ -350,7 +352,7 @@ func (w *Watcher) tick(ctx context.Context, c *ethclient.Client) error {
 		})
 	}
 	w.cfg.Monitor.Update(net, func(st *chains.NetworkStatus) {
-		st.Head, st.Scanned, st.Lag = headN, cursor, headN-cursor
+		st.Head, st.Scanned, st.Lag, st.LastOKAt = headN, cursor, headN-cursor, time.Now().UTC()
 	})
 	w.headHash = head.Hash().Hex()
 	return nil

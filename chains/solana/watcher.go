@@ -263,7 +263,7 @@ func (w *Watcher) tick(ctx context.Context, c *rpc.Client) error {
 	}
 	w.setAccounts(accounts)
 	w.cfg.Monitor.Update(net, func(st *chains.NetworkStatus) {
-		st.Head, st.Scanned, st.Lag = int64(slot), int64(slot), 0
+		st.Head, st.Scanned, st.Lag, st.LastOKAt = int64(slot), int64(slot), 0, time.Now().UTC()
 	})
 	return nil
 }

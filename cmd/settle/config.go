@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/settlepay/settle/alerts"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
 )
@@ -41,6 +43,7 @@ type Config struct {
 	PayorWSPerSess int
 	SolanaPoll     time.Duration
 	ChainLease     time.Duration
+	Alerts         alertConfig
 	StrictConfig   bool
 }
 
@@ -80,6 +83,13 @@ var settings = []setting{
 	{"payor-ws-max-per-session", "SETTLE_PAYOR_WS_MAX_PER_SESSION", "10", "payor WebSockets open at once for one checkout session (per instance; -1: no limit)", func(c *Config) any { return &c.PayorWSPerSess }},
 	{"ws-send-buffer", "SETTLE_WS_SEND_BUFFER", "256", "events queued for one WebSocket before it is cut off as a slow reader", func(c *Config) any { return &c.Hub.SendBuffer }},
 	{"webhook-allow-private", "SETTLE_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook endpoints of both modes be on loopback, private and link-local addresses (settle devnet: true)", func(c *Config) any { return &c.Webhooks.AllowPrivateAddresses }},
+	{"smtp-url", "SETTLE_SMTP_URL", "", "SMTP server of alert emails: smtp://[USER:PASS@]HOST[:587] (STARTTLS when offered) or smtps://…:465; with SETTLE_ALERT_FROM and SETTLE_ALERT_EMAIL", func(c *Config) any { return &c.Alerts.SMTPURL }},
+	{"alert-from", "SETTLE_ALERT_FROM", "", "sender address of alert emails", func(c *Config) any { return &c.Alerts.From }},
+	{"alert-email", "SETTLE_ALERT_EMAIL", "", "the operator's addresses (comma-separated) that get every alert by email", func(c *Config) any { return &c.Alerts.Email }},
+	{"alert-interval", "SETTLE_ALERT_INTERVAL", "30s", "how often alert conditions are checked", func(c *Config) any { return &c.Alerts.Interval }},
+	{"alert-webhook-failing", "SETTLE_ALERT_WEBHOOK_FAILING", "1h", "a webhook endpoint whose attempts have all failed this long fires an alert", func(c *Config) any { return &c.Alerts.WebhookFailing }},
+	{"alert-lag-blocks", "SETTLE_ALERT_LAG_BLOCKS", "50", "a network watcher this many blocks behind its head fires an alert", func(c *Config) any { return &c.Alerts.LagBlocks }},
+	{"alert-down-after", "SETTLE_ALERT_DOWN_AFTER", "5m", "a network watcher not up to date this long while its RPC fails fires an alert", func(c *Config) any { return &c.Alerts.DownAfter }},
 	{"strict-config", "SETTLE_STRICT_CONFIG", "false", "refuse to start when a SETTLE_* variable is not one settle knows (else a warning)", func(c *Config) any { return &c.StrictConfig }},
 }
 
@@ -216,7 +226,8 @@ func (c *Config) validate() error {
 		"expire-interval": c.ExpireInterval, "shutdown-grace": c.ShutdownGrace, "webhook-timeout": c.Webhooks.Timeout,
 		"webhook-disable-after": c.Webhooks.DisableAfter, "ws-ping-interval": c.Hub.PingInterval, "ws-idle-timeout": c.Hub.IdleTimeout,
 		"evm-poll-interval": c.EVMPoll, "unique-amount-hold": c.UniqueHold, "chain-lease": c.ChainLease,
-		"fulfilment-refund-after": c.RefundAfter,
+		"fulfilment-refund-after": c.RefundAfter, "alert-interval": c.Alerts.Interval,
+		"alert-webhook-failing": c.Alerts.WebhookFailing, "alert-down-after": c.Alerts.DownAfter,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
@@ -232,6 +243,12 @@ func (c *Config) validate() error {
 		if n == 0 || n < -1 {
 			return fmt.Errorf("%s must be positive, or -1 for no limit", name)
 		}
+	}
+	if c.Alerts.LagBlocks <= 0 {
+		return fmt.Errorf("alert-lag-blocks must be positive")
+	}
+	if err := c.Alerts.check(); err != nil {
+		return err
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return fmt.Errorf("SETTLE_SECRET_KEY must be at least 32 characters")
@@ -283,4 +300,44 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// alertConfig is how alerts are emailed and when they fire.
+type alertConfig struct {
+	SMTPURL, From, Email     string
+	Interval, WebhookFailing time.Duration
+	DownAfter                time.Duration
+	LagBlocks                int
+}
+
+// check refuses half an email setup: an SMTP server needs a sender and a
+// recipient, and recipients need a server.
+func (a alertConfig) check() error {
+	switch {
+	case a.SMTPURL == "" && (a.From != "" || a.Email != ""):
+		return errors.New("SETTLE_ALERT_FROM and SETTLE_ALERT_EMAIL need SETTLE_SMTP_URL, the server that sends alert emails")
+	case a.SMTPURL == "":
+		return nil
+	case a.From == "" || a.Email == "":
+		return errors.New("SETTLE_SMTP_URL needs SETTLE_ALERT_FROM (the sender) and SETTLE_ALERT_EMAIL (the operator's addresses)")
+	}
+	if _, err := alerts.NewSMTP(a.SMTPURL, a.From); err != nil {
+		return err
+	}
+	for _, to := range a.recipients() {
+		if _, err := mail.ParseAddress(to); err != nil {
+			return fmt.Errorf("SETTLE_ALERT_EMAIL: %q is not an email address", to)
+		}
+	}
+	return nil
+}
+
+func (a alertConfig) recipients() []string {
+	var out []string
+	for _, to := range strings.Split(a.Email, ",") {
+		if to = strings.TrimSpace(to); to != "" {
+			out = append(out, to)
+		}
+	}
+	return out
 }

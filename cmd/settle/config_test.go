@@ -266,3 +266,27 @@ func runBinary(t *testing.T, env []string, args ...string) (stdout, stderr strin
 	}
 	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
 }
+
+// TestAlertEmailSettings refuses half an email setup at start, naming what
+// is missing.
+func TestAlertEmailSettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"SETTLE_SMTP_URL": "smtp://127.0.0.1:2525"}, "SETTLE_SMTP_URL needs SETTLE_ALERT_FROM"},
+		{map[string]string{"SETTLE_ALERT_EMAIL": "ops@example.com"}, "need SETTLE_SMTP_URL"},
+		{map[string]string{"SETTLE_SMTP_URL": "mail.example.com", "SETTLE_ALERT_FROM": "settle@example.com", "SETTLE_ALERT_EMAIL": "ops@example.com"}, "want smtp://"},
+		{map[string]string{"SETTLE_SMTP_URL": "smtp://127.0.0.1:2525", "SETTLE_ALERT_FROM": "settle@example.com", "SETTLE_ALERT_EMAIL": "ops@example.com, nobody"}, `"nobody" is not an email address`},
+		{map[string]string{"SETTLE_ALERT_LAG_BLOCKS": "0"}, "alert-lag-blocks must be positive"},
+	} {
+		ctx, cancel := context.WithCancel(t.Context())
+		m := &Main{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return tc.env[k] }, Ready: func(string) { cancel() }}
+		err := m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", "sqlite://" + filepath.Join(t.TempDir(), "s.db")})
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}

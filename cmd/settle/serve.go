@@ -20,6 +20,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/settlepay/settle/alerts"
 	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/events"
@@ -180,6 +181,14 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	wg.Go(func() { hub.Run(work) })
 	wg.Go(func() { hub.WatchKeys(work, svc, keysRevoked.C) })
 	wg.Go(func() { purgeLoop(work, db, log) })
+	alerter, err := newAlerter(db, svc, monitor, cat, c.Alerts, written.Notify, log)
+	if err != nil {
+		srv.Close()
+		stopWork()
+		wg.Wait()
+		return err
+	}
+	wg.Go(func() { alerter.Run(work) })
 	holder := instanceID()
 	for id, e := range cat.Endpoints() {
 		w := newWatcher(c, cat, id, e, holder, ledger, monitor, log)
@@ -288,4 +297,31 @@ func purgeLoop(ctx context.Context, db *bun.DB, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// newAlerter is the alert engine of c over every source settle has.
+func newAlerter(db *bun.DB, svc *invoice.Service, monitor *chains.Monitor, cat *chains.Catalogue, c alertConfig,
+	written func(), log *slog.Logger) (*alerts.Engine, error) {
+	cfg := alerts.Config{Interval: c.Interval, To: c.recipients(), Log: log, Now: svc.Now, OnEventsWritten: written}
+	if c.SMTPURL != "" {
+		m, err := alerts.NewSMTP(c.SMTPURL, c.From)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Mailer = m
+	}
+	modes := map[string]invoice.Mode{}
+	for id := range cat.Endpoints() {
+		if n, ok := cat.Network(id); ok {
+			modes[id] = n.Mode
+		}
+	}
+	lagging, down := alerts.NetworkSources(alerts.Networks{DB: db, Monitor: monitor, Modes: modes,
+		LagBlocks: int64(c.LagBlocks), DownAfter: c.DownAfter, Started: time.Now()})
+	return alerts.New(db, cfg,
+		alerts.WebhookFailing{DB: db, After: c.WebhookFailing},
+		alerts.Unmatched{DB: db},
+		alerts.RefundDue{Invoices: svc},
+		lagging, down,
+	), nil
 }

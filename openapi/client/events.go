@@ -20,6 +20,7 @@ const (
 	EventWebhookEndpointDisabled = "webhook_endpoint.disabled"
 	EventQRSessionCreated        = "qr_session.created"
 	EventQRSessionUpdated        = "qr_session.updated"
+	EventSystemAlert             = "system.alert"
 )
 
 // Event is one change (the spec's Event). The same event, with the same
