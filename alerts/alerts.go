@@ -316,7 +316,9 @@ func (e *Engine) events(ctx context.Context, tx bun.Tx, a *Alert, merchants []st
 
 // MerchantMode names a merchant in a mode, as Condition.Merchants holds
 // them.
-func MerchantMode(merchantID string, mode invoice.Mode) string { return merchantID + "/" + string(mode) }
+func MerchantMode(merchantID string, mode invoice.Mode) string {
+	return merchantID + "/" + string(mode)
+}
 
 func cutMerchantMode(s string) (string, invoice.Mode, bool) {
 	for i := len(s) - 1; i >= 0; i-- {
