@@ -78,16 +78,22 @@ func (a *Alert) Object() Object {
 		FiredAt: a.FiredAt, ResolvedAt: a.ResolvedAt}
 }
 
-// Condition is something that holds now and needs someone. Merchants are
-// the merchants (in Mode) whose feeds get its events; for the operator's
-// conditions (MerchantID "") they are those it affects.
+// Condition is something that holds now and needs someone: a merchant
+// (MerchantID, Mode), or the operator (MerchantID ""), whose conditions
+// are also told on the feeds of the merchants they affect.
 type Condition struct {
 	MerchantID string
 	Mode       invoice.Mode
 	Kind       string
 	Subject    string
 	Message    string
-	Merchants  []string // operator's conditions: merchants told on their feeds too
+	Feeds      []Feed // operator's conditions: merchants told on their feeds too
+}
+
+// Feed is a merchant's event feed in one mode.
+type Feed struct {
+	MerchantID string
+	Mode       invoice.Mode
 }
 
 // Source finds the conditions of one kind that hold now.
@@ -236,7 +242,7 @@ func (e *Engine) fire(ctx context.Context, c Condition, now time.Time) (bool, er
 			return nil // fired by another instance
 		}
 		wrote = true
-		return e.events(ctx, tx, &a, c.Merchants, now)
+		return e.events(ctx, tx, &a, c.Feeds, now)
 	})
 	if err == nil && wrote {
 		e.cfg.Log.WarnContext(ctx, "alert fired", "alert_id", a.ID, "kind", a.Kind, "subject", a.Subject, "merchant_id", a.MerchantID, "message", a.Message)
@@ -261,13 +267,13 @@ func (e *Engine) resolve(ctx context.Context, a Alert, s Source, now time.Time) 
 			return nil
 		}
 		wrote = true
-		var merchants []string
+		var feeds []Feed
 		if a.MerchantID == "" {
-			if merchants, err = affected(ctx, tx, s, a.Subject); err != nil {
+			if feeds, err = affected(ctx, tx, s, a.Subject); err != nil {
 				return err
 			}
 		}
-		return e.events(ctx, tx, &a, merchants, now)
+		return e.events(ctx, tx, &a, feeds, now)
 	})
 	if err == nil && wrote {
 		e.cfg.Log.InfoContext(ctx, "alert resolved", "alert_id", a.ID, "kind", a.Kind, "subject", a.Subject, "merchant_id", a.MerchantID)
@@ -276,9 +282,9 @@ func (e *Engine) resolve(ctx context.Context, a Alert, s Source, now time.Time) 
 }
 
 // affected asks an operator's source which merchants its subject touches.
-func affected(ctx context.Context, db bun.IDB, s Source, subject string) ([]string, error) {
+func affected(ctx context.Context, db bun.IDB, s Source, subject string) ([]Feed, error) {
 	if a, ok := s.(interface {
-		Affected(ctx context.Context, db bun.IDB, subject string) ([]string, error)
+		Affected(ctx context.Context, db bun.IDB, subject string) ([]Feed, error)
 	}); ok {
 		return a.Affected(ctx, db, subject)
 	}
@@ -286,45 +292,24 @@ func affected(ctx context.Context, db bun.IDB, s Source, subject string) ([]stri
 }
 
 // events writes a's system.alert event on its merchant's feed, or for an
-// operator's alert on each of merchants' feeds (in the alert's network's
-// mode, given as "merchant/mode" pairs by the source).
-func (e *Engine) events(ctx context.Context, tx bun.Tx, a *Alert, merchants []string, now time.Time) error {
+// operator's alert on each of feeds.
+func (e *Engine) events(ctx context.Context, tx bun.Tx, a *Alert, feeds []Feed, now time.Time) error {
 	data, err := json.Marshal(struct {
 		Object Object `json:"object"`
 	}{a.Object()})
 	if err != nil {
 		return err
 	}
-	var evs []invoice.Event
-	add := func(merchant string, mode invoice.Mode) {
-		evs = append(evs, invoice.Event{ID: invoice.NewID("evt_", now), MerchantID: merchant, Mode: mode, Type: EventType,
-			CreatedAt: now, Data: string(data)})
-	}
 	if a.MerchantID != "" {
-		add(a.MerchantID, a.Mode)
+		feeds = []Feed{{a.MerchantID, a.Mode}}
 	}
-	for _, m := range merchants {
-		if id, mode, ok := cutMerchantMode(m); ok {
-			add(id, mode)
-		}
-	}
-	if len(evs) == 0 {
+	if len(feeds) == 0 {
 		return nil
 	}
-	return invoice.InsertEvents(ctx, tx, evs...)
-}
-
-// MerchantMode names a merchant in a mode, as Condition.Merchants holds
-// them.
-func MerchantMode(merchantID string, mode invoice.Mode) string {
-	return merchantID + "/" + string(mode)
-}
-
-func cutMerchantMode(s string) (string, invoice.Mode, bool) {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '/' {
-			return s[:i], invoice.Mode(s[i+1:]), i > 0
-		}
+	evs := make([]invoice.Event, len(feeds))
+	for i, f := range feeds {
+		evs[i] = invoice.Event{ID: invoice.NewID("evt_", now), MerchantID: f.MerchantID, Mode: f.Mode, Type: EventType,
+			CreatedAt: now, Data: string(data)}
 	}
-	return "", "", false
+	return invoice.InsertEvents(ctx, tx, evs...)
 }

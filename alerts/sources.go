@@ -194,28 +194,28 @@ func (s *Networks) Check(ctx context.Context, now time.Time) ([]Condition, func(
 		if msg == "" {
 			continue
 		}
-		merchants, err := s.Affected(ctx, s.DB, id)
+		feeds, err := s.Affected(ctx, s.DB, id)
 		if err != nil {
 			return nil, nil, err
 		}
-		out = append(out, Condition{Kind: s.kind, Subject: id, Message: msg, Merchants: merchants})
+		out = append(out, Condition{Kind: s.kind, Subject: id, Message: msg, Feeds: feeds})
 	}
 	covers := func(id string) bool { return status[id].Leased }
 	return out, covers, nil
 }
 
-// Affected returns the merchants (as MerchantMode) with a receiving account
-// on the network, in its mode.
-func (s *Networks) Affected(ctx context.Context, db bun.IDB, network string) ([]string, error) {
+// Affected returns the feeds of the merchants with a receiving account on
+// the network, in its mode.
+func (s *Networks) Affected(ctx context.Context, db bun.IDB, network string) ([]Feed, error) {
 	var ids []string
 	mode := s.Modes[network]
 	if err := db.NewSelect().TableExpr("receiving_accounts").ColumnExpr("DISTINCT merchant_id").
 		Where("network = ? AND mode = ? AND deleted_at IS NULL", network, mode).OrderExpr("merchant_id").Scan(ctx, &ids); err != nil {
 		return nil, err
 	}
-	out := make([]string, len(ids))
+	out := make([]Feed, len(ids))
 	for i, id := range ids {
-		out[i] = MerchantMode(id, mode)
+		out[i] = Feed{id, mode}
 	}
 	return out, nil
 }
