@@ -176,8 +176,14 @@ func Methods() []Method { return slices.Clone(methods) }
 
 // Endpoint is how settle reaches a network, and how deep it waits there.
 type Endpoint struct {
-	HTTP string // JSON-RPC over http(s)
-	WS   string // JSON-RPC over ws(s), for head subscriptions; optional
+	HTTP string // JSON-RPC over http(s): the first provider
+	// Providers are every http(s) JSON-RPC provider, HTTP first; with more
+	// than one, calls fail over between them (EVM networks).
+	Providers []string
+	// Quorum: a block read by number is trusted only when two providers
+	// agree on its hash.
+	Quorum bool
+	WS     string // JSON-RPC over ws(s), for head subscriptions; optional
 	// Confirmations overrides the preset depth when > 0.
 	Confirmations int
 	// Finalized confirms at the network's `finalized` block tag instead of

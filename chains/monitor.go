@@ -10,18 +10,32 @@ import (
 
 // NetworkStatus is how a watcher stands on one network, for /readyz.
 type NetworkStatus struct {
-	Head       int64     `json:"head"`
-	Scanned    int64     `json:"scanned" doc:"Every block up to this one has been read."`
-	Lag        int64     `json:"lag_blocks"`
-	Leased     bool      `json:"leased" doc:"This instance holds the network's scan lease."`
-	RPCErrors  int64     `json:"rpc_errors"`
-	LastError  string    `json:"last_error,omitempty"`
-	LastErrAt  time.Time `json:"last_error_at,omitzero"`
-	UpdatedAt  time.Time `json:"updated_at,omitzero"`
-	LastOKAt   time.Time `json:"last_ok_at,omitzero" doc:"When the watcher last brought the network up to date."`
-	Refused    string    `json:"refused,omitempty" doc:"Why the network is not offered (its RPC is another chain)."`
-	Confirmed  string    `json:"confirmed_at" doc:"depth or finalized"`
-	Subscribed bool      `json:"subscribed" doc:"New heads arrive over a WebSocket subscription (else polling)."`
+	Head       int64            `json:"head"`
+	Scanned    int64            `json:"scanned" doc:"Every block up to this one has been read."`
+	Lag        int64            `json:"lag_blocks"`
+	Leased     bool             `json:"leased" doc:"This instance holds the network's scan lease."`
+	RPCErrors  int64            `json:"rpc_errors"`
+	LastError  string           `json:"last_error,omitempty"`
+	LastErrAt  time.Time        `json:"last_error_at,omitzero"`
+	UpdatedAt  time.Time        `json:"updated_at,omitzero"`
+	LastOKAt   time.Time        `json:"last_ok_at,omitzero" doc:"When the watcher last brought the network up to date."`
+	Refused    string           `json:"refused,omitempty" doc:"Why the network is not offered (its RPC is another chain)."`
+	Confirmed  string           `json:"confirmed_at" doc:"depth or finalized"`
+	Subscribed bool             `json:"subscribed" doc:"New heads arrive over a WebSocket subscription (else polling)."`
+	Providers  []ProviderStatus `json:"providers,omitempty" doc:"With several RPC providers: each one's health."`
+}
+
+// ProviderStatus is one of a network's RPC providers as /readyz shows it.
+type ProviderStatus struct {
+	URL         string `json:"url"` // without what may be a key
+	Head        int64  `json:"head"`
+	Demoted     bool   `json:"demoted" doc:"Its head lags the best provider's by more than the allowed blocks."`
+	Errors      int    `json:"recent_errors"`
+	LatencyMS   int64  `json:"latency_ms"`
+	RefusesLogs int64  `json:"refuses_log_ranges_from,omitempty" doc:"eth_getLogs ranges this long or longer go to other providers first."`
+	Disagreed   int64  `json:"disagreed,omitempty" doc:"Block hashes it answered that two other providers contradicted."`
+	Calls       int64  `json:"calls"`
+	LastError   string `json:"last_error,omitempty"`
 }
 
 // Monitor collects what watchers report: Prometheus metrics and the latest

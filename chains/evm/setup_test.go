@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,7 +65,8 @@ type harness struct {
 	merchant string
 	nonce    uint64
 	log      *slog.Logger
-	sent     []sent // every transfer pay and payReplacing sent, for diagnose
+	sent     []sent          // every transfer pay and payReplacing sent, for diagnose
+	monitor  *chains.Monitor // the watchers' when set
 }
 
 // sent is a transfer the harness sent.
@@ -297,7 +301,14 @@ type proxy struct {
 	maxDelay time.Duration
 	maxRange int64 // 0: no limit
 
-	calls, failed, refusedRanges atomic.Int64
+	// down fails every call; lag answers the head as this many blocks
+	// older; lieAbout (when not 0) answers another hash for that block
+	// (-1: for every block asked for by number).
+	down     atomic.Bool
+	lag      int64
+	lieAbout atomic.Int64
+
+	calls, failed, refusedRanges, lies atomic.Int64
 }
 
 func (p *proxy) start(t *testing.T) string {
@@ -311,6 +322,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	if p.maxDelay > 0 {
 		time.Sleep(rand.N(p.maxDelay))
+	}
+	if p.down.Load() {
+		p.failed.Add(1)
+		http.Error(w, "upstream unavailable", http.StatusServiceUnavailable)
+		return
 	}
 	if rand.Float64() < p.failRate {
 		p.failed.Add(1)
@@ -349,15 +365,62 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	var call struct {
+		ID     json.RawMessage   `json:"id"`
+		Method string            `json:"method"`
+		Params []json.RawMessage `json:"params"`
+	}
+	json.Unmarshal(body, &call)
+	if p.lag > 0 && (call.Method == "eth_blockNumber" || call.Method == "eth_getBlockByNumber" && len(call.Params) > 0 && string(call.Params[0]) == `"latest"`) {
+		head, err := p.head()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		old, _ := json.Marshal(fmt.Sprintf("0x%x", max(head-p.lag, 0)))
+		if call.Method == "eth_blockNumber" {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": call.ID, "result": json.RawMessage(old)})
+			return
+		}
+		call.Params[0] = old
+		body, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": call.ID, "method": call.Method, "params": call.Params})
+	}
 	resp, err := http.Post(p.target, "application/json", bytes.NewReader(body))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if n := p.lieAbout.Load(); n != 0 && call.Method == "eth_getBlockByNumber" && len(call.Params) > 0 &&
+		(n < 0 && strings.HasPrefix(string(call.Params[0]), `"0x`) || string(call.Params[0]) == fmt.Sprintf(`"0x%x"`, n)) {
+		var reply map[string]any
+		if json.Unmarshal(data, &reply) == nil {
+			if blk, ok := reply["result"].(map[string]any); ok {
+				blk["hash"] = "0x1111111111111111111111111111111111111111111111111111111111111111"
+				data, _ = json.Marshal(reply)
+				p.lies.Add(1)
+			}
+		}
+	}
 	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 	w.WriteHeader(resp.StatusCode)
-	io.Copy(w, resp.Body)
+	w.Write(data)
+}
+
+// head is the chain's real head.
+func (p *proxy) head() (int64, error) {
+	resp, err := http.Post(p.target, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}`))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var r struct{ Result string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimPrefix(r.Result, "0x"), 16, 64)
 }
 
 func trimHex(s string) string {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"slices"
 	"time"
 
@@ -59,6 +60,9 @@ type Config struct {
 	LeaseTTL     time.Duration // default 15 s
 	CallTimeout  time.Duration // per RPC call (default 10 s)
 	Keep         int           // checkpoints kept (default 256)
+	// MaxProviderLag demotes, with several providers, one whose head lags
+	// the best one's by more than this many blocks (default 8).
+	MaxProviderLag int64
 	// StartBlock is where a network never scanned before starts; 0 means
 	// the head less the confirmation depth.
 	StartBlock int64
@@ -84,11 +88,12 @@ type Watcher struct {
 	// only for what can change under it (the addresses to watch): fresh is
 	// false until the first tick after taking the lease, and after any
 	// failed tick, when everything is read again.
-	fresh    bool
-	cps      []chains.Checkpoint // newest first, as Checkpoints returns them
-	pending  bool                // there may be pending transfers (settle reads them)
-	headHash string              // the head the last complete tick reached
-	advances int                 // checkpoints written since the last pruning
+	fresh     bool
+	cps       []chains.Checkpoint // newest first, as Checkpoints returns them
+	pending   bool                // there may be pending transfers (settle reads them)
+	headHash  string              // the head the last complete tick reached
+	providers *Providers          // with several RPC providers
+	advances  int                 // checkpoints written since the last pruning
 }
 
 // New returns a watcher for cfg reporting to ledger.
@@ -110,6 +115,9 @@ func New(cfg Config, ledger Ledger) *Watcher {
 	}
 	if cfg.Keep <= 0 {
 		cfg.Keep = 256
+	}
+	if cfg.MaxProviderLag <= 0 {
+		cfg.MaxProviderLag = 8
 	}
 	if cfg.Monitor == nil {
 		cfg.Monitor = chains.NewMonitor(nil)
@@ -136,9 +144,28 @@ func CheckChain(ctx context.Context, n chains.Network, e chains.Endpoint) error 
 
 // dial connects to the endpoint's http URL and checks the chain id.
 func dial(ctx context.Context, n chains.Network, e chains.Endpoint) (*ethclient.Client, error) {
-	c, err := ethclient.DialContext(ctx, e.HTTP)
-	if err != nil {
-		return nil, err
+	c, _, err := dialProviders(ctx, n, e, nil)
+	return c, err
+}
+
+// dialProviders connects to the endpoint, through a Providers transport
+// when it has several, and checks the chain id.
+func dialProviders(ctx context.Context, n chains.Network, e chains.Endpoint, log *slog.Logger) (*ethclient.Client, *Providers, error) {
+	var prov *Providers
+	var c *ethclient.Client
+	if len(e.Providers) > 1 {
+		prov = NewProviders(e.Providers)
+		prov.Quorum, prov.Log = e.Quorum, log
+		rc, err := rpc.DialOptions(ctx, e.Providers[0], rpc.WithHTTPClient(&http.Client{Transport: prov}))
+		if err != nil {
+			return nil, nil, err
+		}
+		c = ethclient.NewClient(rc)
+	} else {
+		var err error
+		if c, err = ethclient.DialContext(ctx, e.HTTP); err != nil {
+			return nil, nil, err
+		}
 	}
 	id, err := c.ChainID(ctx)
 	if err == nil && id.Int64() != n.ChainID {
@@ -146,9 +173,9 @@ func dial(ctx context.Context, n chains.Network, e chains.Endpoint) (*ethclient.
 	}
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return c, nil
+	return c, prov, nil
 }
 
 // Run watches until ctx ends. It returns ErrWrongChain when the RPC serves
@@ -156,12 +183,13 @@ func dial(ctx context.Context, n chains.Network, e chains.Endpoint) (*ethclient.
 // retried with backoff, so Run returns nil otherwise.
 func (w *Watcher) Run(ctx context.Context) error {
 	var c *ethclient.Client
+	var prov *Providers
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = 500*time.Millisecond, time.Minute, 0
 	for c == nil {
 		dctx, cancel := context.WithTimeout(ctx, w.cfg.CallTimeout)
 		var err error
-		c, err = dial(dctx, w.cfg.Network, w.cfg.Endpoint)
+		c, prov, err = dialProviders(dctx, w.cfg.Network, w.cfg.Endpoint, w.cfg.Log)
 		cancel()
 		switch {
 		case errors.Is(err, ErrWrongChain):
@@ -178,6 +206,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 	}
 	defer c.Close()
+	if prov != nil {
+		prov.MaxLag = w.cfg.MaxProviderLag
+		go prov.Heads(ctx, w.cfg.PollInterval)
+		w.providers = prov
+	}
 	if w.cfg.Endpoint.WS != "" {
 		go w.subscribe(ctx)
 	}
@@ -209,7 +242,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 				w.fresh = false
 			}
 		}
-		w.cfg.Monitor.Update(w.cfg.Network.ID, func(st *chains.NetworkStatus) { st.Leased = err == nil && held })
+		w.cfg.Monitor.Update(w.cfg.Network.ID, func(st *chains.NetworkStatus) {
+			st.Leased = err == nil && held
+			if w.providers != nil {
+				st.Providers = w.providers.Status()
+			}
+		})
 		switch {
 		case ctx.Err() != nil:
 			return nil

@@ -31,7 +31,7 @@ var otherVariables = []string{
 
 // networkPrefixes are the per-network variables: the prefix, then the
 // network id in capitals (SETTLE_RPC_BASE_SEPOLIA).
-var networkPrefixes = []string{"SETTLE_RPC_", "SETTLE_WS_", "SETTLE_CONFIRMATIONS_"}
+var networkPrefixes = []string{"SETTLE_RPC_", "SETTLE_WS_", "SETTLE_CONFIRMATIONS_", "SETTLE_QUORUM_"}
 
 // knownVariables lists every SETTLE_* variable settle reads, with the
 // per-network patterns spelt out for each EVM and Solana network.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,10 +29,33 @@ import (
 // default) or "confirmed".
 type configFile struct {
 	Networks map[string]struct {
-		RPC           string          `json:"rpc"`
+		RPC           json.RawMessage `json:"rpc"` // a URL, or a list of provider URLs
 		WS            string          `json:"ws"`
 		Confirmations json.RawMessage `json:"confirmations"` // a number or "finalized"
+		Quorum        *bool           `json:"quorum"`
 	} `json:"networks"`
+}
+
+// rpcList reads a config file's rpc: a URL or a list of URLs, as the
+// comma-separated form SETTLE_RPC_* takes.
+func rpcList(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return "", errors.New("want a URL or a list of URLs")
+	}
+	for _, u := range list {
+		if strings.Contains(u, ",") {
+			return "", fmt.Errorf("%q: a URL with a comma", u)
+		}
+	}
+	return strings.Join(list, ","), nil
 }
 
 // networkEndpoints reads each network's endpoint from the config file, then
@@ -44,10 +68,37 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 		e := out[network]
 		switch what {
 		case "rpc":
-			if err := checkURL(value, "http", "https"); err != nil {
-				return err
+			// One URL, or several comma-separated: the providers, in order
+			// of preference, between which calls fail over.
+			var urls []string
+			for _, u := range strings.Split(value, ",") {
+				if u = strings.TrimSpace(u); u == "" {
+					continue
+				}
+				if err := checkURL(u, "http", "https"); err != nil {
+					return err
+				}
+				if slices.Contains(urls, u) {
+					return fmt.Errorf("provider %s is listed twice", redactURL(u))
+				}
+				urls = append(urls, u)
 			}
-			e.HTTP = value
+			if len(urls) == 0 {
+				return checkURL("", "http", "https")
+			}
+			if n, _ := chains.NetworkByID(network); n.Kind == chains.KindSolana && len(urls) > 1 {
+				return errors.New("several providers are supported on EVM networks only; give Solana one RPC URL")
+			}
+			e.HTTP, e.Providers = urls[0], urls
+		case "quorum":
+			switch value {
+			case "true":
+				e.Quorum = true
+			case "false":
+				e.Quorum = false
+			default:
+				return fmt.Errorf("%q: want true or false", value)
+			}
 		case "ws":
 			if err := checkURL(value, "ws", "wss"); err != nil {
 				return err
@@ -90,7 +141,15 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 				return nil, fmt.Errorf("config file %s: unknown EVM or Solana network %q", file, id)
 			}
 			conf := strings.Trim(string(n.Confirmations), `"`)
-			for what, v := range map[string]string{"rpc": n.RPC, "ws": n.WS, "confirmations": conf} {
+			rpcs, err := rpcList(n.RPC)
+			if err != nil {
+				return nil, fmt.Errorf("config file %s: networks.%s.rpc: %w", file, id, err)
+			}
+			quorum := ""
+			if n.Quorum != nil {
+				quorum = strconv.FormatBool(*n.Quorum)
+			}
+			for what, v := range map[string]string{"rpc": rpcs, "ws": n.WS, "confirmations": conf, "quorum": quorum} {
 				if v == "" {
 					continue
 				}
@@ -104,7 +163,7 @@ func (m *Main) networkEndpoints(file string) (map[string]chains.Endpoint, error)
 		if !watchedNetwork(n.ID) {
 			continue
 		}
-		for what, prefix := range map[string]string{"rpc": "SETTLE_RPC_", "ws": "SETTLE_WS_", "confirmations": "SETTLE_CONFIRMATIONS_"} {
+		for what, prefix := range map[string]string{"rpc": "SETTLE_RPC_", "ws": "SETTLE_WS_", "confirmations": "SETTLE_CONFIRMATIONS_", "quorum": "SETTLE_QUORUM_"} {
 			name := prefix + strings.ToUpper(n.ID)
 			if v := m.Getenv(name); v != "" {
 				if err := set(n.ID, what, v); err != nil {
