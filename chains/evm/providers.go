@@ -97,9 +97,15 @@ func (p *Providers) demoted(pr *provider, best int64) bool {
 	return pr.head > 0 && best-pr.head > p.MaxLag
 }
 
+// slowStep is the latency that counts against a provider like one recent
+// error in ten: providers within it of each other keep their configured
+// order (the operator's preference).
+const slowStep = 250 * time.Millisecond
+
 // order is the providers in the order to try them for a call: the
-// healthy by score, then the demoted; for eth_getLogs of span blocks,
-// those known to refuse it last.
+// healthy by score (recent errors, contradicted hashes, latency in steps
+// of slowStep), then in configured order, then the demoted; for
+// eth_getLogs of span blocks, those known to refuse it last.
 func (p *Providers) order(span int64) []*provider {
 	best := p.bestHead()
 	type ranked struct {
@@ -113,7 +119,7 @@ func (p *Providers) order(span int64) []*provider {
 	for i, pr := range p.providers {
 		pr.mu.Lock()
 		rs[i] = ranked{pr: pr, demoted: p.demoted(pr, best), refuses: span > 0 && pr.refuses > 0 && span >= pr.refuses,
-			score: pr.errors*10 + float64(pr.latency.Milliseconds())/100 + float64(pr.lies)*100, i: i}
+			score: pr.errors*10 + float64(pr.lies)*100 + float64(pr.latency/slowStep), i: i}
 		pr.mu.Unlock()
 	}
 	slices.SortStableFunc(rs, func(a, b ranked) int {
@@ -273,45 +279,74 @@ func (p *Providers) sawHead(pr *provider, result json.RawMessage) {
 	pr.mu.Unlock()
 }
 
-// quorum asks providers, in order, for the block until two agree on its
-// hash; those that answered another hash are counted as lying.
+// quorum asks every provider for the block at once and answers as soon as
+// two agree on its hash; every answer, also one arriving later, that
+// names another hash than the agreed one is counted as a lie.
 func (p *Providers) quorum(req *http.Request, body []byte) (*http.Response, error) {
 	type answer struct {
 		pr   *provider
 		resp *http.Response
 		hash string
+		rpc  bool // a JSON-RPC error (no such block): the answer as it is
+		err  error
 	}
-	var answers []answer
-	var lastErr error
-	for _, pr := range p.order(0) {
-		resp, reply, err := p.send(req, pr, body, true)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if reply.Error != nil {
-			return resp, nil // a JSON-RPC error (no such block) is the answer
-		}
-		var blk struct {
-			Hash string `json:"hash"`
-		}
-		json.Unmarshal(reply.Result, &blk)
-		a := answer{pr, resp, blk.Hash}
-		for _, b := range answers {
-			if b.hash == a.hash {
-				for _, c := range answers {
-					if c.hash != a.hash {
-						p.lied(c.pr, a.hash, c.hash)
-					}
+	answers := make(chan answer, len(p.providers))
+	for _, pr := range p.providers {
+		go func() {
+			// Detached from the caller, so that a late answer is still
+			// judged after the caller has its result.
+			r := req.Clone(context.WithoutCancel(req.Context()))
+			resp, reply, err := p.send(r, pr, body, true)
+			a := answer{pr: pr, resp: resp, err: err}
+			if err == nil {
+				var blk struct {
+					Hash string `json:"hash"`
 				}
-				return a.resp, nil
+				json.Unmarshal(reply.Result, &blk)
+				a.hash, a.rpc = blk.Hash, reply.Error != nil
+			}
+			answers <- a
+		}()
+	}
+	var got []answer
+	var lastErr error
+	agreed := ""
+	for received := 1; received <= len(p.providers); received++ {
+		a := <-answers
+		switch {
+		case a.err != nil:
+			lastErr = a.err
+			continue
+		case a.rpc:
+			return a.resp, nil
+		}
+		for _, b := range got {
+			if b.hash == a.hash {
+				agreed = a.hash
 			}
 		}
-		answers = append(answers, a)
+		got = append(got, a)
+		if agreed == "" {
+			continue
+		}
+		for _, b := range got {
+			if b.hash != agreed {
+				p.lied(b.pr, agreed, b.hash)
+			}
+		}
+		// The rest are judged as they come.
+		go func(left int) {
+			for range left {
+				if b := <-answers; b.err == nil && !b.rpc && b.hash != agreed {
+					p.lied(b.pr, agreed, b.hash)
+				}
+			}
+		}(len(p.providers) - received)
+		return a.resp, nil
 	}
-	if len(answers) > 0 {
-		hashes := make([]string, len(answers))
-		for i, a := range answers {
+	if len(got) > 0 {
+		hashes := make([]string, len(got))
+		for i, a := range got {
 			hashes[i] = redact(a.pr.url) + " " + a.hash
 		}
 		return nil, fmt.Errorf("no two RPC providers agree on the block: %s", strings.Join(hashes, ", "))
