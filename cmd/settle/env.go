@@ -17,6 +17,7 @@ var otherVariables = []string{
 	"SETTLE_TEST_POSTGRES_URL", // storage tests also run on this Postgres
 	"SETTLE_REQUIRE_BROWSER",   // browser tests fail without a browser
 	"SETTLE_CHROMIUM",          // the browser tests' browser
+	"SETTLE_REDOCLY",           // the Redocly CLI that lints the spec (openapi TestSpecLint)
 	"SETTLE_TEST_ARTIFACTS",    // where browser tests leave screenshots
 	"SETTLE_TEST_AS_BINARY",    // the money simulation runs settle as a binary
 	"SETTLE_SIM_SEEDS",         // the money simulation's seeds
