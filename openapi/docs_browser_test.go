@@ -36,15 +36,15 @@ func TestDocsTryItOut(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	ctx := browsertest.Tab(t, alloc, 90*time.Second)
+	ctx := browsertest.Tab(t, alloc, 180*time.Second) // generous, for a loaded CI machine
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(public+"/docs")); err != nil {
 		t.Fatal(err)
 	}
-	browsertest.Await(t, ctx, 30*time.Second, "servers", `[...document.querySelectorAll('.servers select option')].map((o) => o.value).join(' ') === '`+public+`'`)
+	browsertest.Await(t, ctx, 60*time.Second, "servers", `[...document.querySelectorAll('.servers select option')].map((o) => o.value).join(' ') === '`+public+`'`)
 	if err := chromedp.Do(ctx, chromedp.Click(`.btn.authorize`)); err != nil {
 		t.Fatal(err)
 	}
-	browsertest.Await(t, ctx, 10*time.Second, "authorize dialog", `!!document.querySelector('.auth-container input')`)
+	browsertest.Await(t, ctx, 60*time.Second, "authorize dialog", `!!document.querySelector('.auth-container input')`)
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(`.auth-container input`, e.key),
 		chromedp.Click(`.btn.modal-btn.auth.authorize`),
@@ -53,15 +53,15 @@ func TestDocsTryItOut(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	browsertest.Await(t, ctx, 10*time.Second, "try it out", `!!document.querySelector('#operations-Invoices-list-invoices .try-out__btn')`)
+	browsertest.Await(t, ctx, 60*time.Second, "try it out", `!!document.querySelector('#operations-Invoices-list-invoices .try-out__btn')`)
 	if err := chromedp.Do(ctx, chromedp.Click(`#operations-Invoices-list-invoices .try-out__btn`)); err != nil {
 		t.Fatal(err)
 	}
-	browsertest.Await(t, ctx, 10*time.Second, "execute", `!!document.querySelector('#operations-Invoices-list-invoices .btn.execute')`)
+	browsertest.Await(t, ctx, 60*time.Second, "execute", `!!document.querySelector('#operations-Invoices-list-invoices .btn.execute')`)
 	if err := chromedp.Do(ctx, chromedp.Click(`#operations-Invoices-list-invoices .btn.execute`)); err != nil {
 		t.Fatal(err)
 	}
-	browsertest.Await(t, ctx, 20*time.Second, "response", `(() => {
+	browsertest.Await(t, ctx, 60*time.Second, "response", `(() => {
 		const op = document.querySelector('#operations-Invoices-list-invoices');
 		const status = op && op.querySelector('.live-responses-table tr.response .response-col_status');
 		return !!status && status.textContent.trim().startsWith('200') && op.querySelector('.live-responses-table').textContent.includes('`+id+`') })()`)

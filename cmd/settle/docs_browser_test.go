@@ -66,7 +66,9 @@ func TestDocsInBrowser(t *testing.T) {
 		ops += len(methods)
 	}
 
-	ctx := tab(t, alloc, 90*time.Second)
+	// The page parses a 1.7 MB bundle and renders every operation: generous
+	// timeouts, for a loaded CI machine.
+	ctx := tab(t, alloc, 180*time.Second)
 	var mu sync.Mutex
 	var requested []string
 	chromedp.Listen(ctx, func(ev any) {
@@ -85,7 +87,7 @@ document.addEventListener('securitypolicyviolation', (e) => window.__violations.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/docs")); err != nil {
 		t.Fatal(err)
 	}
-	await(t, ctx, "operations rendered", `document.querySelectorAll('.opblock').length > 0 &&
+	awaitWithin(t, ctx, 90*time.Second, "operations rendered", `document.querySelectorAll('.opblock').length > 0 &&
 		[...document.querySelectorAll('.opblock-summary-description')].some((e) => e.textContent === 'Create an invoice')`)
 	if n := eval[int](t, ctx, `document.querySelectorAll('.opblock').length`); n != ops {
 		t.Errorf("%d operations rendered, the spec has %d", n, ops)
@@ -99,11 +101,12 @@ document.addEventListener('securitypolicyviolation', (e) => window.__violations.
 	if err := chromedp.Do(ctx, chromedp.Click(`#operations-Invoices-create-invoice .opblock-summary-control`)); err != nil {
 		t.Fatal(err)
 	}
-	await(t, ctx, "create-invoice opened", `(() => { const op = document.querySelector('#operations-Invoices-create-invoice');
+	awaitWithin(t, ctx, 60*time.Second, "create-invoice opened", `(() => { const op = document.querySelector('#operations-Invoices-create-invoice');
 		return op && op.classList.contains('is-open') && op.textContent.includes('Idempotency-Key') && op.textContent.includes('merchant_order_id') })()`)
 	// A moment for anything loaded late (fonts, images) to be requested.
 	time.Sleep(500 * time.Millisecond)
-	shot(t, ctx, chromedp.Screenshot(`#operations-Invoices-create-invoice`), "docs-create-invoice.png")
+	eval[bool](t, ctx, `(document.querySelector('#operations-Invoices-create-invoice').scrollIntoView(), true)`)
+	shot(t, ctx, chromedp.CaptureScreenshot(), "docs-create-invoice.png")
 
 	if v := eval[[]string](t, ctx, `window.__violations`); len(v) > 0 {
 		t.Errorf("CSP violations: %v", v)
