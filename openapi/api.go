@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -19,6 +20,7 @@ import (
 	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/events"
 	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/openapi/docs"
 	"github.com/settlepay/settle/openapi/pos"
 	"github.com/settlepay/settle/payor"
 )
@@ -32,6 +34,21 @@ const humaMaxBodyBytes = maxBodyBytes + 1
 
 // Version is the API version in the spec.
 const Version = "1.0.0"
+
+// DefaultServer is the server the checked-in spec names: "/", the server
+// the spec is read from (OpenAPI 3.1 resolves a relative server URL against
+// the document's), since settle is self-hosted and has no address of its
+// own. A running server names its public URL instead (Deps.PublicURL).
+const DefaultServer = "/"
+
+// License is the spec's info.license. The repository has no LICENSE file
+// and no licence is stated anywhere in it, so the spec says exactly that
+// rather than inventing one; when the owners choose a licence, put its name
+// here and its SPDX identifier in info.license.identifier.
+const License = "No licence granted (the repository has no LICENSE file yet)"
+
+// reference is the /docs page, built once for every handler.
+var reference = sync.OnceValue(docs.New)
 
 // Deps are what the API needs.
 type Deps struct {
@@ -60,6 +77,10 @@ type Deps struct {
 	// PayorRate is payor requests per second allowed per IP (burst 4×);
 	// 0 means 20.
 	PayorRate float64
+	// PublicURL is the server's base URL as clients reach it
+	// (SETTLE_PUBLIC_URL), the server the served spec names; "" means
+	// DefaultServer, as in the checked-in spec.
+	PublicURL string
 }
 
 type server struct {
@@ -109,7 +130,7 @@ func New(d Deps) http.Handler {
 		s.metrics = NewMetrics(d.Invoices, d.Hub)
 	}
 	mux := http.NewServeMux()
-	api := newAPI(mux)
+	api := newAPI(mux, d.PublicURL)
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		if rt, ok := ctx.Context().Value(keyRoute).(*route); ok {
 			rt.pattern = ctx.Operation().Method + " " + ctx.Operation().Path
@@ -127,6 +148,7 @@ func New(d Deps) http.Handler {
 	s.registerWS(api, mux)
 	s.registerOps(mux)
 	pos.New().Register(mux)
+	reference().Register(mux)
 	mux.HandleFunc("GET /{$}", serveHome)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// This pattern catches every method, so the mux never answers 405
@@ -160,7 +182,7 @@ func allowed(mux *http.ServeMux, r *http.Request) []string {
 
 // Spec returns the OpenAPI document as YAML, without a database.
 func Spec() ([]byte, error) {
-	api := newAPI(http.NewServeMux())
+	api := newAPI(http.NewServeMux(), "")
 	s := &server{}
 	s.register(api)
 	s.registerPayments(api)
@@ -169,9 +191,20 @@ func Spec() ([]byte, error) {
 	return api.OpenAPI().YAML()
 }
 
-func newAPI(mux *http.ServeMux) huma.API {
+// newAPI returns the huma API on mux, its spec naming publicURL as the
+// server ("" means DefaultServer).
+func newAPI(mux *http.ServeMux, publicURL string) huma.API {
 	cfg := huma.DefaultConfig("settle API", Version)
 	cfg.CreateHooks = nil // no $schema links in bodies: responses are exactly the documented objects
+	// /docs is the docs package's page, served from the binary; huma's
+	// own loads its scripts from a CDN.
+	cfg.DocsPath = ""
+	cfg.Info.License = &huma.License{Name: License}
+	cfg.Servers = []*huma.Server{{URL: DefaultServer,
+		Description: "The settle server this spec is read from; a running server's own /openapi.json names its public URL (SETTLE_PUBLIC_URL) here."}}
+	if publicURL != "" {
+		cfg.Servers = []*huma.Server{{URL: strings.TrimRight(publicURL, "/"), Description: "This server"}}
+	}
 	cfg.Info.Description = "Invoices for stablecoin and instant-rail checkout. " +
 		"Authenticate with `Authorization: Bearer sk_test_…` or `sk_live_…`. " +
 		"Every error is RFC 9457 problem details with a stable `code`. " +

@@ -41,7 +41,11 @@ func TestSpec(t *testing.T) {
 
 // specDoc is the part of an OpenAPI document the checks below read.
 type specDoc struct {
-	OpenAPI string                                `json:"openapi"`
+	OpenAPI string `json:"openapi"`
+	Info    struct {
+		License struct{ Name string } `json:"license"`
+	} `json:"info"`
+	Servers []struct{ URL string }                `json:"servers"`
 	Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	Comps   struct {
 		Schemas map[string]schema `json:"schemas"`
@@ -93,8 +97,9 @@ func TestSpecServed(t *testing.T) {
 			t.Errorf("/openapi.yaml differs from openapi.Spec()")
 		}
 		docs := e.mustStatus(e.do("GET", "/docs", "", nil), http.StatusOK)
-		if ct := docs.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !bytes.Contains(docs.Raw, []byte("/openapi")) {
-			t.Errorf("/docs is %s: %.200s", ct, docs.Raw)
+		if ct := docs.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !bytes.Contains(docs.Raw, []byte("/openapi")) ||
+			!strings.HasPrefix(docs.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+			t.Errorf("/docs is %s (CSP %q): %.200s", ct, docs.Header.Get("Content-Security-Policy"), docs.Raw)
 		}
 		raw := e.mustStatus(e.do("GET", "/openapi.json", "", nil), http.StatusOK).Raw
 		var doc specDoc
@@ -103,6 +108,12 @@ func TestSpecServed(t *testing.T) {
 		}
 		if !strings.HasPrefix(doc.OpenAPI, "3.1") {
 			t.Errorf("openapi %q, want 3.1", doc.OpenAPI)
+		}
+		// Without a public URL, the server is the one the spec is read
+		// from; `settle serve` names its SETTLE_PUBLIC_URL (cmd/settle
+		// TestDocsInBrowser).
+		if len(doc.Servers) != 1 || doc.Servers[0].URL != openapi.DefaultServer || doc.Info.License.Name != openapi.License {
+			t.Errorf("servers %+v, license %q", doc.Servers, doc.Info.License.Name)
 		}
 		checkOperations(t, doc)
 	})

@@ -18,6 +18,7 @@ var otherVariables = []string{
 	"SETTLE_REQUIRE_BROWSER",   // browser tests fail without a browser
 	"SETTLE_REQUIRE_SYSTEMD",   // the systemd unit test fails without systemd-analyze
 	"SETTLE_CHROMIUM",          // the browser tests' browser
+	"SETTLE_REDOCLY",           // the Redocly CLI that lints the spec (openapi TestSpecLint)
 	"SETTLE_TEST_ARTIFACTS",    // where browser tests leave screenshots
 	"SETTLE_TEST_AS_BINARY",    // the money simulation runs settle as a binary
 	"SETTLE_SIM_SEEDS",         // the money simulation's seeds

@@ -145,7 +145,7 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
 		Payor: checkout, PayorWS: payorWS, Pages: payor.NewPages(checkout.Check),
 		PayorRate: float64(c.PayorRate), Rails: fiat.NewRails(svc),
-		QRPages: qrPages, QRStarts: qrStarts,
+		QRPages: qrPages, QRStarts: qrStarts, PublicURL: c.PublicURL,
 	})
 
 	srv := &http.Server{
