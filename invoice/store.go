@@ -1,12 +1,14 @@
 package invoice
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -253,13 +255,25 @@ func Setting(ctx context.Context, db bun.IDB, name string, generate func() strin
 
 // Create validates p and stores the invoice with its invoice.created event.
 func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
+	inv, _, err := s.CreateObject(ctx, p)
+	return inv, err
+}
+
+// CreateObject is Create that also returns the new invoice's public form,
+// the object of its invoice.created event: the API answers with it, so it
+// is built (and the checkout handles in it signed) once.
+func (s *Service) CreateObject(ctx context.Context, p CreateParams) (Invoice, InvoiceObject, error) {
 	inv, err := p.build(s.Now())
 	if err != nil {
-		return Invoice{}, err
+		return Invoice{}, InvoiceObject{}, err
 	}
 	// prepare runs p.Prepare, which may narrow the methods or add
-	// instructions, then builds the event from the invoice as it is.
-	var events []Event
+	// instructions, then builds the object and the event from the invoice
+	// as it is.
+	var (
+		events []Event
+		obj    InvoiceObject
+	)
 	prepare := func(ctx context.Context, db bun.IDB) error {
 		if p.QRSessionID != "" {
 			if err := s.claimQRSession(ctx, db, &inv, p.QRSessionID, p.ExpiresIn == 0 && p.ExpiresAt == nil); err != nil {
@@ -274,16 +288,18 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 		if err := payable(inv); err != nil {
 			return err
 		}
-		events, err = s.newEvents(&inv, []Change{{Type: EventInvoiceCreated}})
+		obj = inv.Object(s.checkout)
+		ev, err := s.newEvent(&inv, EventInvoiceCreated, objectData{obj})
+		events = []Event{ev}
 		return err
 	}
 	writes := p.Prepare != nil && !p.PrepareReadOnly || p.QRSessionID != ""
 	if !writes {
 		if err := prepare(ctx, s.idb(ctx)); err != nil {
 			if p.Prepare == nil {
-				return Invoice{}, err
+				return Invoice{}, InvoiceObject{}, err
 			}
-			return Invoice{}, fmt.Errorf("create invoice: %w", err)
+			return Invoice{}, InvoiceObject{}, fmt.Errorf("create invoice: %w", err)
 		}
 	}
 	if _, inTx := ctx.Value(txKey{}).(bun.Tx); !inTx && !writes && s.db.Dialect().Name() == dialect.PG {
@@ -308,9 +324,9 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Invoice, error) {
 		})
 	}
 	if err != nil {
-		return Invoice{}, fmt.Errorf("create invoice: %w", err)
+		return Invoice{}, InvoiceObject{}, fmt.Errorf("create invoice: %w", err)
 	}
-	return inv, nil
+	return inv, obj, nil
 }
 
 // payable refuses a live invoice that no payor could pay: none of its
@@ -581,21 +597,49 @@ func (s *Service) newEvents(inv *Invoice, changes []Change) ([]Event, error) {
 				PreviousStatus Status        `json:"previous_status"`
 			}{inv.Object(s.checkout), c.PreviousStatus}
 		default:
-			data = struct {
-				Object InvoiceObject `json:"object"`
-			}{inv.Object(s.checkout)}
+			data = objectData{inv.Object(s.checkout)}
 		}
-		b, err := json.Marshal(data)
+		ev, err := s.newEvent(inv, c.Type, data)
 		if err != nil {
 			return nil, err
 		}
-		events = append(events, Event{
-			ID: NewID("evt_", inv.UpdatedAt), MerchantID: inv.MerchantID, Mode: inv.Mode, Type: c.Type,
-			InvoiceID: inv.ID, CreatedAt: inv.UpdatedAt, Data: string(b),
-		})
+		events = append(events, ev)
 	}
 	return events, nil
 }
+
+// objectData is the data of an event that carries the invoice alone.
+type objectData struct {
+	Object InvoiceObject `json:"object"`
+}
+
+// newEvent returns an event of inv with data as its JSON.
+func (s *Service) newEvent(inv *Invoice, typ string, data any) (Event, error) {
+	e := eventJSON.Get().(*jsonBuffer)
+	defer eventJSON.Put(e)
+	e.buf.Reset()
+	// As json.Marshal writes it, but copied once, into the string, from a
+	// reused buffer.
+	if err := e.enc.Encode(data); err != nil {
+		return Event{}, err
+	}
+	return Event{
+		ID: NewID("evt_", inv.UpdatedAt), MerchantID: inv.MerchantID, Mode: inv.Mode, Type: typ,
+		InvoiceID: inv.ID, CreatedAt: inv.UpdatedAt, Data: string(bytes.TrimSuffix(e.buf.Bytes(), []byte("\n"))),
+	}, nil
+}
+
+// jsonBuffer is a buffer with an encoder writing into it.
+type jsonBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var eventJSON = sync.Pool{New: func() any {
+	e := new(jsonBuffer)
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
 
 // CountByStatus counts invoices by status across merchants, for metrics.
 func (s *Service) CountByStatus(ctx context.Context) (map[Status]int, error) {

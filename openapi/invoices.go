@@ -155,11 +155,11 @@ func (s *server) createInvoice(ctx context.Context, in *createInvoiceInput) (*in
 		}
 		params.TerminalID, params.LocationID = t.ID, t.LocationID
 	}
-	inv, err := s.invoices.Create(ctx, params)
+	_, obj, err := s.invoices.CreateObject(ctx, params)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out, err := s.createdInvoice(inv, b.Include)
+	out, err := s.createdInvoice(obj, b.Include)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

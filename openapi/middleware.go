@@ -3,11 +3,12 @@ package openapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,26 +20,33 @@ import (
 
 type ctxKey int
 
-const (
-	keyPrincipal ctxKey = iota
-	keyRequestID
-	keyRoute
-)
+const keyRoute ctxKey = iota
 
+// principal is who authenticate found the request to act for; the zero
+// Principal before it (and on paths it leaves alone).
 func principal(ctx context.Context) invoice.Principal {
-	p, _ := ctx.Value(keyPrincipal).(invoice.Principal)
-	return p
+	if rt, ok := ctx.Value(keyRoute).(*route); ok {
+		return rt.principal
+	}
+	return invoice.Principal{}
 }
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(keyRequestID).(string)
-	return id
+	if rt, ok := ctx.Value(keyRoute).(*route); ok {
+		return rt.id
+	}
+	return ""
 }
 
-// route is what inner layers learn about a request for the outer one's
-// metrics and log line: the operation's path template (set by a huma
-// middleware) and the merchant (set by authenticate).
-type route struct{ pattern, merchantID string }
+// route is what the layers of one request share, in one value of its
+// context (one context and one request copy for all): its id (set by
+// observe), the operation's path template (set by a huma middleware), the
+// principal (set by authenticate) and the merchant, which observe's
+// metrics and log line read afterwards.
+type route struct {
+	id, pattern, merchantID string
+	principal               invoice.Principal
+}
 
 // writeProblem writes p as problem+json from outside huma.
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
@@ -89,13 +97,15 @@ func (s *server) observe(next http.Handler) http.Handler {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 {
-			b := make([]byte, 8)
-			rand.Read(b)
-			id = "req_" + hex.EncodeToString(b)
+			// An id, not a secret: the runtime's ChaCha8 generator
+			// (math/rand/v2) is enough, without a system call.
+			var b [8]byte
+			binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+			id = "req_" + hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		rt := &route{pattern: "other"}
-		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyRoute, rt)
+		rt := &route{id: id, pattern: "other"}
+		ctx := context.WithValue(r.Context(), keyRoute, rt)
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		if rec.status == 0 {
@@ -193,8 +203,10 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if rt, ok := r.Context().Value(keyRoute).(*route); ok {
-			rt.merchantID = p.MerchantID
+			rt.merchantID, rt.principal = p.MerchantID, p
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRoute, &route{pattern: "other", merchantID: p.MerchantID, principal: p})))
 	})
 }

@@ -110,8 +110,7 @@ func (s *server) invoiceQR(ctx context.Context, in *invoiceQRInput) (*qrOutput, 
 
 // createdInvoice is the created invoice's object with what include asked
 // for: qr_png, the payment_url's QR code.
-func (s *server) createdInvoice(inv invoice.Invoice, include []string) (invoice.InvoiceObject, error) {
-	out := inv.Object(s.invoices.Checkout())
+func (s *server) createdInvoice(out invoice.InvoiceObject, include []string) (invoice.InvoiceObject, error) {
 	for _, what := range include {
 		if what != "qr_png" {
 			continue
