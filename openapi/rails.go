@@ -282,7 +282,20 @@ func (s *server) receiveISO20022(rail string) func(context.Context, *signedInput
 		if err != nil {
 			return nil, unreadable(err)
 		}
-		return s.receive(ctx, a, fiat.FromISO20022(credits))
+		returns, err := fiat.ParseISO20022Returns(in.RawBody)
+		if err != nil {
+			return nil, unreadable(err)
+		}
+		res, err := s.receive(ctx, a, fiat.FromISO20022(credits))
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range returns {
+			if err := s.reverse(ctx, a, &res.Body, r.Reversal()); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
 	}
 }
 
@@ -295,7 +308,16 @@ func (s *server) receiveACH(ctx context.Context, in *signedInput) (*railResultOu
 	if err != nil {
 		return nil, unreadable(err)
 	}
-	return s.receive(ctx, a, fiat.FromNACHA(f, s.invoices.Now()))
+	res, err := s.receive(ctx, a, fiat.FromNACHA(f, s.invoices.Now()))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range f.Returns() {
+		if err := s.reverse(ctx, a, &res.Body, r.Reversal()); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (s *server) receivePush(ctx context.Context, in *signedInput) (*railResultOutput, error) {
@@ -319,16 +341,30 @@ func (s *server) receivePush(ctx context.Context, in *signedInput) (*railResultO
 // receiveReturn reverses the payment of a returned push.
 func (s *server) receiveReturn(ctx context.Context, a fiat.Account, n fiat.PushNotification) (*railResultOutput, error) {
 	c := fiat.FromPush(n)
-	o, err := s.rails.Return(ctx, a, n.OriginalID, c.Amount, c.Currency)
+	out := RailNotificationResult{Object: "rail_notification", Rail: a.Rail, Results: []fiat.Outcome{}}
+	err := s.reverse(ctx, a, &out, fiat.Reversal{ID: n.ID, TxIDs: []string{n.OriginalID}, Amount: c.Amount, Currency: c.Currency,
+		Code: n.ReturnReason, Reason: strings.ReplaceAll(n.ReturnReason, "_", " ")})
+	if err != nil {
+		return nil, err
+	}
+	return &railResultOutput{out}, nil
+}
+
+// reverse reverses the payment of the credit v returns and adds what
+// became of it to out. An unknown credit is 404 credit_not_found, one of
+// another amount 409 return_mismatch: nothing of that return is changed.
+func (s *server) reverse(ctx context.Context, a fiat.Account, out *RailNotificationResult, v fiat.Reversal) error {
+	o, err := s.rails.Return(ctx, a, v)
 	switch {
 	case errors.Is(err, fiat.ErrUnknownCredit):
-		return nil, problem(http.StatusNotFound, "credit_not_found", "No payment of push "+n.OriginalID+" was recorded on this account.")
+		return problem(http.StatusNotFound, "credit_not_found", "No payment of credit "+o.ID+" was recorded on this account: nothing was reversed.")
 	case errors.Is(err, fiat.ErrReturnMismatch):
-		return nil, problem(http.StatusConflict, "return_mismatch", err.Error())
+		return problem(http.StatusConflict, "return_mismatch", err.Error()+": nothing was reversed.")
 	case err != nil:
-		return nil, s.fail(ctx, err)
+		return s.fail(ctx, err)
 	}
-	return &railResultOutput{RailNotificationResult{Object: "rail_notification", Rail: a.Rail, Results: []fiat.Outcome{o}}}, nil
+	out.Results = append(out.Results, o)
+	return nil
 }
 
 // receive records each credit and says what became of it.
