@@ -1,0 +1,222 @@
+package openapi_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/settlepay/settle/chains/fiat"
+	"github.com/settlepay/settle/invoice"
+	"github.com/settlepay/settle/invoice/storetest"
+)
+
+// readReturn reads a return sample of chains/fiat/testdata/returns (see
+// its README for where each comes from and what it was checked against).
+func readReturn(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../chains/fiat/testdata/returns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// achEdit parses a NACHA file, edits its first entry and writes it back
+// with its controls computed again.
+func achEdit(t *testing.T, file string, edit func(*fiat.ACHEntry)) string {
+	t.Helper()
+	f, err := fiat.ParseNACHA([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&f.Batches[0].Entries[0])
+	b, err := f.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// railReturnCase is one rail's return of a credit: the credit (paying the
+// invoice of reference ref), the rail's return of it, the same return
+// naming a credit never recorded, and one of another amount.
+type railReturnCase struct {
+	name, rail, method, path, contentType string
+	credit                                func(t *testing.T, ref string) string
+	ret, unknown, mismatch                func(t *testing.T) string
+	code, reason                          string
+}
+
+func railReturnCases() []railReturnCase {
+	const fednow, rtp = "/api/v1/rails/fednow/notifications", "/api/v1/rails/rtp/notifications"
+	const uetrA, uetrB = "e9b4b3c6-5f0e-4b8e-9d3a-2c1f7a6b8d10", "4c1d2e3f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+	const otherUETR = "00000000-1111-4222-8333-444444444444"
+	file := func(name string) func(t *testing.T) string {
+		return func(t *testing.T) string { return readReturn(t, name) }
+	}
+	edited := func(name string, r *strings.Replacer) func(t *testing.T) string {
+		return func(t *testing.T) string { return r.Replace(readReturn(t, name)) }
+	}
+	return []railReturnCase{{
+		// The credit came as a camt.054, its return as a pacs.004: the
+		// UETR is the transfer's identity whichever message carries it.
+		name: "fednow pacs.004", rail: "fednow", method: "fednow", path: fednow, contentType: "application/xml",
+		credit: func(t *testing.T, ref string) string {
+			return string(camtDoc(isoCredit{svcrRef: "CR-A", uetr: uetrA, e2e: "E2E-FEDNOW-0001", amount: "25.00", rmt: ref}))
+		},
+		ret:      file("pacs004_fednow.xml"),
+		unknown:  edited("pacs004_fednow.xml", strings.NewReplacer(uetrA, otherUETR)),
+		mismatch: edited("pacs004_fednow.xml", strings.NewReplacer(`>25.00</RtrdIntrBkSttlmAmt>`, `>24.00</RtrdIntrBkSttlmAmt>`)),
+		code:     "AC04", reason: "Creditor account closed on 2025-01-02",
+	}, {
+		// The credit came as a pacs.008, its return as a camt.054 entry.
+		name: "fednow camt.054 return", rail: "fednow", method: "fednow", path: fednow, contentType: "application/xml",
+		credit:   func(t *testing.T, ref string) string { return pacs008(uetrB, "E2E-FEDNOW-0002", "25.00", ref) },
+		ret:      file("camt054_return.xml"),
+		unknown:  edited("camt054_return.xml", strings.NewReplacer(uetrB, otherUETR, "20250102011000138TX000002", "X", "<InstrId>I1</InstrId>", "")),
+		mismatch: edited("camt054_return.xml", strings.NewReplacer("25.00", "24.00")),
+		code:     "MS03", reason: "Not specified reason agent generated",
+	}, {
+		// An RTP pacs.008 without UETR is recorded under its TxId, which
+		// the pacs.002 rejecting it names.
+		name: "rtp pacs.002 RJCT", rail: "rtp", method: "rtp", path: rtp, contentType: "application/xml",
+		credit: func(t *testing.T, ref string) string {
+			return strings.Replace(pacs008("U", "E2E-RTP-0001", "25.00", ref), "<UETR>U</UETR>", "<TxId>20250102011000138RTPT0001</TxId>", 1)
+		},
+		ret:      file("pacs002_rtp_rjct.xml"),
+		unknown:  edited("pacs002_rtp_rjct.xml", strings.NewReplacer("RTPT0001", "RTPT0009", "RTPI0001", "RTPI0009")),
+		mismatch: edited("pacs002_rtp_rjct.xml", strings.NewReplacer(`>25.00</IntrBkSttlmAmt>`, `>24.00</IntrBkSttlmAmt>`)),
+		code:     "AC03", reason: "Invalid creditor account number",
+	}, {
+		name: "ach R01", rail: "ach", method: "ach_same_day", path: "/api/v1/rails/ach/files", contentType: "text/plain",
+		credit: func(t *testing.T, ref string) string { return string(achCredit(t, "011000130000042", 2500, ref)) },
+		ret:    file("nacha_r01.ach"),
+		unknown: func(t *testing.T) string {
+			return achEdit(t, readReturn(t, "nacha_r01.ach"), func(e *fiat.ACHEntry) { e.Return.OriginalTrace = "011000130000043" })
+		},
+		mismatch: func(t *testing.T) string {
+			return achEdit(t, readReturn(t, "nacha_r01.ach"), func(e *fiat.ACHEntry) { e.Amount = 2400 })
+		},
+		code: "R01", reason: "Insufficient funds: SAME-DAY CREDIT RETURNED",
+	}}
+}
+
+// TestRailReturns (issue 15, point 3): on FedNow, RTP and Same-Day ACH a
+// credit the rail returns or rejects reverses its payment through the one
+// reversal push-to-card returns use: the paid invoice is open again with
+// nothing paid, its session_status failed, the reversed payment's
+// invoice_payment.updated (the terminal's payment_failed) carries the
+// reason code and text, which the API shows. The same return again is a
+// duplicate; a return of an unknown credit or of another amount, and one
+// from another merchant's account, change nothing. Every credit stays in
+// exactly one place and amount_paid is the sum of the confirmed payments.
+func TestRailReturns(t *testing.T) {
+	t.Parallel()
+	for _, c := range railReturnCases() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+				t.Parallel()
+				e := setup(t, db)
+				acct, secret := e.railAccount(e.key, bankAccount(c.rail))
+				post := func(account, secret, body string) response {
+					return e.signed(c.path, account, secret, []byte(body), time.Now(), c.contentType)
+				}
+				inv := e.createInvoice(map[string]any{"amount": "25.00", "currency": "USD", "payment_methods": []string{c.method}})
+				id, ref := str(t, inv, "id"), str(t, instructions(t, inv)[0], "reference")
+				if res := results(t, e.mustStatus(post(acct, secret, c.credit(t, ref)), http.StatusOK)); len(res) != 1 || res[0]["status"] != "matched" {
+					t.Fatalf("credit %v", res)
+				}
+				e.wantPaid(id)
+
+				// Refused returns change nothing: an unknown credit, another
+				// amount, and the right return from another merchant's
+				// account (which authenticates it as that merchant's).
+				before := e.counts()
+				e.wantProblem(post(acct, secret, c.unknown(t)), http.StatusNotFound, "credit_not_found")
+				e.wantProblem(post(acct, secret, c.mismatch(t)), http.StatusConflict, "return_mismatch")
+				_, otherKey := e.otherMerchant()
+				oacct, osecret := e.railAccount(otherKey, bankAccount(c.rail))
+				e.wantProblem(post(oacct, osecret, c.ret(t)), http.StatusNotFound, "credit_not_found")
+				if after := e.counts(); after.String() != before.String() {
+					t.Fatalf("refused returns wrote %v (was %v)", after, before)
+				}
+				e.wantPaid(id)
+
+				res := results(t, e.mustStatus(post(acct, secret, c.ret(t)), http.StatusOK))
+				if len(res) != 1 || res[0]["status"] != "returned" || res[0]["invoice_id"] != id || res[0]["payment_id"] == nil {
+					t.Fatalf("return %v", res)
+				}
+				got := e.invoiceOf(id)
+				if got["status"] != "open" || got["amount_paid"] != "0.00" || got["session_status"] != "failed" || got["paid_at"] != nil {
+					t.Fatalf("after the return: status %v amount_paid %v session_status %v paid_at %v", got["status"], got["amount_paid"], got["session_status"], got["paid_at"])
+				}
+				pays := e.mustStatus(e.do("GET", "/api/v1/invoices/"+id+"/payments", e.key, nil), http.StatusOK).JSON["data"].([]any)
+				if len(pays) != 1 {
+					t.Fatalf("payments %v", pays)
+				}
+				p := pays[0].(map[string]any)
+				if p["id"] != res[0]["payment_id"] || p["status"] != "reversed" || p["return_code"] != c.code || p["return_reason"] != c.reason {
+					t.Errorf("the reversed payment in the API: %v", p)
+				}
+				evs := e.eventsOf(id, invoice.EventInvoicePaymentUpdated)
+				if len(evs) != 2 {
+					t.Fatalf("invoice_payment.updated events %v", evs)
+				}
+				if o := evs[1]["object"].(map[string]any); o["status"] != "reversed" || o["id"] != res[0]["payment_id"] || o["return_code"] != c.code || o["return_reason"] != c.reason {
+					t.Errorf("the reversal's event %v", o)
+				}
+				if upd := e.eventsOf(id, invoice.EventInvoiceUpdated); len(upd) != 2 || upd[1]["previous_status"] != "paid" {
+					t.Errorf("invoice.updated %v", upd)
+				}
+
+				// The same return again: a duplicate, counted once.
+				before = e.counts()
+				dup := results(t, e.mustStatus(post(acct, secret, c.ret(t)), http.StatusOK))
+				if len(dup) != 1 || dup[0]["status"] != "duplicate" || dup[0]["payment_id"] != res[0]["payment_id"] {
+					t.Errorf("the same return again: %v", dup)
+				}
+				if after := e.counts(); after.String() != before.String() {
+					t.Errorf("a duplicate return wrote %v (was %v)", after, before)
+				}
+				e.wantInvariants()
+			})
+		})
+	}
+}
+
+// wantInvariants checks the ledger's rules over everything the test wrote:
+// each rail credit landed in exactly one place (one payment or one
+// unmatched credit), and each invoice's amount_paid is the sum of its
+// confirmed payments.
+func (e *env) wantInvariants() {
+	e.t.Helper()
+	ctx := context.Background()
+	var misplaced int
+	err := e.db.NewSelect().TableExpr("rail_credits AS c").ColumnExpr("count(*)").
+		Where("(SELECT count(*) FROM payments p WHERE p.credit_id = c.id) + (SELECT count(*) FROM rail_unmatched u WHERE u.credit_id = c.id) <> 1").
+		Scan(ctx, &misplaced)
+	if err != nil || misplaced != 0 {
+		e.t.Errorf("rail credits not in exactly one place: %d, %v", misplaced, err)
+	}
+	var invs []invoice.Invoice
+	if err := e.db.NewSelect().Model(&invs).Scan(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, inv := range invs {
+		var pays []invoice.Payment
+		if err := e.db.NewSelect().Model(&pays).Where("invoice_id = ? AND status = ?", inv.ID, invoice.PaymentConfirmed).Scan(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+		sum := invoice.NewUnits(0)
+		for _, p := range pays {
+			sum = sum.Add(p.Amount)
+		}
+		if sum.Cmp(inv.AmountPaid) != 0 {
+			e.t.Errorf("invoice %s: amount_paid %s, confirmed payments %s", inv.ID, inv.AmountPaid, sum)
+		}
+	}
+}
