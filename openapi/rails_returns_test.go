@@ -220,3 +220,55 @@ func (e *env) wantInvariants() {
 		}
 	}
 }
+
+// TestSimulateRailReturns: in test mode a simulated rail payment can be
+// returned by its rail (status reversed with its tx_id), through the one
+// reversal real returns use: the reason code (given or the rail's default)
+// and its meaning are kept, the invoice is open again with session_status
+// failed, a second return changes nothing; an unknown tx_id, another
+// amount and QRIS are refused.
+func TestSimulateRailReturns(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := setup(t, db)
+		for _, rail := range []string{"fednow", "rtp", "ach"} {
+			e.railAccount(e.key, bankAccount(rail))
+		}
+		e.railAccount(e.key, map[string]any{"rail": "push_to_card", "processor_id": "acq_01"})
+		e.railAccount(e.key, map[string]any{"rail": "qris", "qris_payload": staticQRIS})
+		for _, tc := range []struct{ method, code, wantCode, wantReason string }{
+			{"fednow", "", "AC04", "Closed account number"},
+			{"rtp", "AM04", "AM04", "Insufficient funds"},
+			{"ach_same_day", "", "R01", "Insufficient funds"},
+			{"ach_same_day", "R15", "R15", "Beneficiary or account holder deceased"},
+			{"push_to_card", "", "card_closed", "card closed"},
+		} {
+			id := str(t, e.createInvoice(map[string]any{"amount": "12.00", "currency": "USD", "payment_methods": []string{tc.method}}), "id")
+			tx := str(t, e.simulate(id, map[string]any{"method": tc.method, "amount": "12.00"})["payment"].(map[string]any), "tx_id")
+			path := "/api/v1/test/invoices/" + id + "/simulate-payment"
+			e.wantProblem(e.do("POST", path, e.key, map[string]any{"method": tc.method, "amount": "12.00", "status": "reversed"}), http.StatusUnprocessableEntity, "invalid_tx_id")
+			e.wantProblem(e.do("POST", path, e.key, map[string]any{"method": tc.method, "amount": "12.00", "status": "reversed", "tx_id": tx + "X"}), http.StatusUnprocessableEntity, "invalid_tx_id")
+			e.wantProblem(e.do("POST", path, e.key, map[string]any{"method": tc.method, "amount": "11.00", "status": "reversed", "tx_id": tx}), http.StatusConflict, "return_mismatch")
+			e.wantPaid(id)
+			r := e.simulate(id, map[string]any{"method": tc.method, "amount": "12.00", "status": "reversed", "tx_id": tx, "return_code": tc.code})
+			pay, inv := r["payment"].(map[string]any), r["invoice"].(map[string]any)
+			if pay["status"] != "reversed" || pay["tx_id"] != tx || pay["return_code"] != tc.wantCode || pay["return_reason"] != tc.wantReason {
+				t.Errorf("%s: returned payment %v", tc.method, pay)
+			}
+			if inv["status"] != "open" || inv["amount_paid"] != "0.00" || inv["session_status"] != "failed" {
+				t.Errorf("%s: invoice after the return %v %v %v", tc.method, inv["status"], inv["amount_paid"], inv["session_status"])
+			}
+			n := len(e.eventsOf(id, invoice.EventInvoicePaymentUpdated))
+			e.simulate(id, map[string]any{"method": tc.method, "amount": "12.00", "status": "reversed", "tx_id": tx})
+			if again := len(e.eventsOf(id, invoice.EventInvoicePaymentUpdated)); again != n || n != 2 {
+				t.Errorf("%s: payment events %d then %d, want 2 and no more", tc.method, n, again)
+			}
+		}
+		id := str(t, e.createInvoice(map[string]any{"amount": "12000", "currency": "IDR", "payment_methods": []string{"qris"}}), "id")
+		tx := str(t, e.simulate(id, map[string]any{"method": "qris", "amount": "12001"})["payment"].(map[string]any), "tx_id")
+		e.wantProblem(e.do("POST", "/api/v1/test/invoices/"+id+"/simulate-payment", e.key, map[string]any{"method": "qris", "amount": "12001", "status": "reversed", "tx_id": tx}),
+			http.StatusUnprocessableEntity, "invalid_tx_id")
+		e.wantInvariants()
+	})
+}

@@ -365,7 +365,7 @@ type ACHCreditReturn struct {
 // Reason is the return reason's meaning, with the date of death when the
 // reason is a death.
 func (r ACHReturn) Reason() string {
-	text := firstOf(achReasons[r.Code], "Return reason "+r.Code)
+	text := firstOf(ACHReasonText(r.Code), "Return reason "+r.Code)
 	if r.DateOfDeath != "" {
 		text += " (date of death " + r.DateOfDeath + ")"
 	}
@@ -387,6 +387,10 @@ func (f *ACHFile) Returns() []ACHCreditReturn {
 	}
 	return out
 }
+
+// ACHReasonText is the meaning of a NACHA return reason code, "" for one
+// not listed.
+func ACHReasonText(code string) string { return achReasons[strings.TrimSpace(code)] }
 
 // achReasons are the NACHA return reason codes' meanings.
 var achReasons = map[string]string{

@@ -250,6 +250,9 @@ type SimulatePaymentParams struct {
 	Method string `json:"method,omitempty"` // default sandbox
 	Status string `json:"status,omitempty"` // pending, confirmed (default) or reversed
 	TxID   string `json:"tx_id,omitempty"`  // of an earlier simulated payment, to move it on
+	// ReturnCode: a rail method with status reversed (a return): the
+	// rail's reason code (default AC04, R01 or card_closed).
+	ReturnCode string `json:"return_code,omitempty"`
 }
 
 // SimulatedPayment is the answer of simulate-payment.
