@@ -272,3 +272,66 @@ func TestSimulateRailReturns(t *testing.T) {
 		e.wantInvariants()
 	})
 }
+
+// TestTerminalRailReturn: a counter sale paid by Same-Day ACH whose
+// credit the bank then returns (NACHA R01) shows payment_failed on the
+// terminal's socket, carrying the reversed payment with its reason.
+func TestTerminalRailReturn(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := termSetup(t, db)
+		acct, secret := e.railAccount(e.key, bankAccount("ach"))
+		tm := e.createTerminal("Till 1")
+		conn := e.openTerminal(tm, "")
+		send1(t, conn, sign(t, tm.Secret, map[string]any{"type": "create_session", "command_id": "c1",
+			"amount": "25.00", "currency": "USD", "methods": []string{"ach_same_day"}}))
+		s, _ := waitType(t, conn, "session")
+		id, ref := str(t, s.Invoice, "id"), str(t, instructions(t, s.Invoice)[0], "reference")
+		const path = "/api/v1/rails/ach/files"
+		e.mustStatus(e.signed(path, acct, secret, achCredit(t, "011000130000042", 2500, ref), time.Now(), "text/plain"), http.StatusOK)
+		if m, _ := waitType(t, conn, "payment_confirmed"); m.InvoiceID != id {
+			t.Fatalf("payment_confirmed %+v", m)
+		}
+		e.mustStatus(e.signed(path, acct, secret, []byte(readReturn(t, "nacha_r01.ach")), time.Now(), "text/plain"), http.StatusOK)
+		m, _ := waitType(t, conn, "payment_failed")
+		if m.InvoiceID != id || m.EventType != "invoice_payment.updated" ||
+			!strings.Contains(string(m.Data), `"status":"reversed"`) || !strings.Contains(string(m.Data), `"return_code":"R01"`) {
+			t.Errorf("payment_failed %+v %s", m, m.Data)
+		}
+	})
+}
+
+// TestConcurrentReturns: the same pacs.004 delivered eight times at once
+// reverses the payment once: one invoice_payment.updated, amount_paid 0,
+// every answer 200.
+func TestConcurrentReturns(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		e := setup(t, db)
+		acct, secret := e.railAccount(e.key, bankAccount("fednow"))
+		const path = "/api/v1/rails/fednow/notifications"
+		inv := e.createInvoice(map[string]any{"amount": "25.00", "currency": "USD", "payment_methods": []string{"fednow"}})
+		id, ref := str(t, inv, "id"), str(t, instructions(t, inv)[0], "reference")
+		e.mustStatus(e.signed(path, acct, secret, []byte(pacs008("e9b4b3c6-5f0e-4b8e-9d3a-2c1f7a6b8d10", "E2E", "25.00", ref)), time.Now(), "application/xml"), http.StatusOK)
+		e.wantPaid(id)
+		body := []byte(readReturn(t, "pacs004_fednow.xml"))
+		answers := make(chan response, 8)
+		for range 8 {
+			go func() { answers <- e.signed(path, acct, secret, body, time.Now(), "application/xml") }()
+		}
+		for range 8 {
+			if r := <-answers; r.Status != http.StatusOK {
+				t.Errorf("concurrent return answered %d: %s", r.Status, r.Raw)
+			}
+		}
+		if evs := e.eventsOf(id, invoice.EventInvoicePaymentUpdated); len(evs) != 2 {
+			t.Errorf("%d invoice_payment.updated events, want 2 (confirmed, reversed once)", len(evs))
+		}
+		if got := e.invoiceOf(id); got["amount_paid"] != "0.00" || got["status"] != "open" {
+			t.Errorf("after the returns: %v %v", got["status"], got["amount_paid"])
+		}
+		e.wantInvariants()
+	})
+}
