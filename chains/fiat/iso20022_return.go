@@ -35,12 +35,14 @@ type CreditReturn struct {
 
 // Reversal is the return as [Rails.Return] takes it: the original credit
 // is found by its UETR (its identity however it was recorded), else by its
-// pacs.008 transaction or instruction id (the tx id of a credit recorded
-// from a pacs.008 without UETR); the reason text is the message's
-// additional information, else the code's meaning.
+// pacs.008 transaction id (the tx id of a credit recorded from a pacs.008
+// without UETR). The instruction and end-to-end ids are not used: they
+// are not unique (an end-to-end id is the payor's, often the invoice
+// reference) and a credit is not recorded under them. The reason text is
+// the message's additional information, else the code's meaning.
 func (c CreditReturn) Reversal() Reversal {
 	return Reversal{
-		ID: c.ID, UETR: c.UETR, TxIDs: []string{c.TxID, c.InstrID}, Amount: c.Amount, Currency: c.Currency,
+		ID: c.ID, UETR: c.UETR, TxIDs: []string{c.TxID}, Amount: c.Amount, Currency: c.Currency,
 		Code: c.Code, Reason: firstOf(c.Info, ISOReasonText(c.Code)),
 	}
 }

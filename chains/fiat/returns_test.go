@@ -60,7 +60,7 @@ func TestParseISO20022Returns(t *testing.T) {
 
 	// The reason text is the bank's words, else the code's meaning.
 	v := CreditReturn{UETR: "U", TxID: "T", InstrID: "I", Amount: "1.00", Currency: "USD", Code: "AM04"}.Reversal()
-	if v.Reason != "Insufficient funds" || v.Code != "AM04" || v.UETR != "U" || len(v.TxIDs) != 2 || v.TxIDs[0] != "T" {
+	if v.Reason != "Insufficient funds" || v.Code != "AM04" || v.UETR != "U" || len(v.TxIDs) != 1 || v.TxIDs[0] != "T" {
 		t.Errorf("reversal %+v", v)
 	}
 
