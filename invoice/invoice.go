@@ -81,9 +81,14 @@ type Payment struct {
 	To         string        `bun:"to_address"`
 	Block      int64         `bun:"block_number"`
 	BlockHash  string        `bun:"block_hash"`
-	ObservedAt time.Time     `bun:"observed_at"`
-	CreatedAt  time.Time     `bun:"created_at"`
-	UpdatedAt  time.Time     `bun:"updated_at"`
+	// ReturnCode and ReturnReason are the rail's reason for returning or
+	// rejecting a reversed rail payment (ISO 20022 AC04 "Closed account
+	// number", NACHA R01 "Insufficient funds", a card processor's word).
+	ReturnCode   string    `bun:"return_code"`
+	ReturnReason string    `bun:"return_reason"`
+	ObservedAt   time.Time `bun:"observed_at"`
+	CreatedAt    time.Time `bun:"created_at"`
+	UpdatedAt    time.Time `bun:"updated_at"`
 }
 
 // Observation is what a watcher, a rail or the sandbox saw of one payment.
@@ -98,15 +103,18 @@ type Observation struct {
 	// CreditID names the rail credit (chains/fiat) a rail payment records:
 	// a rail's own ids are unique only per bank account, so the credit, not
 	// the id, is what is applied once. Chain transfers leave it empty.
-	CreditID   string
-	Asset      string
-	Decimals   int
-	Amount     Units // in the asset's base units
-	Status     PaymentStatus
-	From, To   string
-	Block      int64  // block or slot that holds it; 0 when the network has none
-	BlockHash  string // hash of that block, to tell a reorg
-	ObservedAt time.Time
+	CreditID  string
+	Asset     string
+	Decimals  int
+	Amount    Units // in the asset's base units
+	Status    PaymentStatus
+	From, To  string
+	Block     int64  // block or slot that holds it; 0 when the network has none
+	BlockHash string // hash of that block, to tell a reorg
+	// ReturnCode and ReturnReason say why a rail returned or rejected the
+	// payment; kept with a reversed status only.
+	ReturnCode, ReturnReason string
+	ObservedAt               time.Time
 }
 
 // Instruction tells the payor how to pay an invoice with one method: what to
@@ -227,25 +235,27 @@ func (inv *Invoice) Object(c Checkout) InvoiceObject {
 
 // PaymentObject is the public form of a payment, in the API and in events.
 type PaymentObject struct {
-	ID          string        `json:"id" example:"pay_06f0r5v3q8k2d1b4n7m9c0x2zs"`
-	Object      string        `json:"object" enum:"payment"`
-	Mode        Mode          `json:"mode" enum:"test,live"`
-	InvoiceID   string        `json:"invoice_id"`
-	Method      string        `json:"method" example:"usdc_base"`
-	Network     string        `json:"network" example:"base"`
-	TxID        string        `json:"tx_id"`
-	Index       int64         `json:"index"`
-	Asset       string        `json:"asset" example:"USDC"`
-	Amount      string        `json:"amount" example:"25.000000" doc:"Decimal string in the asset's units."`
-	AmountUnits string        `json:"amount_units" example:"25000000" doc:"Integer base units of the asset."`
-	Status      PaymentStatus `json:"status" enum:"pending,confirmed,reversed" doc:"reversed: left the canonical chain, or returned or rejected by its rail (the payment_failed of other processors)."`
-	From        string        `json:"from"`
-	To          string        `json:"to"`
-	Block       int64         `json:"block_number" doc:"Block (or slot) that holds the transfer; 0 where the network has none."`
-	BlockHash   string        `json:"block_hash"`
-	ObservedAt  time.Time     `json:"observed_at"`
-	CreatedAt   time.Time     `json:"created_at"`
-	UpdatedAt   time.Time     `json:"updated_at"`
+	ID           string        `json:"id" example:"pay_06f0r5v3q8k2d1b4n7m9c0x2zs"`
+	Object       string        `json:"object" enum:"payment"`
+	Mode         Mode          `json:"mode" enum:"test,live"`
+	InvoiceID    string        `json:"invoice_id"`
+	Method       string        `json:"method" example:"usdc_base"`
+	Network      string        `json:"network" example:"base"`
+	TxID         string        `json:"tx_id"`
+	Index        int64         `json:"index"`
+	Asset        string        `json:"asset" example:"USDC"`
+	Amount       string        `json:"amount" example:"25.000000" doc:"Decimal string in the asset's units."`
+	AmountUnits  string        `json:"amount_units" example:"25000000" doc:"Integer base units of the asset."`
+	Status       PaymentStatus `json:"status" enum:"pending,confirmed,reversed" doc:"reversed: left the canonical chain, or returned or rejected by its rail (the payment_failed of other processors)."`
+	From         string        `json:"from"`
+	To           string        `json:"to"`
+	Block        int64         `json:"block_number" doc:"Block (or slot) that holds the transfer; 0 where the network has none."`
+	BlockHash    string        `json:"block_hash"`
+	ReturnCode   string        `json:"return_code,omitempty" example:"AC04" doc:"A payment its rail returned or rejected (status reversed): the rail's reason code: ISO 20022 (FedNow, RTP: AC04, AM04, FOCR, MS03…), NACHA (ach_same_day: R01…R85), or the card processor's (push_to_card)."`
+	ReturnReason string        `json:"return_reason,omitempty" example:"Closed account number" doc:"The return reason's text: the rail's own words when it sent some, else the code's meaning."`
+	ObservedAt   time.Time     `json:"observed_at"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
 }
 
 // Object returns the public form of p.
@@ -254,7 +264,7 @@ func (p *Payment) Object() PaymentObject {
 		ID: p.ID, Object: "payment", Mode: p.Mode, InvoiceID: p.InvoiceID, Method: p.Method,
 		Network: p.Network, TxID: p.TxID, Index: p.Index, Asset: p.Asset,
 		Amount: p.Amount.Format(p.Decimals), AmountUnits: p.Amount.String(), Status: p.Status,
-		From: p.From, To: p.To, Block: p.Block, BlockHash: p.BlockHash, ObservedAt: p.ObservedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		From: p.From, To: p.To, Block: p.Block, BlockHash: p.BlockHash, ReturnCode: p.ReturnCode, ReturnReason: p.ReturnReason, ObservedAt: p.ObservedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
 

@@ -530,8 +530,13 @@ func (s *Service) Apply(ctx context.Context, obs Observation) (Invoice, Payment,
 				// Mined again in another block after a reorg.
 				payments[i].Block, payments[i].BlockHash = obs.Block, obs.BlockHash
 			}
+			// A return's reason stays with the reversal it explains.
+			payments[i].ReturnCode, payments[i].ReturnReason = "", ""
+			if obs.Status == PaymentReversed {
+				payments[i].ReturnCode, payments[i].ReturnReason = obs.ReturnCode, obs.ReturnReason
+			}
 			pay = payments[i]
-			if _, err := tx.NewUpdate().Model(&pay).Column("status", "block_number", "block_hash", "updated_at").WherePK().Exec(ctx); err != nil {
+			if _, err := tx.NewUpdate().Model(&pay).Column("status", "block_number", "block_hash", "return_code", "return_reason", "updated_at").WherePK().Exec(ctx); err != nil {
 				return err
 			}
 		}

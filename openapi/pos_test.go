@@ -513,6 +513,9 @@ func TestPushToCardReturned(t *testing.T) {
 		if len(evs) != 2 || evs[1]["object"].(map[string]any)["status"] != "reversed" || evs[1]["object"].(map[string]any)["id"] != res[0]["payment_id"] {
 			t.Errorf("payment events %v", evs)
 		}
+		if o := evs[len(evs)-1]["object"].(map[string]any); o["return_code"] != "card_closed" || o["return_reason"] != "card closed" {
+			t.Errorf("the processor's return reason on the reversed payment: %v", o)
+		}
 		if upd := e.eventsOf(id, invoice.EventInvoiceUpdated); len(upd) != 2 || upd[1]["previous_status"] != "paid" {
 			t.Errorf("invoice.updated %v", upd)
 		}

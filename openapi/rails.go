@@ -150,13 +150,13 @@ func (s *server) registerRails(api huma.API) {
 		huma.Register(api, huma.Operation{
 			OperationID: "receive-" + rail + "-notification", Method: http.MethodPost, Path: railsPrefix + rail + "/notifications",
 			Summary: "Receive an ISO 20022 notification (" + rail + ")", Tags: ntags, Errors: errsRail, Security: none, MaxBodyBytes: humaMaxBodyBytes,
-			Description: "A camt.054 or pacs.008 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched. A credit with a UETR is that transfer however it arrives: its pacs.008 and its camt.054, on FedNow or RTP, make one payment." + signed,
+			Description: "A camt.054, pacs.008, pacs.004 or pacs.002 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched. A credit with a UETR is that transfer however it arrives: its pacs.008 and its camt.054, on FedNow or RTP, make one payment. Returns and rejections of a credit recorded before reverse its payment (status returned; invoice_payment.updated with the payment reversed, the payment_failed of other processors; the reason code and text kept as the payment's return_code and return_reason): a pacs.004 payment return (TxInf: OrgnlUETR, else OrgnlTxId; RtrdIntrBkSttlmAmt; RtrRsnInf/Rsn/Cd), a camt.054 debit entry with RvslInd true or a return bank transaction code (PMNT, sub-family RRTN, ARET or RPCR; Refs UETR, else TxId; RtrInf/Rsn/Cd), a pacs.002 transaction with TxSts RJCT (StsRsnInf/Rsn/Cd; the amount in OrgnlTxRef compared when given). The credit is found by its UETR whichever message recorded it; without one, by the pacs.008's TxId it was recorded under. The same return again is a duplicate; an original this account's merchant never recorded is 404 credit_not_found, another amount 409 return_mismatch, and nothing of that return is changed." + signed,
 		}, s.receiveISO20022(rail))
 	}
 	huma.Register(api, huma.Operation{
 		OperationID: "receive-ach-file", Method: http.MethodPost, Path: railsPrefix + "ach/files",
 		Summary: "Receive a NACHA file (Same-Day ACH)", Tags: ntags, Errors: errsRail, Security: none, MaxBodyBytes: humaMaxBodyBytes,
-		Description: "A NACHA file whose batch and file controls check. Each live credit entry (codes 22, 32) is matched by the reference in its identification number or addenda, else by amount, and de-duplicated by effective date and trace number." + signed,
+		Description: "A NACHA file whose batch and file controls check. Each live credit entry (codes 22, 32) is matched by the reference in its identification number or addenda, else by amount, and de-duplicated by effective date and trace number. A return of a credit (transaction code 21 or 31 with an addenda 99: reason R01–R85, original entry trace number, date of death, original RDFI) reverses the payment of this account's latest credit with that trace (status returned; invoice_payment.updated with the payment reversed; the R code and its meaning kept as return_code and return_reason). The same return again is a duplicate; an unknown trace is 404 credit_not_found, another amount 409 return_mismatch." + signed,
 	}, s.receiveACH)
 	huma.Register(api, huma.Operation{
 		OperationID: "receive-push-to-card-notification", Method: http.MethodPost, Path: railsPrefix + "push_to_card/notifications",
@@ -282,7 +282,20 @@ func (s *server) receiveISO20022(rail string) func(context.Context, *signedInput
 		if err != nil {
 			return nil, unreadable(err)
 		}
-		return s.receive(ctx, a, fiat.FromISO20022(credits))
+		returns, err := fiat.ParseISO20022Returns(in.RawBody)
+		if err != nil {
+			return nil, unreadable(err)
+		}
+		res, err := s.receive(ctx, a, fiat.FromISO20022(credits))
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range returns {
+			if err := s.reverse(ctx, a, &res.Body, r.Reversal()); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
 	}
 }
 
@@ -295,7 +308,16 @@ func (s *server) receiveACH(ctx context.Context, in *signedInput) (*railResultOu
 	if err != nil {
 		return nil, unreadable(err)
 	}
-	return s.receive(ctx, a, fiat.FromNACHA(f, s.invoices.Now()))
+	res, err := s.receive(ctx, a, fiat.FromNACHA(f, s.invoices.Now()))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range f.Returns() {
+		if err := s.reverse(ctx, a, &res.Body, r.Reversal()); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (s *server) receivePush(ctx context.Context, in *signedInput) (*railResultOutput, error) {
@@ -319,16 +341,30 @@ func (s *server) receivePush(ctx context.Context, in *signedInput) (*railResultO
 // receiveReturn reverses the payment of a returned push.
 func (s *server) receiveReturn(ctx context.Context, a fiat.Account, n fiat.PushNotification) (*railResultOutput, error) {
 	c := fiat.FromPush(n)
-	o, err := s.rails.Return(ctx, a, n.OriginalID, c.Amount, c.Currency)
+	out := RailNotificationResult{Object: "rail_notification", Rail: a.Rail, Results: []fiat.Outcome{}}
+	err := s.reverse(ctx, a, &out, fiat.Reversal{ID: n.ID, TxIDs: []string{n.OriginalID}, Amount: c.Amount, Currency: c.Currency,
+		Code: n.ReturnReason, Reason: strings.ReplaceAll(n.ReturnReason, "_", " ")})
+	if err != nil {
+		return nil, err
+	}
+	return &railResultOutput{out}, nil
+}
+
+// reverse reverses the payment of the credit v returns and adds what
+// became of it to out. An unknown credit is 404 credit_not_found, one of
+// another amount 409 return_mismatch: nothing of that return is changed.
+func (s *server) reverse(ctx context.Context, a fiat.Account, out *RailNotificationResult, v fiat.Reversal) error {
+	o, err := s.rails.Return(ctx, a, v)
 	switch {
 	case errors.Is(err, fiat.ErrUnknownCredit):
-		return nil, problem(http.StatusNotFound, "credit_not_found", "No payment of push "+n.OriginalID+" was recorded on this account.")
+		return problem(http.StatusNotFound, "credit_not_found", "No payment of credit "+o.ID+" was recorded on this account: nothing was reversed.")
 	case errors.Is(err, fiat.ErrReturnMismatch):
-		return nil, problem(http.StatusConflict, "return_mismatch", err.Error())
+		return problem(http.StatusConflict, "return_mismatch", err.Error()+": nothing was reversed.")
 	case err != nil:
-		return nil, s.fail(ctx, err)
+		return s.fail(ctx, err)
 	}
-	return &railResultOutput{RailNotificationResult{Object: "rail_notification", Rail: a.Rail, Results: []fiat.Outcome{o}}}, nil
+	out.Results = append(out.Results, o)
+	return nil
 }
 
 // receive records each credit and says what became of it.

@@ -2,6 +2,8 @@ package openapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -18,6 +20,8 @@ type SimulatePaymentBody struct {
 	Amount string                `json:"amount" example:"25.00" doc:"Decimal string in the method's asset (the invoice currency for sandbox)."`
 	Status invoice.PaymentStatus `json:"status,omitempty" enum:"pending,confirmed,reversed" default:"confirmed" example:"pending" doc:"What the simulated network reports."`
 	TxID   string                `json:"tx_id,omitempty" maxLength:"100" example:"sim_4f7c2a9d0e1b" doc:"Id of an earlier simulated payment to move on (confirm or reverse it); omit for a new payment."`
+	// ReturnCode is the rail's reason for a simulated return.
+	ReturnCode string `json:"return_code,omitempty" maxLength:"35" example:"AC04" doc:"A rail method with status reversed: the rail's return reason code (default AC04 on fednow and rtp, R01 on ach_same_day, card_closed on push_to_card)."`
 }
 
 type simulateInput struct {
@@ -36,7 +40,7 @@ func (s *server) registerSandbox(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "simulate-payment", Method: http.MethodPost, Path: "/api/v1/test/invoices/{id}/simulate-payment",
 		Summary: "Simulate a payment (test mode)", Tags: []string{"Test mode"}, Errors: errsWrite, MaxBodyBytes: humaMaxBodyBytes,
-		Description: "Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it. A fiat rail method (fednow, rtp, ach_same_day, push_to_card, qris) records a confirmed payment on the rail, with a tx_id shaped like the rail's, as its notification would (rails are final: no pending, no tx_id; for qris send the total_amount).",
+		Description: "Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it. A fiat rail method (fednow, rtp, ach_same_day, push_to_card, qris) records a confirmed payment on the rail, with a tx_id shaped like the rail's, as its notification would (rails are final: no pending; for qris send the total_amount). Status reversed with the tx_id and amount of such a payment (not qris) is the rail returning it, as a pacs.004, NACHA return or push_to_card.returned would: the payment is reversed with return_code (optional) and its meaning, and the terminal socket shows payment_failed.",
 	}, s.simulatePayment)
 }
 
@@ -123,9 +127,16 @@ func (s *server) simulate(ctx context.Context, inv invoice.Invoice, b SimulatePa
 // would: instant rails are final, so there is nothing to move on.
 func (s *server) simulateRail(ctx context.Context, inv invoice.Invoice, m chains.Method, b SimulatePaymentBody) (invoice.Invoice, invoice.Payment, error) {
 	var none invoice.Payment
+	if b.Status == invoice.PaymentReversed {
+		return s.simulateRailReturn(ctx, inv, m, b)
+	}
+	if b.ReturnCode != "" {
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_return_code", "return_code: only a return (status reversed) has one",
+			&huma.ErrorDetail{Location: "body.return_code", Message: "only with status reversed", Value: b.ReturnCode})
+	}
 	if b.Status != invoice.PaymentConfirmed {
-		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_status", "status: rail payments are final when notified; simulate confirmed only",
-			&huma.ErrorDetail{Location: "body.status", Message: "rail payments are confirmed only", Value: b.Status})
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_status", "status: rail payments are final when notified; simulate confirmed, or reversed with the tx_id of one to return it",
+			&huma.ErrorDetail{Location: "body.status", Message: "rail payments are confirmed, or reversed by a return", Value: b.Status})
 	}
 	if b.TxID != "" {
 		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: a rail payment has nothing to move on",
@@ -142,4 +153,42 @@ func (s *server) simulateRail(ctx context.Context, inv invoice.Invoice, m chains
 		return inv, none, s.fail(ctx, err)
 	}
 	return inv, pay, nil
+}
+
+// simulateRailReturn has the rail return the rail payment b.TxID of inv,
+// through the one reversal real returns use.
+func (s *server) simulateRailReturn(ctx context.Context, inv invoice.Invoice, m chains.Method, b SimulatePaymentBody) (invoice.Invoice, invoice.Payment, error) {
+	var none invoice.Payment
+	if b.TxID == "" || m.Network == fiat.RailQRIS {
+		msg := "give the tx_id of the simulated rail payment to return"
+		if m.Network == fiat.RailQRIS {
+			msg = "qris payments are not returned by the rail"
+		}
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: "+msg,
+			&huma.ErrorDetail{Location: "body.tx_id", Message: msg, Value: b.TxID})
+	}
+	o, err := s.rails.SimulateReturn(ctx, inv, m.ID, b.TxID, b.Amount, b.ReturnCode)
+	if errors.Is(err, fiat.ErrReturnMismatch) {
+		return inv, none, problem(http.StatusConflict, "return_mismatch", err.Error()+": nothing was reversed.")
+	}
+	if errors.Is(err, fiat.ErrUnknownCredit) {
+		return inv, none, problem(http.StatusUnprocessableEntity, "invalid_tx_id", "tx_id: no "+m.ID+" payment of this invoice has this tx_id",
+			&huma.ErrorDetail{Location: "body.tx_id", Message: "no rail payment of this invoice has this tx_id", Value: b.TxID})
+	}
+	if err != nil {
+		return inv, none, s.fail(ctx, err)
+	}
+	if inv, err = s.invoices.Get(ctx, inv.MerchantID, inv.Mode, inv.ID); err != nil {
+		return inv, none, s.fail(ctx, err)
+	}
+	payments, err := s.invoices.Payments(ctx, inv.ID)
+	if err != nil {
+		return inv, none, s.fail(ctx, err)
+	}
+	for _, p := range payments {
+		if p.ID == o.PaymentID {
+			return inv, p, nil
+		}
+	}
+	return inv, none, s.fail(ctx, fmt.Errorf("simulated return: payment %s not found", o.PaymentID))
 }

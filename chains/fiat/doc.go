@@ -12,7 +12,11 @@
 // bank details and QRIS unique codes (rails.go), and [Rails.Receive], which
 // matches each authenticated credit to an invoice and applies it through
 // [invoice.Service.Apply], keyed by the rail's own transaction id, or keeps
-// it as unmatched (match.go). It serves no HTTP: package openapi does.
+// it as unmatched (match.go), and [Rails.Return], the one reversal of a
+// credit a rail returned or rejected (returned.go): a push-to-card return,
+// an ISO 20022 pacs.004, camt.054 return entry or pacs.002 rejection
+// (iso20022_return.go), a NACHA return entry with its addenda 99 (nacha.go).
+// It serves no HTTP: package openapi does.
 // Money is never a float: amounts are decimal strings or int64 minor units.
 //
 // Push-to-card is a payout rail: card networks let a card holder's bank push

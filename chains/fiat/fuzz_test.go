@@ -61,6 +61,14 @@ func FuzzParseISO20022(f *testing.F) {
 	}
 	f.Add([]byte(camt054v08("TX1", "25.00", "USD", "BOOK", "CRDT", "ST-7K3Q9M")))
 	f.Add([]byte(pacs008Message("3f2f1c64-8b3e-4d55-9a53-2f0c4f3b7a10", "E2E", "1.00", "x")))
+	returns, _ := filepath.Glob("testdata/returns/*.xml")
+	for _, name := range returns {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		credits, err := ParseISO20022(b)
 		if err != nil {
@@ -69,6 +77,15 @@ func FuzzParseISO20022(f *testing.F) {
 		for _, c := range credits {
 			if c.ID == "" || !isISOAmount(c.Amount) || len(c.Currency) != 3 {
 				t.Fatalf("accepted credit %+v", c)
+			}
+		}
+		rets, err := ParseISO20022Returns(b)
+		if err != nil {
+			t.Fatalf("credits read, returns not: %v", err)
+		}
+		for _, r := range rets {
+			if r.Amount == "" && !r.Rejected || r.Amount != "" && (!isISOAmount(r.Amount) || len(r.Currency) != 3) {
+				t.Fatalf("accepted return %+v", r)
 			}
 		}
 	})
@@ -84,6 +101,9 @@ func FuzzParseNACHA(f *testing.F) {
 		f.Add(b)
 	}
 	if b, err := achFile("ST-7K3Q9M").Bytes(); err == nil {
+		f.Add(b)
+	}
+	if b, err := os.ReadFile("testdata/returns/nacha_r01.ach"); err == nil {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

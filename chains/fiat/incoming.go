@@ -101,3 +101,14 @@ func FromQRISCallback(a Account, c QRISCallback, now time.Time) Incoming {
 		Amount: amount, Currency: "IDR", From: c.SenderName, Texts: []string{c.Reference}, ObservedAt: now,
 	}
 }
+
+// Reversal is a NACHA credit return as [Rails.Return] takes it: the
+// original credit found by its trace number (it was recorded as
+// "<effective date>:<trace>"), the amount in USD, the R code and its
+// meaning (with the date of death and the addenda information).
+func (r ACHCreditReturn) Reversal() Reversal {
+	return Reversal{
+		ID: r.Trace, Trace: r.OriginalTrace, Amount: invoice.NewUnits(r.Amount).Format(2), Currency: "USD",
+		Code: r.Code, Reason: r.ACHReturn.Reason(),
+	}
+}

@@ -20,6 +20,8 @@ const (
 	nsPrefix = "urn:iso:std:iso:20022:tech:xsd:"
 	camt054  = "camt.054"
 	pacs008  = "pacs.008"
+	pacs004  = "pacs.004"
+	pacs002  = "pacs.002"
 )
 
 // Credit is one incoming credit transfer reported by a bank message.
@@ -65,14 +67,30 @@ func (c Credit) InvoiceReference() (string, bool) { return findReferenceIn(c.End
 // yet booked (status other than BOOK) are left out. Other documents are an
 // error.
 func ParseISO20022(data []byte) ([]Credit, error) {
+	msg, doc, err := decodeISO20022(data)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case doc.Camt054 != nil:
+		return doc.Camt054.credits(msg)
+	case doc.Pacs008 != nil:
+		return doc.Pacs008.credits(msg)
+	}
+	return nil, nil // a pacs.004 or pacs.002: returns only (ParseISO20022Returns)
+}
+
+// decodeISO20022 finds the Document of data and decodes the message it
+// holds: one of the four read, else an error.
+func decodeISO20022(data []byte) (string, *document, error) {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
-			return nil, fmt.Errorf("%w: no Document element", ErrISO20022)
+			return "", nil, fmt.Errorf("%w: no Document element", ErrISO20022)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrISO20022, err)
+			return "", nil, fmt.Errorf("%w: %w", ErrISO20022, err)
 		}
 		start, ok := tok.(xml.StartElement)
 		if !ok || start.Name.Local != "Document" {
@@ -80,27 +98,36 @@ func ParseISO20022(data []byte) ([]Credit, error) {
 		}
 		msg, ok := strings.CutPrefix(start.Name.Space, nsPrefix)
 		if !ok {
-			return nil, fmt.Errorf("%w: Document namespace %q is not ISO 20022", ErrISO20022, start.Name.Space)
+			return "", nil, fmt.Errorf("%w: Document namespace %q is not ISO 20022", ErrISO20022, start.Name.Space)
 		}
 		var doc document
 		if err := dec.DecodeElement(&doc, &start); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrISO20022, msg, err)
+			return "", nil, fmt.Errorf("%w: %s: %w", ErrISO20022, msg, err)
 		}
+		one := document{}
 		switch {
 		case strings.HasPrefix(msg, camt054+".") && doc.Camt054 != nil:
-			return doc.Camt054.credits(msg)
+			one.Camt054 = doc.Camt054
 		case strings.HasPrefix(msg, pacs008+".") && doc.Pacs008 != nil:
-			return doc.Pacs008.credits(msg)
+			one.Pacs008 = doc.Pacs008
+		case strings.HasPrefix(msg, pacs004+".") && doc.Pacs004 != nil:
+			one.Pacs004 = doc.Pacs004
+		case strings.HasPrefix(msg, pacs002+".") && doc.Pacs002 != nil:
+			one.Pacs002 = doc.Pacs002
+		default:
+			return "", nil, fmt.Errorf("%w: %s is not a camt.054, pacs.008, pacs.004 or pacs.002 document", ErrISO20022, msg)
 		}
-		return nil, fmt.Errorf("%w: %s is not a camt.054 or pacs.008 document", ErrISO20022, msg)
+		return msg, &one, nil
 	}
 }
 
-// document holds the two messages read; encoding/xml matches the local
+// document holds the messages read; encoding/xml matches the local
 // names, which are the same in every version from .001.02 on.
 type document struct {
 	Camt054 *camt054Doc `xml:"BkToCstmrDbtCdtNtfctn"`
 	Pacs008 *pacs008Doc `xml:"FIToFICstmrCdtTrf"`
+	Pacs004 *pacs004Doc `xml:"PmtRtr"`
+	Pacs002 *pacs002Doc `xml:"FIToFIPmtStsRpt"`
 }
 
 type amount struct {
@@ -163,8 +190,12 @@ type camt054Doc struct {
 			} `xml:"Sts"`
 			BookgDt     dateOrTime `xml:"BookgDt"`
 			AcctSvcrRef string     `xml:"AcctSvcrRef"`
+			BkTxCd      bankTxCode `xml:"BkTxCd"`
 			TxDtls      []struct {
 				AcctSvcrRef string      `xml:"Refs>AcctSvcrRef"`
+				InstrID     string      `xml:"Refs>InstrId"`
+				BkTxCd      bankTxCode  `xml:"BkTxCd"`
+				RtrInf      *reason     `xml:"RtrInf"`
 				EndToEndID  string      `xml:"Refs>EndToEndId"`
 				TxID        string      `xml:"Refs>TxId"`
 				UETR        string      `xml:"Refs>UETR"`

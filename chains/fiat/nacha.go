@@ -55,6 +55,18 @@ type ACHEntry struct {
 	Discretionary   string
 	Trace           string   // fifteen digits: ODFI and sequence
 	Addenda         []string // columns 4–83 of each addenda (for type 05: payment related information)
+	// Return is the entry's return addenda (type 99), for a return entry.
+	Return *ACHReturn
+}
+
+// ACHReturn is a return addenda record (type code 99): why the receiving
+// bank returned an entry, and which entry.
+type ACHReturn struct {
+	Code          string // return reason R01…R85
+	OriginalTrace string // the returned entry's trace number, fifteen digits
+	DateOfDeath   string // YYMMDD for R14 and R15, else ""
+	OriginalRDFI  string // the returned entry's receiving DFI, eight digits
+	Info          string // addenda information
 }
 
 // ACHCredit is a credit entry to the merchant with its batch context.
@@ -247,6 +259,9 @@ func (p *nachaParser) batch() (ACHBatch, nachaControl) {
 	for p.err == nil && p.i < len(p.recs) && p.kind() == '6' {
 		e := p.entry()
 		c.entries += 1 + int64(len(e.Addenda))
+		if e.Return != nil {
+			c.entries++
+		}
 		rdfi, _ := strconv.ParseInt(e.RDFI, 10, 64)
 		c.hash += rdfi
 		switch {
@@ -307,8 +322,115 @@ func (p *nachaParser) entry() ACHEntry {
 		if p.field(88, 94) != e.Trace[8:] {
 			p.fail("addenda entry detail sequence %q does not match trace %q", p.field(88, 94), e.Trace)
 		}
+		if p.field(2, 3) == "99" {
+			e.Return = p.returnAddenda(e.Return != nil)
+			p.i++
+			continue
+		}
 		e.Addenda = append(e.Addenda, p.text(4, 83))
 		p.i++
 	}
 	return e
+}
+
+// returnAddenda reads a return addenda (type 99): reason code R01…R85 in
+// columns 4–6, the original entry's trace number (7–21), a date of death
+// (22–27, blank unless R14 or R15), the original receiving DFI (28–35) and
+// addenda information (36–79).
+func (p *nachaParser) returnAddenda(again bool) *ACHReturn {
+	r := &ACHReturn{Code: p.field(4, 6), OriginalTrace: p.field(7, 21), DateOfDeath: p.text(22, 27),
+		OriginalRDFI: p.field(28, 35), Info: p.text(36, 79)}
+	if again {
+		p.fail("an entry has one return addenda")
+	}
+	if n, err := strconv.Atoi(r.Code[1:]); r.Code[0] != 'R' || !isDigits(r.Code[1:]) || err != nil || n < 1 || n > 85 {
+		p.fail("return reason code (columns 4–6) must be R01 to R85, got %q", r.Code)
+	}
+	p.num("original entry trace number", 7, 21)
+	if r.DateOfDeath != "" {
+		p.num("date of death", 22, 27)
+	}
+	p.num("original receiving DFI", 28, 35)
+	return r
+}
+
+// ACHCreditReturn is a return of a credit entry: a return entry (code 21
+// for a checking credit, 31 for a savings credit) with its addenda 99.
+type ACHCreditReturn struct {
+	ACHReturn
+	Trace  string // the return entry's own trace number
+	Amount int64  // cents
+}
+
+// Reason is the return reason's meaning, with the date of death when the
+// reason is a death.
+func (r ACHReturn) Reason() string {
+	text := firstOf(ACHReasonText(r.Code), "Return reason "+r.Code)
+	if r.DateOfDeath != "" {
+		text += " (date of death " + r.DateOfDeath + ")"
+	}
+	if r.Info != "" {
+		text += ": " + r.Info
+	}
+	return text
+}
+
+// Returns lists the file's returns of credit entries, in file order.
+func (f *ACHFile) Returns() []ACHCreditReturn {
+	var out []ACHCreditReturn
+	for _, b := range f.Batches {
+		for _, e := range b.Entries {
+			if e.Return != nil && (e.TransactionCode == 21 || e.TransactionCode == 31) {
+				out = append(out, ACHCreditReturn{ACHReturn: *e.Return, Trace: e.Trace, Amount: e.Amount})
+			}
+		}
+	}
+	return out
+}
+
+// ACHReasonText is the meaning of a NACHA return reason code, "" for one
+// not listed.
+func ACHReasonText(code string) string { return achReasons[strings.TrimSpace(code)] }
+
+// achReasons are the NACHA return reason codes' meanings.
+var achReasons = map[string]string{
+	"R01": "Insufficient funds",
+	"R02": "Account closed",
+	"R03": "No account/unable to locate account",
+	"R04": "Invalid account number structure",
+	"R05": "Unauthorized debit to consumer account using corporate SEC code",
+	"R06": "Returned per ODFI's request",
+	"R07": "Authorization revoked by customer",
+	"R08": "Payment stopped",
+	"R09": "Uncollected funds",
+	"R10": "Customer advises originator is not known to receiver or not authorized",
+	"R11": "Customer advises entry not in accordance with the terms of the authorization",
+	"R12": "Account sold to another DFI",
+	"R13": "Invalid ACH routing number",
+	"R14": "Representative payee deceased or unable to continue in that capacity",
+	"R15": "Beneficiary or account holder deceased",
+	"R16": "Account frozen/entry returned per OFAC instruction",
+	"R17": "Entry with invalid account number initiated under questionable circumstances",
+	"R20": "Non-transaction account",
+	"R21": "Invalid company identification",
+	"R22": "Invalid individual ID number",
+	"R23": "Credit entry refused by receiver",
+	"R24": "Duplicate entry",
+	"R29": "Corporate customer advises not authorized",
+	"R31": "Permissible return entry (CCD and CTX only)",
+	"R33": "Return of XCK entry",
+	"R37": "Source document presented for payment",
+	"R51": "Item related to RCK entry is ineligible or RCK entry is improper",
+	"R61": "Misrouted return",
+	"R62": "Return of erroneous or reversing debit",
+	"R67": "Duplicate return",
+	"R68": "Untimely return",
+	"R69": "Field error(s)",
+	"R70": "Permissible return entry not accepted/return not requested by ODFI",
+	"R80": "IAT entry coding error",
+	"R81": "Non-participant in IAT program",
+	"R82": "Invalid foreign receiving DFI identification",
+	"R83": "Foreign receiving DFI unable to settle",
+	"R84": "Entry not processed by gateway",
+	"R85": "Incorrectly coded outbound international payment",
 }

@@ -30,7 +30,7 @@ func (f *ACHFile) Bytes() ([]byte, error) {
 				return nil, fmt.Errorf("%w: batch %d: trace %q must be 15 digits", ErrNACHA, b.Number, e.Trace)
 			}
 			indicator := "0"
-			if len(e.Addenda) > 0 {
+			if len(e.Addenda) > 0 || e.Return != nil {
 				indicator = "1"
 			}
 			w.rec("6", zeros(int64(e.TransactionCode), 2), left(e.RDFI, 8), left(e.CheckDigit, 1), left(e.Account, 17),
@@ -39,11 +39,17 @@ func (f *ACHFile) Bytes() ([]byte, error) {
 			for i, a := range e.Addenda {
 				w.rec("7", "05", left(a, 80), zeros(int64(i+1), 4), e.Trace[8:])
 			}
+			addenda := int64(len(e.Addenda))
+			if r := e.Return; r != nil {
+				w.rec("7", "99", left(r.Code, 3), left(r.OriginalTrace, 15), left(r.DateOfDeath, 6), left(r.OriginalRDFI, 8),
+					left(r.Info, 44), e.Trace)
+				addenda++
+			}
 			rdfi, err := strconv.ParseInt(e.RDFI, 10, 64)
 			if err != nil || len(e.RDFI) != 8 {
 				return nil, fmt.Errorf("%w: batch %d: receiving DFI %q must be 8 digits", ErrNACHA, b.Number, e.RDFI)
 			}
-			c.entries += 1 + int64(len(e.Addenda))
+			c.entries += 1 + addenda
 			c.hash += rdfi
 			if isDebit(e.TransactionCode) {
 				c.debit += e.Amount

@@ -2,7 +2,10 @@ package fiat
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -66,4 +69,44 @@ func (r *Rails) Simulate(ctx context.Context, inv invoice.Invoice, method string
 		return err
 	})
 	return l.invoice, l.payment, err
+}
+
+// SimulateReturn reports, in test mode, that the rail returned the credit
+// of inv's rail payment txID, as the rail's return would: through
+// [Rails.Return] (amount, in the invoice's currency, must be the
+// payment's: else [ErrReturnMismatch]), with code (default: AC04 on FedNow and RTP, R01 on
+// Same-Day ACH, card_closed on push-to-card) and its meaning. QRIS has no
+// returns. An unknown txID is [ErrUnknownCredit].
+func (r *Rails) SimulateReturn(ctx context.Context, inv invoice.Invoice, method, txID, amount, code string) (Outcome, error) {
+	rail := railOf(method)
+	if rail == "" || rail == RailQRIS {
+		return Outcome{}, fmt.Errorf("simulate: %s has no returns", method)
+	}
+	if inv.Mode != invoice.ModeTest {
+		return Outcome{}, fmt.Errorf("simulate: invoice %s is not a test invoice", inv.ID)
+	}
+	var account string
+	err := r.inv.IDB(ctx).NewSelect().TableExpr("rail_credits").Column("account_id").
+		Where("id = (SELECT credit_id FROM payments WHERE invoice_id = ? AND network = ? AND tx_id = ? LIMIT 1)", inv.ID, rail, txID).
+		Scan(ctx, &account)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Outcome{ID: txID}, ErrUnknownCredit
+	}
+	if err != nil {
+		return Outcome{ID: txID}, err
+	}
+	reason := ""
+	switch rail {
+	case RailFedNow, RailRTP:
+		code = firstOf(code, "AC04")
+		reason = ISOReasonText(code)
+	case RailACH:
+		code = firstOf(code, "R01")
+		reason = ACHReasonText(code)
+	case RailPushToCard:
+		code = firstOf(code, "card_closed")
+		reason = strings.ReplaceAll(code, "_", " ")
+	}
+	a := Account{ID: account, Rail: rail, MerchantID: inv.MerchantID, Mode: inv.Mode}
+	return r.Return(ctx, a, Reversal{TxIDs: []string{txID}, Amount: amount, Currency: string(inv.Currency), Code: code, Reason: firstOf(reason, "Return reason "+code)})
 }

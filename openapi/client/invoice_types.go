@@ -218,25 +218,30 @@ type ListInvoicesParams struct {
 
 // Payment is a payment of an invoice (the spec's PaymentObject).
 type Payment struct {
-	ID          string    `json:"id"`
-	Object      string    `json:"object"`
-	Mode        Mode      `json:"mode"`
-	InvoiceID   string    `json:"invoice_id"`
-	Method      string    `json:"method"`
-	Network     string    `json:"network"`
-	TxID        string    `json:"tx_id"`
-	Index       int64     `json:"index"`
-	Asset       string    `json:"asset"`
-	Amount      string    `json:"amount"`
-	AmountUnits string    `json:"amount_units"`
-	Status      string    `json:"status"` // pending, confirmed or reversed
-	From        string    `json:"from"`
-	To          string    `json:"to"`
-	BlockNumber int64     `json:"block_number"`
-	BlockHash   string    `json:"block_hash"`
-	ObservedAt  time.Time `json:"observed_at"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string `json:"id"`
+	Object      string `json:"object"`
+	Mode        Mode   `json:"mode"`
+	InvoiceID   string `json:"invoice_id"`
+	Method      string `json:"method"`
+	Network     string `json:"network"`
+	TxID        string `json:"tx_id"`
+	Index       int64  `json:"index"`
+	Asset       string `json:"asset"`
+	Amount      string `json:"amount"`
+	AmountUnits string `json:"amount_units"`
+	Status      string `json:"status"` // pending, confirmed or reversed
+	From        string `json:"from"`
+	To          string `json:"to"`
+	BlockNumber int64  `json:"block_number"`
+	BlockHash   string `json:"block_hash"`
+	// ReturnCode and ReturnReason: a rail payment its rail returned or
+	// rejected (status reversed): the rail's reason code (ISO 20022 AC04,
+	// NACHA R01, the card processor's) and its text.
+	ReturnCode   string    `json:"return_code,omitempty"`
+	ReturnReason string    `json:"return_reason,omitempty"`
+	ObservedAt   time.Time `json:"observed_at"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // SimulatePaymentParams is the body of simulate-payment (test mode).
@@ -245,6 +250,9 @@ type SimulatePaymentParams struct {
 	Method string `json:"method,omitempty"` // default sandbox
 	Status string `json:"status,omitempty"` // pending, confirmed (default) or reversed
 	TxID   string `json:"tx_id,omitempty"`  // of an earlier simulated payment, to move it on
+	// ReturnCode: a rail method with status reversed (a return): the
+	// rail's reason code (default AC04, R01 or card_closed).
+	ReturnCode string `json:"return_code,omitempty"`
 }
 
 // SimulatedPayment is the answer of simulate-payment.

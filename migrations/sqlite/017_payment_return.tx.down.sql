@@ -1,0 +1,3 @@
+ALTER TABLE payments DROP COLUMN return_reason;
+--bun:split
+ALTER TABLE payments DROP COLUMN return_code;
