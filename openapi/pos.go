@@ -50,7 +50,8 @@ func (s *server) registerPOS(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-invoice-qr", Method: http.MethodGet, Path: "/api/v1/invoices/{id}/qr",
 		Summary: "QR code of an invoice", Tags: []string{"Invoices"}, Errors: errsRead,
-		Description: "The invoice's payment_url as a QR code, for a terminal screen or a receipt; with method, that method's own payment URI (EIP-681, Solana Pay, the QRIS payload), which a wallet pays without opening the page. Fetching it is not a scan: checkout.scanned is the payor's first open of the checkout. A method without a URI (a bank transfer) answers 404 no_qr_code; one not on the invoice 422 invalid_payment_method.",
+		Description: "The invoice's payment_url as a QR code, for a terminal screen or a receipt; with method, that method's own payment URI (EIP-681, Solana Pay, the QRIS payload), which a wallet pays without opening the page. Fetching it is not a scan: checkout.scanned is the payor's first open of the checkout. A method without a URI (a bank transfer) answers 404 no_qr_code; one not on the invoice 422 invalid_payment_method. A terminal's key may fetch the QR codes of its own terminal's invoices, and a QR session's order key that of its session's invoice (any other is 404).",
+		Metadata:    boundScopes,
 		Responses: map[string]*huma.Response{"200": {Description: "The QR code", Content: map[string]*huma.MediaType{
 			"image/png": {Schema: &huma.Schema{Type: "string", Format: "binary"}}, "image/svg+xml": {Schema: &huma.Schema{Type: "string"}},
 		}}},
@@ -69,8 +70,7 @@ func (s *server) registerPOS(api huma.API) {
 }
 
 func (s *server) invoiceQR(ctx context.Context, in *invoiceQRInput) (*qrOutput, error) {
-	p := principal(ctx)
-	inv, err := s.invoices.Get(ctx, p.MerchantID, p.Mode, in.ID)
+	inv, err := s.ownInvoice(ctx, principal(ctx), in.ID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

@@ -625,3 +625,163 @@ func TestTipThenStaleChoose(t *testing.T) {
 		e.wantProblem(e.payor("POST", "/api/v1/payor/session/tip", token, sig, map[string]any{"amount": "3.00"}), 409, "tip_closed")
 	})
 }
+
+// withTipTags is staticQRIS with the EMVCo tip data objects tags (IDs
+// 55–57, encoded) before the country code, its CRC recomputed.
+func withTipTags(t *testing.T, tags string) string {
+	t.Helper()
+	at := strings.Index(staticQRIS, "5802ID")
+	if at < 0 {
+		t.Fatal("no country code in the static payload")
+	}
+	body := staticQRIS[:at] + tags + staticQRIS[at:len(staticQRIS)-4]
+	return body + strings.ToUpper(fmt.Sprintf("%04x", fiat.CRC16([]byte(body))))
+}
+
+// TestQRISWalletTipByAmount pays QRIS invoices with callbacks that carry
+// no reference, so that only the amount names the invoice, and the payor's
+// wallet added the merchant's tip (its static payload's tags kept in the
+// invoice's dynamic one) on top of the total:
+//   - prompt (55 = 01): total + 2000 lands as the payment plus a 2000 tip,
+//     paid without exception; sent again it is a duplicate (nothing moves);
+//     above the cap, or on an invoice without allow_tip, it names no
+//     invoice and is kept unmatched (the invoice stays open);
+//   - two open invoices either of which the amount could pay with a tip:
+//     kept unmatched, not guessed;
+//   - a late tipped payment (after expires_at, within the hold) is paid
+//     late with its tip;
+//   - fixed fee (55 = 02, 56 = 2000): only total + 2000 is its tip;
+//   - percentage (55 = 03, 57 = 10): total + 10 % of the total.
+func TestQRISWalletTipByAmount(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachDB(t, func(t *testing.T, db storetest.DB) {
+		t.Parallel()
+		type variant struct {
+			name, tags string
+			tip        func(total int64) int64 // the wallet's tip on a total
+			wrongTip   int64                   // a tip within the cap that this payload's wallet never adds (0: none)
+		}
+		e := setup(t, db)
+		account := ""
+		for _, v := range []variant{
+			{"prompt", "550201", func(int64) int64 { return 2000 }, 0},
+			{"fixed", "55020256042000", func(int64) int64 { return 2000 }, 1500},
+			{"percent", "550203570210", func(total int64) int64 { return total / 10 }, 1000},
+		} {
+			t.Run(v.name, func(t *testing.T) {
+				if account != "" { // one QRIS account at a time: this variant's payload
+					e.mustStatus(e.do("DELETE", "/api/v1/rail-accounts/"+account, e.key, nil), http.StatusOK)
+				}
+				var secret string
+				account, secret = e.railAccount(e.key, map[string]any{"rail": "qris", "qris_payload": withTipTags(t, v.tags)})
+				// callback answers the outcome; an unmatched credit is a 404
+				// no_matching_invoice, reported as status unmatched.
+				callback := func(amount int64) map[string]any {
+					t.Helper()
+					r := e.do("POST", "/api/v1/rails/qris/callback", "", map[string]any{"amount": strconv.FormatInt(amount, 10), "sender_name": "JANE"},
+						"X-Callback-Key", secret)
+					if r.Status == http.StatusNotFound && r.JSON["code"] == "no_matching_invoice" {
+						return map[string]any{"status": "unmatched"}
+					}
+					return e.mustStatus(r, http.StatusOK).JSON
+				}
+				totalOf := func(inv map[string]any) int64 {
+					t.Helper()
+					in := instructions(t, inv)[0]
+					if in["wallet_tip"] == nil {
+						t.Fatalf("instruction without wallet_tip: %v", in)
+					}
+					n, _ := strconv.ParseInt(str(t, in, "total_amount"), 10, 64)
+					return n
+				}
+				newInvoice := func(amount string, tip bool) map[string]any {
+					return e.createInvoice(map[string]any{"amount": amount, "currency": "IDR", "payment_methods": []string{"qris"}, "allow_tip": tip})
+				}
+
+				inv := newInvoice("25000", true)
+				total := totalOf(inv)
+				tip := v.tip(total)
+				if v.wrongTip != 0 {
+					if r := callback(total + v.wrongTip); r["status"] != "unmatched" {
+						t.Errorf("a tip this wallet never adds: %v", r)
+					}
+				}
+				r := callback(total + tip)
+				if r["status"] != "matched" || r["invoice_id"] != inv["id"] {
+					t.Fatalf("tipped callback: %v, want matched to %v", r, inv["id"])
+				}
+				got := e.invoiceOf(str(t, inv, "id"))
+				if got["status"] != "paid" || got["exception"] != "none" || got["tip_amount"] != strconv.FormatInt(tip, 10) || got["amount_paid"] != strconv.FormatInt(total+tip, 10) || got["amount_due"] != "0" {
+					t.Errorf("paid with a wallet tip of %d: %v %v tip %v paid %v due %v", tip, got["status"], got["exception"], got["tip_amount"], got["amount_paid"], got["amount_due"])
+				}
+				payments := e.count("payments")
+				if r := callback(total + tip); r["status"] != "duplicate" || r["invoice_id"] != inv["id"] {
+					t.Errorf("the same callback again: %v, want a duplicate of the payment", r)
+				}
+				if n := e.count("payments"); n != payments {
+					t.Errorf("a repeated callback stored %d payments", n-payments)
+				}
+				if v.name != "prompt" {
+					return
+				}
+
+				// Above the cap (20 % of 25000 = 5000): no invoice.
+				capped := newInvoice("25000", true)
+				if r := callback(totalOf(capped) + 5001); r["status"] != "unmatched" {
+					t.Errorf("a tip above the cap: %v", r)
+				}
+				if got := e.invoiceOf(str(t, capped, "id")); got["status"] != "open" || got["amount_paid"] != "0" {
+					t.Errorf("above the cap moved the invoice: %v %v", got["status"], got["amount_paid"])
+				}
+				// At the cap: the tip.
+				if r := callback(totalOf(capped) + 5000); r["status"] != "matched" || r["invoice_id"] != capped["id"] {
+					t.Errorf("a tip at the cap: %v", r)
+				}
+				if got := e.invoiceOf(str(t, capped, "id")); got["status"] != "paid" || got["exception"] != "none" || got["tip_amount"] != "5000" {
+					t.Errorf("a tip at the cap: %v %v tip %v", got["status"], got["exception"], got["tip_amount"])
+				}
+				// Without allow_tip the payload has no tip tags: no match.
+				plain := e.createInvoice(map[string]any{"amount": "30000", "currency": "IDR", "payment_methods": []string{"qris"}})
+				pt, _ := strconv.ParseInt(str(t, instructions(t, plain)[0], "total_amount"), 10, 64)
+				if r := callback(pt + 1000); r["status"] != "unmatched" {
+					t.Errorf("a tip on an invoice without allow_tip: %v", r)
+				}
+				// Two invoices the amount could pay with a tip: not guessed.
+				a, b := newInvoice("40000", true), newInvoice("40000", true)
+				if r := callback(max(totalOf(a), totalOf(b)) + 3000); r["status"] != "unmatched" || !strings.Contains(fmt.Sprint(e.lastUnmatched()["detail"]), "several") {
+					t.Errorf("ambiguous tipped amount: %v", r)
+				}
+				for _, x := range []map[string]any{a, b} {
+					if got := e.invoiceOf(str(t, x, "id")); got["status"] != "open" || got["tip_amount"] != "0" {
+						t.Errorf("ambiguous tipped amount moved %v: %v tip %v", x["id"], got["status"], got["tip_amount"])
+					}
+				}
+				// Late, within the hold: paid late, with the tip.
+				late := newInvoice("50000", true)
+				e.clock.Advance(16 * time.Minute)
+				if _, err := e.svc.ExpireDue(context.Background(), 100); err != nil {
+					t.Fatal(err)
+				}
+				if got := e.invoiceOf(str(t, late, "id")); got["status"] != "expired" {
+					t.Fatalf("late invoice %v", got["status"])
+				}
+				if r := callback(totalOf(late) + 2500); r["status"] != "matched" || r["invoice_id"] != late["id"] {
+					t.Errorf("a late tipped payment: %v", r)
+				}
+				if got := e.invoiceOf(str(t, late, "id")); got["status"] != "paid" || got["exception"] != "paid_late" || got["tip_amount"] != "2500" {
+					t.Errorf("a late tipped payment: %v %v tip %v", got["status"], got["exception"], got["tip_amount"])
+				}
+			})
+		}
+	})
+}
+
+// lastUnmatched is the newest kept rail credit.
+func (e *env) lastUnmatched() map[string]any {
+	e.t.Helper()
+	d := e.mustStatus(e.do("GET", "/api/v1/rail-unmatched", e.key, nil), http.StatusOK).JSON["data"].([]any)
+	if len(d) == 0 {
+		e.t.Fatal("no unmatched rail credit")
+	}
+	return d[0].(map[string]any)
+}

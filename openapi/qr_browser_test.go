@@ -30,6 +30,19 @@ func qrAwaitAcross(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// pushedOnly checks that the waiting page of a subtest learnt everything
+// over its socket: at least one upgrade and not one status poll since
+// polls0 and sockets0.
+func (e *qrEnv) pushedOnly(t *testing.T, ctx context.Context, polls0, sockets0 int64) {
+	t.Helper()
+	if n := e.sockets.Load() - sockets0; n < 1 {
+		t.Errorf("the waiting page opened no WebSocket")
+	}
+	if n := e.polls.Load() - polls0; n != 0 {
+		t.Errorf("the waiting page polled %d times; the change must come over the socket", n)
+	}
+}
+
 // TestQRScanInBrowser scans static codes in headless Chromium, each with a
 // local receiver (a vending machine) that verifies the Standard Webhooks
 // signature:
@@ -40,7 +53,14 @@ func qrAwaitAcross(t *testing.T, ctx context.Context, what, expr string) {
 //     requests with one idempotency key, all validly signed, then the
 //     checkout as before;
 //   - the payor leaves before the invoice: the session is canceled and the
-//     receiver gets a signed canceled request.
+//     receiver gets a signed canceled request;
+//   - a proxy refuses the page's WebSocket: the page polls and still turns
+//     into the checkout.
+//
+// Every change but the last reaches the page over its WebSocket
+// (/q/s/{token}/ws), woken by the session's qr_session.updated event: the
+// page makes no status poll at all (the server counts them), and the
+// socket's own safety-net poll is an hour.
 func TestQRScanInBrowser(t *testing.T) {
 	t.Parallel()
 	alloc := browsertest.Browser(t)
@@ -70,10 +90,12 @@ func TestQRScanInBrowser(t *testing.T) {
 			code := e.newCode(rc.URL, nil)
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
 			ctx := browsertest.Tab(t, alloc, 60*time.Second)
+			polls0, sockets0 := e.polls.Load(), e.sockets.Load()
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
 			qrAwaitAcross(t, ctx, "checkout page", `location.pathname.startsWith('/pay/') && !!document.getElementById('amount') && document.getElementById('amount').textContent.includes('2.50')`)
+			e.pushedOnly(t, ctx, polls0, sockets0)
 			inv := <-created
 			if loc := browsertest.Eval[string](t, ctx, `location.href`); loc != inv["payment_url"] {
 				t.Errorf("page at %s, want the invoice's payment_url %v", loc, inv["payment_url"])
@@ -94,10 +116,12 @@ func TestQRScanInBrowser(t *testing.T) {
 			code := e.newCode(rc.URL, nil)
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
 			ctx := browsertest.Tab(t, alloc, 60*time.Second)
+			polls0, sockets0 := e.polls.Load(), e.sockets.Load()
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
 			browsertest.Await(t, ctx, 20*time.Second, "down text", `document.querySelector('[data-testid=down-text]').textContent === 'Machine is down!' && !document.getElementById('qr-failure').hidden`)
+			e.pushedOnly(t, ctx, polls0, sockets0)
 			if reqs := rc.receipts(); len(reqs) != 1 || reqs[0].verifyErr != nil {
 				t.Errorf("a 412 is not retried: %d requests", len(reqs))
 			}
@@ -120,10 +144,12 @@ func TestQRScanInBrowser(t *testing.T) {
 			code := e.newCode(rc.URL, nil)
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
 			ctx := browsertest.Tab(t, alloc, 60*time.Second)
+			polls0, sockets0 := e.polls.Load(), e.sockets.Load()
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
 			qrAwaitAcross(t, ctx, "checkout page", `location.pathname.startsWith('/pay/') && !!document.getElementById('amount') && document.getElementById('amount').textContent.includes('2.50')`)
+			e.pushedOnly(t, ctx, polls0, sockets0)
 			<-created
 			reqs := rc.receipts()
 			if len(reqs) != 3 {
@@ -147,12 +173,15 @@ func TestQRScanInBrowser(t *testing.T) {
 			code := e.newCode(rc.URL, map[string]any{"order_timeout_seconds": 30})
 			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
 			ctx := browsertest.Tab(t, alloc, 60*time.Second)
+			polls0, sockets0 := e.polls.Load(), e.sockets.Load()
 			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, "the start request", func() bool { return len(rc.receipts()) == 1 })
+			browsertest.Await(t, ctx, 20*time.Second, "socket open", `document.getElementById('qr').dataset.transport === 'socket'`)
 			e.clock.Advance(31 * time.Second)
 			browsertest.Await(t, ctx, 20*time.Second, "timed out text", `document.getElementById('qr-failure-title').textContent === 'This order timed out' && !document.getElementById('qr-failure').hidden`)
+			e.pushedOnly(t, ctx, polls0, sockets0)
 			sessionID := rc.receipts()[0].body["session_id"].(string)
 			waitFor(t, "the timed_out request", func() bool { return len(rc.ofSession(sessionID, "timed_out")) == 1 })
 		})
@@ -208,6 +237,31 @@ func TestQRScanInBrowser(t *testing.T) {
 			}
 			if s := e.qrSession(sessionID); s.Status != "canceled" {
 				t.Errorf("session %s, want canceled", s.Status)
+			}
+		})
+
+		t.Run("socket refused", func(t *testing.T) {
+			// A proxy in front answers the upgrade 503: Chromium logs the
+			// failed handshake, which is expected here.
+			e.refuseSockets.Store(true)
+			defer e.refuseSockets.Store(false)
+			rc := newStartReceiver(t, func(n int, req startReceipt) (int, string) {
+				if req.body["type"] == "start_qr_session" {
+					go createOrder(req)
+				}
+				return 200, `{"ok":true}`
+			})
+			code := e.newCode(rc.URL, nil)
+			rc.setSecret(str(t, code, "qr_start_webhook_secret"))
+			ctx := browsertest.Tab(t, alloc, 60*time.Second, "WebSocket connection to")
+			polls0, sockets0 := e.polls.Load(), e.sockets.Load()
+			if err := chromedp.Do(ctx, chromedp.Navigate(str(t, code, "url"))); err != nil {
+				t.Fatal(err)
+			}
+			qrAwaitAcross(t, ctx, "checkout page", `location.pathname.startsWith('/pay/') && !!document.getElementById('amount') && document.getElementById('amount').textContent.includes('2.50')`)
+			<-created
+			if e.sockets.Load()-sockets0 < 1 || e.polls.Load()-polls0 < 1 {
+				t.Errorf("refused socket: %d upgrades, %d polls; want the page to try the socket, then poll", e.sockets.Load()-sockets0, e.polls.Load()-polls0)
 			}
 		})
 	})

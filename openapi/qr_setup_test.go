@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,17 +33,44 @@ import (
 type qrEnv struct {
 	*env
 	starts *events.QRStarts
+	pages  *payor.QRPages
 	run    func() // starts the sender; setupQR runs it unless told not to
+	// polls counts the waiting pages' status polls (GET /q/s/{token}) and
+	// sockets their WebSocket upgrades (GET /q/s/{token}/ws); with
+	// refuseSockets set, those upgrades are answered 503 (a proxy that
+	// passes no WebSocket).
+	polls, sockets atomic.Int64
+	refuseSockets  atomic.Bool
 }
 
 func setupQR(t *testing.T, db storetest.DB, cfg events.QRStartConfig, start bool) *qrEnv {
 	t.Helper()
 	c := &clock{}
 	var handler http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	e := &qrEnv{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/q/s/") {
+			if strings.HasSuffix(r.URL.Path, "/ws") {
+				e.sockets.Add(1)
+				if e.refuseSockets.Load() {
+					http.Error(w, "no websockets here", http.StatusServiceUnavailable)
+					return
+				}
+			} else {
+				e.polls.Add(1)
+			}
+		}
+		handler.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	signer := payor.NewSigner(testSecret, srv.URL)
 	svc := invoice.NewService(db.DB, c, signer, nil)
+	// The events path of a server: writes ring the sequencer, which rings
+	// sequenced once it numbered them; that wakes the waiting pages'
+	// sockets.
+	written, sequenced := &events.Signal{}, &events.Signal{}
+	svc.OnEventsWritten(written.Notify)
+	seq := events.NewSequencer(db.DB, nil, written, sequenced)
 	cat, err := chains.NewCatalogue(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +88,9 @@ func setupQR(t *testing.T, db storetest.DB, cfg events.QRStartConfig, start bool
 	cfg.Now = c.Now
 	starts := events.NewQRStarts(svc, nil, cfg)
 	pages := payor.NewQRPages(svc, srv.URL)
+	// The sockets' safety-net poll is an hour: what a page sees in a test
+	// came from the events path.
+	pages.Changed, pages.SocketPoll = sequenced.C, time.Hour
 	handler = openapi.New(openapi.Deps{
 		Invoices: svc, Ledger: ledger, Payor: checkout, PayorWS: socket, Pages: payor.NewPages(checkout.Check), PayorRate: 1000,
 		Rails: fiat.NewRails(svc), QRPages: pages, QRStarts: starts,
@@ -68,7 +99,12 @@ func setupQR(t *testing.T, db storetest.DB, cfg events.QRStartConfig, start bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &qrEnv{env: &env{t: t, db: db, svc: svc, clock: c, signer: signer, srv: srv, merchant: m.ID, key: key, cat: cat, ledger: ledger}, starts: starts}
+	e.env = &env{t: t, db: db, svc: svc, clock: c, signer: signer, srv: srv, merchant: m.ID, key: key, cat: cat, ledger: ledger}
+	e.starts, e.pages = starts, pages
+	seqCtx, stopSeq := context.WithCancel(context.Background())
+	var seqWG sync.WaitGroup
+	seqWG.Go(func() { seq.Run(seqCtx) })
+	t.Cleanup(func() { srv.CloseClientConnections(); stopSeq(); seqWG.Wait() })
 	var once sync.Once
 	e.run = func() {
 		once.Do(func() {

@@ -280,6 +280,11 @@ func TestQRStartAndOrderKey(t *testing.T) {
 		e.mustStatus(e.do("GET", "/api/v1/qr-sessions/"+sessionID, orderKey, nil), http.StatusOK)
 		e.wantProblem(e.do("GET", "/api/v1/invoices/"+str(t, other, "id"), orderKey, nil), 404, "not_found")
 		e.wantProblem(e.do("GET", "/api/v1/invoices/"+str(t, other, "id")+"/status", orderKey, nil), 404, "not_found")
+		// Its invoice's QR code (a machine's screen), not another's.
+		if r := e.do("GET", "/api/v1/invoices/"+str(t, inv, "id")+"/qr", orderKey, nil); r.Status != http.StatusOK || r.Header.Get("Content-Type") != "image/png" || !bytes.HasPrefix(r.Raw, []byte("\x89PNG")) {
+			t.Errorf("order key's own QR code: %d %s", r.Status, r.Header.Get("Content-Type"))
+		}
+		e.wantProblem(e.do("GET", "/api/v1/invoices/"+str(t, other, "id")+"/qr", orderKey, nil), 404, "not_found")
 		if s := e.qrSession(sessionID); s.Status != invoice.QRInvoiced || s.InvoiceID != inv["id"] {
 			t.Errorf("session after invoice: %+v", s)
 		}
@@ -365,7 +370,7 @@ func TestOrderKeyConcurrent(t *testing.T) {
 }
 
 // TestOrderKeyRefusedElsewhere calls every operation of the spec but the
-// four an order key may use, with an order key: each is refused with 403
+// five an order key may use, with an order key: each is refused with 403
 // insufficient_scope, and nothing is stored.
 func TestOrderKeyRefusedElsewhere(t *testing.T) {
 	t.Parallel()
@@ -381,7 +386,7 @@ func TestOrderKeyRefusedElsewhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		allowed := map[string]bool{"create-invoice": true, "get-invoice": true, "get-invoice-status": true, "get-qr-session": true}
+		allowed := map[string]bool{"create-invoice": true, "get-invoice": true, "get-invoice-status": true, "get-invoice-qr": true, "get-qr-session": true}
 		before := e.counts()
 		checked := 0
 		for _, op := range specOperations(t) {

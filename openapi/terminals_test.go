@@ -274,6 +274,7 @@ func TestTerminalKeyScope(t *testing.T) {
 		for _, path := range []string{
 			"/api/v1/invoices/" + otherID, "/api/v1/invoices/" + merchantInv, "/api/v1/invoices/" + otherID + "/status",
 			"/api/v1/invoices/" + otherID + "/events", "/api/v1/terminals/" + other.ID, "/api/v1/terminals/" + other.ID + "/invoices",
+			"/api/v1/invoices/" + otherID + "/qr", "/api/v1/invoices/" + merchantInv + "/qr", "/api/v1/invoices/" + merchantInv + "/qr?format=svg",
 		} {
 			e.wantProblem(e.do("GET", path, tm.Key, nil), http.StatusNotFound, "not_found")
 		}
@@ -283,6 +284,14 @@ func TestTerminalKeyScope(t *testing.T) {
 		}
 		e.mustStatus(e.do("GET", "/api/v1/invoices/"+ownID, tm.Key, nil), http.StatusOK)
 		e.mustStatus(e.do("GET", "/api/v1/terminals/"+tm.ID, tm.Key, nil), http.StatusOK)
+		// Its own invoices' QR codes, for its screen.
+		qrs := []struct{ query, ct, magic string }{{"", "image/png", "\x89PNG"}, {"?format=svg&size=256", "image/svg+xml", "<svg"}}
+		for _, q := range qrs {
+			r := e.do("GET", "/api/v1/invoices/"+ownID+"/qr"+q.query, tm.Key, nil)
+			if r.Status != http.StatusOK || r.Header.Get("Content-Type") != q.ct || !strings.Contains(string(r.Raw[:min(len(r.Raw), 200)]), q.magic) {
+				t.Errorf("own QR code %s: %d %s %.40q", q.query, r.Status, r.Header.Get("Content-Type"), r.Raw)
+			}
+		}
 		if evs := e.invoiceEvents(ownID, tm.Key); evs[0]["type"] != "invoice.created" {
 			t.Errorf("own invoice's events: %v", evs)
 		}

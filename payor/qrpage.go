@@ -17,11 +17,13 @@ import (
 
 // QRPages serves what a payor sees after scanning a static QR code: the
 // waiting page /q/{merchant}/{code}, which starts a QR session, follows it
-// by polling and opens the checkout once the session's invoice exists, and
-// the small JSON endpoints its script uses:
+// over a WebSocket (polling when the socket fails or is refused) and opens
+// the checkout once the session's invoice exists, and the small endpoints
+// its script uses:
 //
 //	POST /q/{merchant}/{code}/sessions  start a session (same query as the page)
 //	GET  /q/s/{token}                   the session's status (and payment_url once invoiced)
+//	GET  /q/s/{token}/ws                the same status, pushed as it changes (serveSocket)
 //	POST /q/s/{token}/cancel            the payor left (sent as a beacon on pagehide)
 //
 // Nothing starts without the script: a GET changes nothing, so that link
@@ -42,6 +44,21 @@ type QRPages struct {
 	// any other).
 	CreateInvoice func(ctx context.Context, sess invoice.QRSession, amount, currency, description string) (invoice.Invoice, error)
 	Log           *slog.Logger
+	// Changed is closed when events were numbered (a session's change
+	// writes qr_session.updated in its transaction): it wakes the waiting
+	// pages' sockets. nil means their polls alone (SocketPoll).
+	Changed func() <-chan struct{}
+	// SocketPoll (default DefaultQRSocketPoll) and SocketKeepAlive
+	// (default DefaultQRSocketKeepAlive) time the sockets.
+	SocketPoll, SocketKeepAlive time.Duration
+	// MaxSocketsPerIP caps the waiting-page sockets open at once from one
+	// client address (0: DefaultSocketsPerIP, -1: no cap) and
+	// MaxSocketsPerSession those of one session (0:
+	// DefaultSocketsPerSession), in this process, counted apart from the
+	// checkout's sockets.
+	MaxSocketsPerIP, MaxSocketsPerSession int
+
+	perIP, perSession socketCount
 }
 
 // NewQRPages returns the QR pages of the invoices in inv, whose printed
@@ -67,6 +84,7 @@ func (q *QRPages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /q/{merchant}/{code}", q.servePage)
 	mux.HandleFunc("POST /q/{merchant}/{code}/sessions", q.start)
 	mux.HandleFunc("GET /q/s/{token}", q.status)
+	mux.HandleFunc("GET /q/s/{token}/ws", q.serveSocket)
 	mux.HandleFunc("POST /q/s/{token}/cancel", q.cancel)
 	mux.HandleFunc("GET /q/assets/qr.js", func(w http.ResponseWriter, r *http.Request) {
 		cache := "no-cache"
@@ -224,11 +242,16 @@ func (q *QRPages) start(w http.ResponseWriter, r *http.Request) {
 
 func (q *QRPages) statusOf(sess invoice.QRSession, inv *invoice.Invoice) qrStatus {
 	st := qrStatus{Token: sess.Token, Status: string(sess.Status), DownResponseText: sess.DownText,
-		ExpiresIn: max(0, int64(time.Until(sess.OrderExpiresAt).Seconds()))}
+		ExpiresIn: q.expiresIn(sess)}
 	if inv != nil {
 		st.PaymentURL, _ = q.inv.Checkout().Links(inv.SessionToken)
 	}
 	return st
+}
+
+// expiresIn is what is left of sess's order timeout, in whole seconds.
+func (q *QRPages) expiresIn(sess invoice.QRSession) int64 {
+	return max(0, int64(sess.OrderExpiresAt.Sub(q.inv.Now()).Seconds()))
 }
 
 func (q *QRPages) status(w http.ResponseWriter, r *http.Request) {

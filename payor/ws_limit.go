@@ -25,6 +25,9 @@ var (
 	// ErrTooManyForSession refuses a socket for a checkout session that
 	// holds MaxPerSession sockets already.
 	ErrTooManyForSession = errors.New("too many connections for this checkout session")
+	// ErrTooManyForQRSession refuses a waiting-page socket for a QR
+	// session that holds MaxSocketsPerSession sockets already.
+	ErrTooManyForQRSession = errors.New("too many connections for this QR session")
 )
 
 // socketCount counts the open payor sockets by key (an address, a

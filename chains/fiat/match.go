@@ -97,6 +97,20 @@ func (r *Rails) match(ctx context.Context, db bun.IDB, a Account, c Incoming) (i
 	if err != nil {
 		return invoice.Invoice{}, "", err
 	}
+	if a.Rail == RailQRIS && len(candidates) == 0 {
+		// No total is the amount: the payor's wallet may have added the
+		// merchant's tip on top of one (an invoice that allows tips).
+		tipped, err := r.withWalletTip(ctx, db, a, amount.Big().Int64())
+		if err != nil {
+			return invoice.Invoice{}, "", err
+		}
+		switch {
+		case len(tipped) == 1 && tipped[0].Currency == cur:
+			return tipped[0], "", nil
+		case len(tipped) > 1:
+			return invoice.Invoice{}, "no reference, and several open invoices could take this amount with a wallet tip", nil
+		}
+	}
 	switch len(candidates) {
 	case 1:
 		if candidates[0].Currency != cur {

@@ -141,6 +141,11 @@ func (m *Main) run(ctx context.Context, c Config, o serverOptions) error {
 	qrStarts := events.NewQRStarts(svc, log, events.QRStartConfig{AllowPrivateAddresses: c.Webhooks.AllowPrivateAddresses})
 	qrPages := payor.NewQRPages(svc, c.PublicURL)
 	qrPages.Log = log
+	// The waiting pages' sockets wake on the same numbered events as the
+	// checkout's (a session's change writes qr_session.updated), under
+	// the payor WebSocket's caps (counted apart).
+	qrPages.Changed = sequenced.C
+	qrPages.MaxSocketsPerIP, qrPages.MaxSocketsPerSession = c.PayorWSPerIP, c.PayorWSPerSess
 	handler := openapi.New(openapi.Deps{
 		Invoices: svc, Webhooks: webhooks, Hub: hub, Log: log, Metrics: metrics, Ledger: ledger, Monitor: monitor,
 		Payor: checkout, PayorWS: payorWS, Pages: payor.NewPages(checkout.Check),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,7 +65,8 @@ func terminalRead(t *testing.T, conn *websocket.Conn, typ string, d time.Duratio
 // TestTerminalDevnet is a sale at a terminal paid on a real chain: settle
 // serve (two instances on Postgres) watching the devnet chain, a terminal
 // created over the API, its WebSocket opened with its key, create_session,
-// the customer's wallet sending the instruction's amount as an ERC-20
+// the customer opening the checkout (session_scanned on the socket), the
+// customer's wallet sending the instruction's amount as an ERC-20
 // transfer, and payment_confirmed on the terminal's socket; a command
 // replayed to the other instance is refused.
 func TestTerminalDevnet(t *testing.T) {
@@ -135,6 +137,24 @@ func TestTerminalDevnet(t *testing.T) {
 			write(other, create)
 			if e := terminalRead(t, other, "error", 10*time.Second); e["code"] != "replayed_command" || e["command_id"] != "sale-1" {
 				t.Fatalf("replayed create_session: %v", e)
+			}
+
+			// The customer scans the QR code: the checkout page opens, and
+			// the terminal sees session_scanned.
+			pu, err := url.Parse(inv["payment_url"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := http.Get(a + pu.RequestURI()) // the public URL's host is not this server's
+			if err != nil {
+				t.Fatal(err)
+			}
+			page.Body.Close()
+			if page.StatusCode != http.StatusOK {
+				t.Fatalf("checkout page: %d", page.StatusCode)
+			}
+			if sc := terminalRead(t, conn, "session_scanned", 10*time.Second); sc["invoice_id"] != inv["id"] {
+				t.Fatalf("session_scanned %v", sc)
 			}
 
 			units, _ := new(big.Int).SetString(ins["amount_units"].(string), 10)
