@@ -16,6 +16,8 @@ import (
 var otherVariables = []string{
 	"SETTLE_TEST_POSTGRES_URL", // storage tests also run on this Postgres
 	"SETTLE_REQUIRE_BROWSER",   // browser tests fail without a browser
+	"SETTLE_REQUIRE_NODE",      // the TypeScript SDK's tests fail without node
+	"SETTLE_TEST_BIN",          // the settle binary the TypeScript SDK's tests run
 	"SETTLE_CHROMIUM",          // the browser tests' browser
 	"SETTLE_TEST_ARTIFACTS",    // where browser tests leave screenshots
 	"SETTLE_TEST_AS_BINARY",    // the money simulation runs settle as a binary
