@@ -68,6 +68,9 @@ export async function* stream(target: StreamTarget, opts: StreamOptions): AsyncG
     idleTimeoutMs: opts.idleTimeoutMs ?? 65_000,
     remember: opts.remember ?? 10_000,
   };
+  if (!opts.wsToken && !target.apiKey) {
+    throw new TypeError("stream: no apiKey and no wsToken to authenticate the WebSocket");
+  }
   const signal = opts.signal;
   const seen = new IdWindow(cfg.remember);
   let after = opts.after ?? "";
@@ -121,8 +124,8 @@ interface Socket {
 
 const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
 
-// dial opens one connection: in node with the ws package (the key as a
-// header), elsewhere with the global WebSocket (a ws_token in the query).
+// dial opens one connection: in node with the key as a header, elsewhere
+// with a ws_token in the query.
 async function dial(target: StreamTarget, opts: StreamOptions, after: string, timeoutMs: number, signal?: AbortSignal): Promise<Connection> {
   const url = new URL(target.baseUrl.replace(/^http/, "ws") + wsPath);
   if (after) {
@@ -133,47 +136,45 @@ async function dial(target: StreamTarget, opts: StreamOptions, after: string, ti
     url.searchParams.set("ws_token", await opts.wsToken());
   } else if (isNode && target.apiKey) {
     headers = { Authorization: `Bearer ${target.apiKey}` };
-  } else if (target.apiKey) {
-    url.searchParams.set("ws_token", await target.createWSToken());
   } else {
-    throw new TypeError("stream: no apiKey and no wsToken to authenticate the WebSocket");
+    url.searchParams.set("ws_token", await target.createWSToken());
   }
   signal?.throwIfAborted();
-  let socket: Socket;
-  if (isNode) {
-    const { default: NodeWebSocket } = await import("ws");
-    const ws = new NodeWebSocket(url, { headers, handshakeTimeout: timeoutMs, maxPayload: 1 << 20 });
-    // A refused handshake answers with a problem: read it, so that a bad
-    // key or cursor ends the stream instead of being retried forever.
-    const refusal: Refusal = {};
-    refusal.problem = new Promise((resolve) => {
-      ws.on("unexpected-response", (_req, res) => {
-        refusal.coming = true;
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // not JSON: kept as text
-          }
-          const h = { get: (n: string) => (res.headers[n.toLowerCase()] as string | undefined) ?? null };
-          resolve(SettleError.fromAnswer({ status: res.statusCode ?? 0, statusText: res.statusMessage, headers: h }, body));
-          ws.terminate();
-        });
+  // The standard WebSocket (browsers, node 22 and later) when no header is
+  // needed; in node without it, or to send the key as a header, the ws package.
+  const Standard = (globalThis as { WebSocket?: new (url: URL) => Socket }).WebSocket;
+  if (!headers && typeof Standard === "function") {
+    return new Connection(new Standard(url)).opened(timeoutMs, signal, {});
+  }
+  const { default: NodeWebSocket } = await import("ws");
+  const ws = new NodeWebSocket(url, { headers, handshakeTimeout: timeoutMs, maxPayload: 1 << 20 });
+  // A refused handshake answers with a problem: read it, so that a bad key
+  // or cursor ends the stream instead of being retried forever.
+  const refusal: Refusal = {};
+  refusal.problem = new Promise((resolve) => {
+    ws.on("unexpected-response", (_req, res) => {
+      refusal.coming = true;
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: kept as text
+        }
+        const h = { get: (n: string) => (res.headers[n.toLowerCase()] as string | undefined) ?? null };
+        resolve(SettleError.fromAnswer({ status: res.statusCode ?? 0, statusText: res.statusMessage, headers: h }, body));
+        ws.terminate();
       });
     });
-    ws.on("error", () => {}); // reported through close
-    socket = ws as unknown as Socket;
-    const conn = new Connection(socket);
-    ws.on("ping", () => conn.touch());
-    ws.on("pong", () => conn.touch());
-    return conn.opened(timeoutMs, signal, refusal);
-  }
-  socket = new globalThis.WebSocket(url) as unknown as Socket;
-  return new Connection(socket).opened(timeoutMs, signal, {});
+  });
+  ws.on("error", () => {}); // reported through close
+  const conn = new Connection(ws as unknown as Socket);
+  ws.on("ping", () => conn.touch());
+  ws.on("pong", () => conn.touch());
+  return conn.opened(timeoutMs, signal, refusal);
 }
 
 /** Refusal is a handshake answered with a problem instead of an upgrade. */
