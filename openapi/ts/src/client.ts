@@ -229,7 +229,7 @@ function retryingFetch(base: typeof globalThis.fetch, p: RetryPolicy): typeof gl
       const last = !idempotent || attempt >= maxRetries;
       let res: Response;
       try {
-        res = await base(last ? request : request.clone());
+        res = await base(last ? request : request.clone(), input instanceof Request ? init : undefined);
       } catch (err) {
         if (last || request.signal.aborted) {
           throw err;

@@ -36,3 +36,6 @@ try {
   refused = `${err.name}: ${err.message}`;
 }
 console.log(JSON.stringify({ opened, events, refused }));
+// Exit explicitly: under load the closed standard socket was seen to keep the
+// process alive past the test's limit (a known gap, see the report).
+process.exit(0);
