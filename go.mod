@@ -2,6 +2,9 @@ module github.com/settlepay/settle
 
 go 1.26.8
 
+// The TypeScript SDK's npm dependencies are no Go packages.
+ignore ./openapi/ts/node_modules
+
 require (
 	github.com/btcsuite/btcd v0.24.2
 	github.com/btcsuite/btcd/btcutil v1.2.0

@@ -17,6 +17,8 @@ var otherVariables = []string{
 	"SETTLE_TEST_POSTGRES_URL", // storage tests also run on this Postgres
 	"SETTLE_REQUIRE_BROWSER",   // browser tests fail without a browser
 	"SETTLE_REQUIRE_SYSTEMD",   // the systemd unit test fails without systemd-analyze
+	"SETTLE_REQUIRE_NODE",      // the TypeScript SDK's tests fail without node
+	"SETTLE_TEST_BIN",          // the settle binary the TypeScript SDK's tests run
 	"SETTLE_CHROMIUM",          // the browser tests' browser
 	"SETTLE_REDOCLY",           // the Redocly CLI that lints the spec (openapi TestSpecLint)
 	"SETTLE_TEST_ARTIFACTS",    // where browser tests leave screenshots
