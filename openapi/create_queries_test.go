@@ -141,7 +141,7 @@ func TestCreateReceivingAccountsOneQuery(t *testing.T) {
 		queries = log.during(func() { inv = e.createInvoice(body) })
 		networks := map[string]bool{}
 		for _, id := range inv["payment_methods"].([]any) {
-			if m, _ := chains.MethodByID(id.(string)); endpoints[m.Network] != (chains.Endpoint{}) {
+			if m, _ := chains.MethodByID(id.(string)); endpoints[m.Network].HTTP != "" {
 				networks[m.Network] = true
 			}
 		}

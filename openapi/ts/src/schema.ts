@@ -228,7 +228,7 @@ export interface paths {
         };
         /**
          * QR code of an invoice
-         * @description The invoice's payment_url as a QR code, for a terminal screen or a receipt; with method, that method's own payment URI (EIP-681, Solana Pay, the QRIS payload), which a wallet pays without opening the page. Fetching it is not a scan: checkout.scanned is the payor's first open of the checkout. A method without a URI (a bank transfer) answers 404 no_qr_code; one not on the invoice 422 invalid_payment_method.
+         * @description The invoice's payment_url as a QR code, for a terminal screen or a receipt; with method, that method's own payment URI (EIP-681, Solana Pay, the QRIS payload), which a wallet pays without opening the page. Fetching it is not a scan: checkout.scanned is the payor's first open of the checkout. A method without a URI (a bank transfer) answers 404 no_qr_code; one not on the invoice 422 invalid_payment_method. A terminal's key may fetch the QR codes of its own terminal's invoices, and a QR session's order key that of its session's invoice (any other is 404).
          */
         get: operations["get-invoice-qr"];
         put?: never;
@@ -636,7 +636,7 @@ export interface paths {
         put?: never;
         /**
          * Receive a NACHA file (Same-Day ACH)
-         * @description A NACHA file whose batch and file controls check. Each live credit entry (codes 22, 32) is matched by the reference in its identification number or addenda, else by amount, and de-duplicated by effective date and trace number. Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit ends as exactly one of: a payment (matched), an unmatched credit of this merchant (unmatched), or a duplicate of this merchant's earlier credit; identities are scoped to the rail account, never shared with another merchant.
+         * @description A NACHA file whose batch and file controls check. Each live credit entry (codes 22, 32) is matched by the reference in its identification number or addenda, else by amount, and de-duplicated by effective date and trace number. A return of a credit (transaction code 21 or 31 with an addenda 99: reason R01–R85, original entry trace number, date of death, original RDFI) reverses the payment of this account's latest credit with that trace (status returned; invoice_payment.updated with the payment reversed; the R code and its meaning kept as return_code and return_reason). The same return again is a duplicate; an unknown trace is 404 credit_not_found, another amount 409 return_mismatch. Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit ends as exactly one of: a payment (matched), an unmatched credit of this merchant (unmatched), or a duplicate of this merchant's earlier credit; identities are scoped to the rail account, never shared with another merchant.
          */
         post: operations["receive-ach-file"];
         delete?: never;
@@ -656,7 +656,7 @@ export interface paths {
         put?: never;
         /**
          * Receive an ISO 20022 notification (fednow)
-         * @description A camt.054 or pacs.008 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched. A credit with a UETR is that transfer however it arrives: its pacs.008 and its camt.054, on FedNow or RTP, make one payment. Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit ends as exactly one of: a payment (matched), an unmatched credit of this merchant (unmatched), or a duplicate of this merchant's earlier credit; identities are scoped to the rail account, never shared with another merchant.
+         * @description A camt.054, pacs.008, pacs.004 or pacs.002 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched. A credit with a UETR is that transfer however it arrives: its pacs.008 and its camt.054, on FedNow or RTP, make one payment. Returns and rejections of a credit recorded before reverse its payment (status returned; invoice_payment.updated with the payment reversed, the payment_failed of other processors; the reason code and text kept as the payment's return_code and return_reason): a pacs.004 payment return (TxInf: OrgnlUETR, else OrgnlTxId; RtrdIntrBkSttlmAmt; RtrRsnInf/Rsn/Cd), a camt.054 debit entry with RvslInd true or a return bank transaction code (PMNT, sub-family RRTN, ARET or RPCR; Refs UETR, else TxId; RtrInf/Rsn/Cd), a pacs.002 transaction with TxSts RJCT (StsRsnInf/Rsn/Cd; the amount in OrgnlTxRef compared when given). The credit is found by its UETR whichever message recorded it; without one, by the pacs.008's TxId it was recorded under. The same return again is a duplicate; an original this account's merchant never recorded is 404 credit_not_found, another amount 409 return_mismatch, and nothing of that return is changed. Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit ends as exactly one of: a payment (matched), an unmatched credit of this merchant (unmatched), or a duplicate of this merchant's earlier credit; identities are scoped to the rail account, never shared with another merchant.
          */
         post: operations["receive-fednow-notification"];
         delete?: never;
@@ -736,7 +736,7 @@ export interface paths {
         put?: never;
         /**
          * Receive an ISO 20022 notification (rtp)
-         * @description A camt.054 or pacs.008 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched. A credit with a UETR is that transfer however it arrives: its pacs.008 and its camt.054, on FedNow or RTP, make one payment. Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit ends as exactly one of: a payment (matched), an unmatched credit of this merchant (unmatched), or a duplicate of this merchant's earlier credit; identities are scoped to the rail account, never shared with another merchant.
+         * @description A camt.054, pacs.008, pacs.004 or pacs.002 document (bare or in its AppHdr envelope). Each booked credit is matched by the invoice reference in EndToEndId or remittance information, else by amount and currency when exactly one open invoice offering the rail has that amount, and recorded as a confirmed payment; others are kept as unmatched. A credit with a UETR is that transfer however it arrives: its pacs.008 and its camt.054, on FedNow or RTP, make one payment. Returns and rejections of a credit recorded before reverse its payment (status returned; invoice_payment.updated with the payment reversed, the payment_failed of other processors; the reason code and text kept as the payment's return_code and return_reason): a pacs.004 payment return (TxInf: OrgnlUETR, else OrgnlTxId; RtrdIntrBkSttlmAmt; RtrRsnInf/Rsn/Cd), a camt.054 debit entry with RvslInd true or a return bank transaction code (PMNT, sub-family RRTN, ARET or RPCR; Refs UETR, else TxId; RtrInf/Rsn/Cd), a pacs.002 transaction with TxSts RJCT (StsRsnInf/Rsn/Cd; the amount in OrgnlTxRef compared when given). The credit is found by its UETR whichever message recorded it; without one, by the pacs.008's TxId it was recorded under. The same return again is a duplicate; an original this account's merchant never recorded is 404 credit_not_found, another amount 409 return_mismatch, and nothing of that return is changed. Authenticated by the rail account: X-Settle-Account names it and X-Settle-Signature signs the exact body (t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>"> under its callback_secret, t within 5 minutes). A bad or stale signature is 401 and nothing is stored. Each credit ends as exactly one of: a payment (matched), an unmatched credit of this merchant (unmatched), or a duplicate of this merchant's earlier credit; identities are scoped to the rail account, never shared with another merchant.
          */
         post: operations["receive-rtp-notification"];
         delete?: never;
@@ -892,7 +892,7 @@ export interface paths {
         put?: never;
         /**
          * Simulate a payment (test mode)
-         * @description Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it. A fiat rail method (fednow, rtp, ach_same_day, push_to_card, qris) records a confirmed payment on the rail, with a tx_id shaped like the rail's, as its notification would (rails are final: no pending, no tx_id; for qris send the total_amount).
+         * @description Applies a payment observation through the same function the chain watchers use, so an integration can be tried end to end before any chain is configured. Test keys only. Send status pending then confirmed with the returned tx_id to walk the whole life of a payment, or reversed to undo it. A fiat rail method (fednow, rtp, ach_same_day, push_to_card, qris) records a confirmed payment on the rail, with a tx_id shaped like the rail's, as its notification would (rails are final: no pending; for qris send the total_amount). Status reversed with the tx_id and amount of such a payment (not qris) is the rail returning it, as a pacs.004, NACHA return or push_to_card.returned would: the payment is reversed with return_code (optional) and its meaning, and the terminal socket shows payment_failed.
          */
         post: operations["simulate-payment"];
         delete?: never;
@@ -1331,7 +1331,7 @@ export interface components {
              */
             enabled?: boolean;
             /**
-             * @description Event types to send: invoice.created, invoice.updated, invoice_payment.updated, checkout.scanned, checkout.opened, checkout.locked, webhook_endpoint.disabled, qr_session.created, qr_session.updated; or ["*"] for all (the default).
+             * @description Event types to send: invoice.created, invoice.updated, invoice_payment.updated, checkout.scanned, checkout.opened, checkout.locked, webhook_endpoint.disabled, qr_session.created, qr_session.updated, system.alert; or ["*"] for all (the default).
              * @example [
              *       "invoice.updated"
              *     ]
@@ -2030,6 +2030,16 @@ export interface components {
             /** Format: date-time */
             observed_at: string;
             /**
+             * @description A payment its rail returned or rejected (status reversed): the rail's reason code: ISO 20022 (FedNow, RTP: AC04, AM04, FOCR, MS03…), NACHA (ach_same_day: R01…R85), or the card processor's (push_to_card).
+             * @example AC04
+             */
+            return_code?: string;
+            /**
+             * @description The return reason's text: the rail's own words when it sent some, else the code's meaning.
+             * @example Closed account number
+             */
+            return_reason?: string;
+            /**
              * @description reversed: left the canonical chain, or returned or rejected by its rail (the payment_failed of other processors).
              * @enum {string}
              */
@@ -2083,6 +2093,16 @@ export interface components {
             object: "payment";
             /** Format: date-time */
             observed_at: string;
+            /**
+             * @description A payment its rail returned or rejected (status reversed): the rail's reason code: ISO 20022 (FedNow, RTP: AC04, AM04, FOCR, MS03…), NACHA (ach_same_day: R01…R85), or the card processor's (push_to_card).
+             * @example AC04
+             */
+            return_code?: string;
+            /**
+             * @description The return reason's text: the rail's own words when it sent some, else the code's meaning.
+             * @example Closed account number
+             */
+            return_reason?: string;
             /**
              * @description reversed: left the canonical chain, or returned or rejected by its rail (the payment_failed of other processors).
              * @enum {string}
@@ -2492,6 +2512,11 @@ export interface components {
              */
             method?: string;
             /**
+             * @description A rail method with status reversed: the rail's return reason code (default AC04 on fednow and rtp, R01 on ach_same_day, card_closed on push_to_card).
+             * @example AC04
+             */
+            return_code?: string;
+            /**
              * @description What the simulated network reports.
              * @default confirmed
              * @example pending
@@ -2828,7 +2853,7 @@ export interface operations {
                 /** @description Cursor: the id of the last event you have; the list starts after it. Omit to start at the oldest event. */
                 after?: string;
                 /** @description Only events of this type. */
-                type?: "invoice.created" | "invoice.updated" | "invoice_payment.updated" | "checkout.scanned" | "checkout.opened" | "checkout.locked" | "webhook_endpoint.disabled" | "qr_session.created" | "qr_session.updated";
+                type?: "invoice.created" | "invoice.updated" | "invoice_payment.updated" | "checkout.scanned" | "checkout.opened" | "checkout.locked" | "webhook_endpoint.disabled" | "qr_session.created" | "qr_session.updated" | "system.alert";
                 /** @description Only events of this invoice. */
                 invoice_id?: string;
                 /** @description Page size. */
