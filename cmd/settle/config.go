@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/settlepay/settle/alerts"
 	"github.com/settlepay/settle/events"
+	"github.com/settlepay/settle/events/alerts"
 	"github.com/settlepay/settle/invoice"
 )
 

@@ -20,10 +20,10 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
-	"github.com/settlepay/settle/alerts"
 	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/chains/fiat"
 	"github.com/settlepay/settle/events"
+	"github.com/settlepay/settle/events/alerts"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/migrations"
 	"github.com/settlepay/settle/openapi"

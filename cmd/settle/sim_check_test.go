@@ -152,6 +152,7 @@ func (s *sim) checkFeed(m *simMerchant, feed []map[string]any) {
 	created := map[string]int{}
 	at := map[string]state{}         // invoice → status and exception after its events so far
 	paymentAt := map[string]string{} // payment → status after its events so far
+	alerts := map[string]string{}    // alert → its state after its events so far
 	var last float64
 	for _, ev := range feed {
 		seq, _ := ev["sequence"].(float64)
@@ -165,6 +166,10 @@ func (s *sim) checkFeed(m *simMerchant, feed []map[string]any) {
 		invID, _ := obj["id"].(string)
 		if typ == "invoice_payment.updated" {
 			invID, _ = obj["invoice_id"].(string)
+		}
+		if typ == "system.alert" {
+			s.checkAlert(m, mine, alerts, ev, obj)
+			continue
 		}
 		if mine[invID] == nil {
 			s.fail("merchant %d's feed holds %s %v of invoice %s, not its own", m.n, typ, ev["id"], invID)
@@ -206,6 +211,36 @@ func (s *sim) checkFeed(m *simMerchant, feed []map[string]any) {
 				s.fail("payment %s: its events end at %q, it is %v", pid, paymentAt[pid], p["status"])
 			}
 		}
+	}
+}
+
+// checkAlert checks one system.alert event of m's feed: an alert about
+// m's own money (an unmatched payment or rail credit of its own, or an
+// invoice of its own), fired once and resolved at most once after.
+func (s *sim) checkAlert(m *simMerchant, mine map[string]*simInvoice, alerts map[string]string, ev, obj map[string]any) {
+	s.t.Helper()
+	id, kind, subject, state := fmt.Sprint(obj["id"]), fmt.Sprint(obj["kind"]), fmt.Sprint(obj["subject"]), fmt.Sprint(obj["state"])
+	switch {
+	case alerts[id] == "" && state != "firing", alerts[id] == "firing" && state != "resolved", alerts[id] == "resolved":
+		s.fail("merchant %d: alert %s %s after %q (event %v)", m.n, id, state, alerts[id], ev["id"])
+	}
+	alerts[id] = state
+	switch kind {
+	case "unmatched_payment":
+		for _, path := range []string{"/api/v1/unmatched-payments", "/api/v1/rail-unmatched"} {
+			for _, u := range s.w.list(m.key, path) {
+				if u["id"] == subject {
+					return
+				}
+			}
+		}
+		s.fail("merchant %d's feed holds alert %s about unmatched money %s not its own", m.n, id, subject)
+	case "refund_due":
+		if mine[subject] == nil {
+			s.fail("merchant %d's feed holds alert %s about invoice %s not its own", m.n, id, subject)
+		}
+	default:
+		s.fail("merchant %d's feed holds an unexpected alert %s (%s)", m.n, id, kind)
 	}
 }
 

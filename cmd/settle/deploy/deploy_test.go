@@ -1,5 +1,3 @@
-// Package deploy holds what runs settle on a server: the systemd unit and
-// its environment file. Its test checks the unit with systemd's own tools.
 package deploy
 
 import (
@@ -79,7 +77,7 @@ func TestEnvironmentExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,11 @@
 # Backs up a running settle and restores the backup into a second one, on
 # SQLite (sqlite3 .backup) and on Postgres (pg_dump -Fc / pg_restore), and
 # checks that the restored server serves the same invoices with the same
-# API key. Run from the repository: bash deploy/backup-restore.sh
+# API key. Run from the repository: bash cmd/settle/deploy/backup-restore.sh
 # Needs sqlite3, pg_dump, pg_restore, psql, curl and python3; Postgres at
 # PGURL (default postgres://postgres@127.0.0.1:5432).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 pg="${PGURL:-postgres://postgres@127.0.0.1:5432}"
 work="$(mktemp -d)"
 pids=()

@@ -14,9 +14,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/settlepay/settle/alerts"
 	"github.com/settlepay/settle/chains"
 	"github.com/settlepay/settle/events"
+	"github.com/settlepay/settle/events/alerts"
 	"github.com/settlepay/settle/invoice"
 	"github.com/settlepay/settle/invoice/storetest"
 	"github.com/settlepay/settle/payor"
