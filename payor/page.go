@@ -225,13 +225,13 @@ func serve(w http.ResponseWriter, r *http.Request, a *asset, cache string) {
 	body, etag := a.body, `"`+a.hash+`"`
 	if a.gz != nil {
 		h.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		if AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 			body, etag = a.gz, `"`+a.hash+`-gz"`
 			h.Set("Content-Encoding", "gzip")
 		}
 	}
 	h.Set("ETag", etag)
-	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+	if ETagMatch(r.Header.Get("If-None-Match"), etag) {
 		h.Del("Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -242,8 +242,8 @@ func serve(w http.ResponseWriter, r *http.Request, a *asset, cache string) {
 	w.Write(body)
 }
 
-// acceptsGzip reports whether an Accept-Encoding header takes gzip.
-func acceptsGzip(header string) bool {
+// AcceptsGzip reports whether an Accept-Encoding header takes gzip.
+func AcceptsGzip(header string) bool {
 	for part := range strings.SplitSeq(header, ",") {
 		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
@@ -254,9 +254,9 @@ func acceptsGzip(header string) bool {
 	return false
 }
 
-// etagMatch reports whether an If-None-Match header names etag (weakly, as
+// ETagMatch reports whether an If-None-Match header names etag (weakly, as
 // RFC 9110 asks for If-None-Match).
-func etagMatch(header, etag string) bool {
+func ETagMatch(header, etag string) bool {
 	for part := range strings.SplitSeq(header, ",") {
 		t := strings.TrimPrefix(strings.TrimSpace(part), "W/")
 		if t == "*" || t == etag {

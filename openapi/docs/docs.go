@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/settlepay/settle/payor"
 )
 
 //go:embed assets
@@ -159,12 +161,12 @@ func (d *Reference) serveAsset(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Add("Vary", "Accept-Encoding")
 	body, etag := a.body, `"`+a.hash+`"`
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if payor.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		body, etag = a.gzipped(), `"`+a.hash+`-gz"`
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("ETag", etag)
-	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+	if payor.ETagMatch(r.Header.Get("If-None-Match"), etag) {
 		h.Del("Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -184,28 +186,4 @@ func (a *asset) gzipped() []byte {
 		a.gz = buf.Bytes()
 	})
 	return a.gz
-}
-
-// acceptsGzip reports whether an Accept-Encoding header takes gzip.
-func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			q := strings.ReplaceAll(params, " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-		}
-	}
-	return false
-}
-
-// etagMatch reports whether an If-None-Match header names etag (weakly, as
-// RFC 9110 asks for If-None-Match).
-func etagMatch(header, etag string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		t := strings.TrimPrefix(strings.TrimSpace(part), "W/")
-		if t == "*" || t == etag {
-			return true
-		}
-	}
-	return false
 }
