@@ -121,8 +121,11 @@ func TestAbsentRailsCached(t *testing.T) {
 		if _, err := rails.DeleteAccount(ctx, m.ID, invoice.ModeTest, a.ID); err != nil {
 			t.Fatal(err)
 		}
-		if w, n := readsOf(prepare); w || n != 1 {
-			t.Fatalf("after deleting the account here: writes %v, %d reads; want false, 1 (then remembered)", w, n)
+		// Read again, not taken from memory (a notification of the other
+		// instance's create arriving now moves the epoch once more and
+		// costs a second read; remembering is checked next).
+		if w, n := readsOf(prepare); w || n < 1 {
+			t.Fatalf("after deleting the account here: writes %v, %d reads; want false and a read", w, n)
 		}
 		// Added here while its absence is remembered: at once offered.
 		waitUntil(t, func() bool { _, n := readsOf(prepare); return n == 0 })

@@ -121,6 +121,12 @@ describe("events", () => {
 
     const second = await newInvoice("events-2");
     await c.simulatePayment(second.id, { amount: "25.00" });
+    // Events are listed once the sequencer has numbered them: wait for the
+    // second invoice's three, so that both listings below see the same feed.
+    for (let tries = 0; (await c.listEvents({ invoice_id: second.id })).data.length < 3; tries++) {
+      assert.ok(tries < 200, "the second invoice's events were not listed within 10 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
 
     // Everything after the cursor, by pages of 1 and of 100: the same events.
     const small = [];
